@@ -1,0 +1,1 @@
+"""Turn real (or synthetic) shop data into contract events and produce them to Kafka."""

@@ -1,0 +1,39 @@
+"""Build the Faust app of a Pulse worker from settings."""
+
+from __future__ import annotations
+
+import faust
+
+from streams import agents, views
+from streams.runtime import Runtime, RuntimeService
+from streams.settings import Settings
+
+
+def broker_url(bootstrap: str) -> str:
+    """``"a:9092,b:9092"`` as Faust's ``"kafka://a:9092;kafka://b:9092"``."""
+    hosts = [h.strip() for h in bootstrap.split(",") if h.strip()]
+    return ";".join(f"kafka://{h}" for h in hosts)
+
+
+def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
+    app = faust.App(
+        settings.app_id,
+        broker=broker_url(settings.kafka_bootstrap),
+        store="memory://",
+        autodiscover=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        producer_acks=-1,
+        broker_commit_every=10_000,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_application_options={"client_max_size": settings.http_max_body_bytes},
+    )
+    runtime = Runtime(settings)
+    app.add_dependency(RuntimeService(runtime))
+    agents.register(app, runtime)
+    views.register(app, runtime)
+    return app, runtime

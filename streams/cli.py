@@ -1,0 +1,173 @@
+"""The ``pulse`` command line: worker, topics, replay, stats and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from replay.source import Source
+from streams.errors import PulseError
+from streams.settings import Settings
+
+T = TypeVar("T")
+DATA_ROOT = Path("../shared/data")
+DEFAULT_DATA = {
+    "online-retail": DATA_ROOT / "online-retail-uci" / "online_retail.csv.gz",
+    "taobao": DATA_ROOT / "taobao-userbehavior" / "UserBehavior_first110k.csv.gz",
+}
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Pulse: streaming personalisation for web shops. Settings come from PULSE_* variables."""
+    try:
+        ctx.obj = Settings()
+    except ValueError as exc:
+        raise click.ClickException(f"invalid PULSE_* setting: {exc}") from exc
+    logging.basicConfig(
+        level=ctx.obj.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@main.command()
+@click.pass_obj
+def worker(settings: Settings) -> None:
+    """Run a worker: consume events, dead-letter bad ones, serve HTTP on PULSE_WEB_PORT."""
+    from faust import Worker
+
+    from streams.app import create_app
+    from streams.topics import ensure_topics
+
+    _run(ensure_topics(settings))
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    app, _runtime = create_app(settings)
+    Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+
+
+@main.command()
+@click.pass_obj
+def topics(settings: Settings) -> None:
+    """Create Pulse's topics (PULSE_PARTITIONS partitions each) if they are missing."""
+    from streams.topics import ensure_topics
+
+    created = _run(ensure_topics(settings))
+    click.echo(f"created: {', '.join(created)}" if created else "all topics exist")
+
+
+@main.command()
+@click.argument("source", type=click.Choice(["online-retail", "taobao", "synthetic"]))
+@click.option(
+    "--data", type=click.Path(path_type=Path), help="Data file (default: ../shared/data)."
+)
+@click.option("--rate", type=float, default=None, help="Events per second; default: max speed.")
+@click.option("--limit", type=int, default=None, help="Stop after this many events.")
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--invalid-share",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of events replaced by broken messages (exercises dead letters).",
+)
+@click.option("--synthetic-events", type=int, default=20_000, show_default=True)
+@click.pass_obj
+def replay(
+    settings: Settings,
+    source: str,
+    data: Path | None,
+    rate: float | None,
+    limit: int | None,
+    duration: float | None,
+    invalid_share: float,
+    synthetic_events: int,
+) -> None:
+    """Replay real shop data (or a synthetic shop) into Pulse's topics."""
+    from replay.run import replay as run_replay
+    from streams.topics import ensure_topics
+
+    src = open_source(source, data, synthetic_events)
+    _run(ensure_topics(settings))
+    report = _run(
+        run_replay(
+            settings, src, rate=rate, limit=limit, duration_s=duration, invalid_share=invalid_share
+        )
+    )
+    click.echo(report.summary())
+
+
+def open_source(name: str, data: Path | None, synthetic_events: int = 20_000) -> Source:
+    from replay import online_retail, synthetic, taobao
+
+    if name == "synthetic":
+        return synthetic.source(synthetic_events)
+    path = data or DEFAULT_DATA[name]
+    if not path.exists():
+        raise click.ClickException(
+            f"{path} not found. Pass --data PATH, or use the synthetic shop: "
+            "`pulse replay synthetic`. See the README's 'Data' section."
+        )
+    if name == "online-retail":
+        return online_retail.source(path)
+    return taobao.source(path)
+
+
+@main.command()
+@click.pass_obj
+def stats(settings: Settings) -> None:
+    """Print the totals of processed and dead-lettered events kept in Redis."""
+    from streams.stats import read_totals
+
+    totals = _run(read_totals(settings))
+    click.echo(f"processed: {dict(totals.processed)}")
+    click.echo(f"dead-lettered: {dict(totals.dead_lettered)}")
+
+
+@main.command()
+@click.option(
+    "--source",
+    "source_name",
+    type=click.Choice(["online-retail", "synthetic"]),
+    default=None,
+    help="Default: online-retail when its data is present.",
+)
+@click.option("--data", type=click.Path(path_type=Path), default=None)
+@click.option("--seconds", type=float, default=60.0, show_default=True)
+@click.option("--rate", type=float, default=2_000.0, show_default=True)
+@click.option("--invalid-share", type=click.FloatRange(0, 1), default=0.01, show_default=True)
+@click.pass_obj
+def demo(
+    settings: Settings,
+    source_name: str | None,
+    data: Path | None,
+    seconds: float,
+    rate: float,
+    invalid_share: float,
+) -> None:
+    """Start a worker, replay a shop into it, print live per-second counts, stop cleanly."""
+    from streams.demo import run_demo
+
+    if source_name is None:
+        path = data or DEFAULT_DATA["online-retail"]
+        source_name = "online-retail" if path.exists() else "synthetic"
+        if source_name == "synthetic":
+            click.echo(f"{path} not found: replaying the generated synthetic shop instead.")
+    src = open_source(source_name, data, synthetic_events=int(rate * seconds) + 1_000)
+    _run(run_demo(settings, src, seconds=seconds, rate=rate, invalid_share=invalid_share))
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except PulseError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

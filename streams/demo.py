@@ -1,0 +1,134 @@
+"""The README's demo: a worker in a child process, a replay into it, live per-second counts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from feature_store.counts import BatchCounts
+from replay.run import ReplayReport, replay
+from replay.source import Source
+from streams.errors import ServiceError
+from streams.settings import Settings
+from streams.stats import read_totals
+from streams.topics import ensure_topics
+
+LOG_DIR = Path("var/log")
+
+
+async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise ServiceError(f"the worker exited with code {proc.returncode}; see its log")
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.5)
+    raise ServiceError(f"the worker did not report healthy at {url} within {timeout_s:.0f} s")
+
+
+def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PULSE_WEB_PORT": str(settings.web_port)}
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def stop_worker(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+async def run_demo(
+    settings: Settings, source: Source, *, seconds: float, rate: float, invalid_share: float
+) -> None:
+    await ensure_topics(settings)
+    log_path = LOG_DIR / "demo-worker.log"
+    print(f"starting a worker (log: {log_path}) ...", flush=True)
+    proc = start_worker(settings, log_path)
+    try:
+        await wait_healthy(f"http://{settings.web_host}:{settings.web_port}/health", proc)
+        before = await read_totals(settings)
+        print(
+            f"worker ready; replaying {source.name} at {rate:,.0f} events/s for {seconds:.0f} s "
+            f"({invalid_share:.0%} deliberately invalid)",
+            flush=True,
+        )
+        task = asyncio.create_task(
+            replay(
+                settings,
+                source,
+                rate=rate,
+                duration_s=seconds,
+                invalid_share=invalid_share,
+                progress=False,
+            )
+        )
+        report = await _print_live(settings, before, task)
+        print(report.summary(), flush=True)
+        await _drain(settings, before, report)
+    finally:
+        code = stop_worker(proc)
+        print(f"worker stopped (exit code {code})", flush=True)
+
+
+async def _print_live(
+    settings: Settings, before: BatchCounts, task: asyncio.Task[ReplayReport]
+) -> ReplayReport:
+    started = time.monotonic()
+    last_done = 0
+    print(f"{'time':>6} {'processed':>10} {'dead-lettered':>14} {'per second':>11}", flush=True)
+    while not task.done():
+        await asyncio.wait({task}, timeout=1.0)
+        done, processed, dead = await _progress(settings, before)
+        print(
+            f"{time.monotonic() - started:5.0f}s {processed:>10,} {dead:>14,} "
+            f"{done - last_done:>11,}",
+            flush=True,
+        )
+        last_done = done
+    return task.result()
+
+
+async def _progress(settings: Settings, before: BatchCounts) -> tuple[int, int, int]:
+    totals = await read_totals(settings)
+    processed = sum(totals.processed.values()) - sum(before.processed.values())
+    dead = sum(totals.dead_lettered.values()) - sum(before.dead_lettered.values())
+    return processed + dead, processed, dead
+
+
+async def _drain(settings: Settings, before: BatchCounts, report: ReplayReport) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, processed, dead = await _progress(settings, before)
+        if done >= report.total_sent:
+            break
+        await asyncio.sleep(0.5)
+    print(
+        f"worker totals: {processed:,} processed + {dead:,} dead-lettered = {done:,} "
+        f"of {report.total_sent:,} sent",
+        flush=True,
+    )

@@ -1,0 +1,49 @@
+"""In-process counters, rendered in the Prometheus text format for ``GET /metrics``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+
+class Metrics:
+    """Monotonic counters with at most one label each.
+
+    >>> m = Metrics()
+    >>> m.inc("pulse_events_processed_total", "kind", "click", 3)
+    >>> print(m.render().splitlines()[-1])
+    pulse_events_processed_total{kind="click"} 3
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[str, dict[tuple[str, str] | None, float]] = defaultdict(dict)
+        self._help: dict[str, str] = {}
+
+    def describe(self, name: str, help_text: str) -> None:
+        self._help[name] = help_text
+
+    def inc(
+        self, name: str, label: str | None = None, value: str | None = None, n: float = 1
+    ) -> None:
+        series = (label, value) if label is not None and value is not None else None
+        bucket = self._values[name]
+        bucket[series] = bucket.get(series, 0) + n
+
+    def get(self, name: str, label: str | None = None, value: str | None = None) -> float:
+        series = (label, value) if label is not None and value is not None else None
+        return self._values.get(name, {}).get(series, 0)
+
+    def render(self) -> str:
+        lines: list[str] = []
+        for name in sorted(self._values):
+            if name in self._help:
+                lines.append(f"# HELP {name} {self._help[name]}")
+            lines.append(f"# TYPE {name} counter")
+            for series, value in sorted(self._values[name].items(), key=lambda kv: str(kv[0])):
+                labels = "" if series is None else f'{{{series[0]}="{_escape(series[1])}"}}'
+                shown = int(value) if float(value).is_integer() else value
+                lines.append(f"{name}{labels} {shown}")
+        return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

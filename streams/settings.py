@@ -1,0 +1,43 @@
+"""One frozen settings object, read once at the entry point and passed down.
+
+Every field can be set from the environment with the ``PULSE_`` prefix, for example
+``PULSE_KAFKA_BOOTSTRAP=broker:9092`` or ``PULSE_BATCH_MAX_SIZE=1000``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Pulse's configuration; the defaults run against the local stack of ``infra/stack.sh``."""
+
+    model_config = SettingsConfigDict(env_prefix="PULSE_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    topic_prefix: str = Field(
+        "pulse.", description="Prefix of every topic name; tests use a unique one per run."
+    )
+    redis_prefix: str = Field("pulse", description="First segment of every Redis key.")
+    app_id: str = Field("pulse", description="Kafka consumer group of the workers.")
+    partitions: int = Field(8, ge=1, le=1024, description="Partitions of topics Pulse creates.")
+    replication_factor: int = Field(1, ge=1)
+
+    batch_max_size: int = Field(500, ge=1, le=100_000)
+    batch_max_wait_ms: int = Field(50, ge=1, le=60_000)
+
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(6066, ge=1, le=65_535)
+    http_max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    http_max_batch_events: int = Field(1_000, ge=1)
+
+    model_path: Path = Path("onnx_models")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    user_ttl_days: float = Field(30.0, gt=0)
+    admin_token: SecretStr = SecretStr("change-me")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -1,0 +1,125 @@
+"""Topic names and their creation at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.errors import ServiceError
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class EventKind(StrEnum):
+    """The five kinds of input, each with a topic of its own."""
+
+    CLICK = "click"
+    SEARCH = "search"
+    PURCHASE = "purchase"
+    REVIEW = "review"
+    CATALOG = "catalog"
+
+
+_SUFFIX = {
+    EventKind.CLICK: "events.clicks",
+    EventKind.SEARCH: "events.searches",
+    EventKind.PURCHASE: "events.purchases",
+    EventKind.REVIEW: "events.reviews",
+    EventKind.CATALOG: "catalog",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Every topic name Pulse uses, derived from one prefix (``pulse.`` by default)."""
+
+    prefix: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Topics:
+        return cls(settings.topic_prefix)
+
+    def for_kind(self, kind: EventKind) -> str:
+        return self.prefix + _SUFFIX[kind]
+
+    def kind_of(self, topic: str) -> EventKind:
+        for kind in EventKind:
+            if self.for_kind(kind) == topic:
+                return kind
+        raise KeyError(f"{topic!r} is not an input topic of prefix {self.prefix!r}")
+
+    @property
+    def inputs(self) -> list[str]:
+        return [self.for_kind(kind) for kind in EventKind]
+
+    @property
+    def dead_letter(self) -> str:
+        return self.prefix + "dead-letter"
+
+    @property
+    def recommendations(self) -> str:
+        return self.prefix + "recommendations"
+
+    @property
+    def trends(self) -> str:
+        return self.prefix + "trends"
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.inputs, self.dead_letter, self.recommendations, self.trends]
+
+
+async def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
+    """Create every Pulse topic that does not exist yet; return the names it created.
+
+    The catalogue topic is compacted (key = item_id, a tombstone removes an item).
+    Retries until the broker answers or ``timeout_s`` passes.
+    """
+    topics = Topics.from_settings(settings)
+    new = [
+        NewTopic(
+            name,
+            settings.partitions,
+            settings.replication_factor,
+            topic_configs={"cleanup.policy": "compact"}
+            if name == topics.for_kind(EventKind.CATALOG)
+            else {},
+        )
+        for name in topics.all
+    ]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            await admin.start()
+            break
+        except KafkaError as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise ServiceError(
+                    f"Kafka at {settings.kafka_bootstrap} did not answer within {timeout_s:.0f} s; "
+                    "start it with `infra/stack.sh up` or set PULSE_KAFKA_BOOTSTRAP"
+                ) from exc
+            await asyncio.sleep(0.5)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in new if t.name not in existing]
+        if missing:
+            try:
+                response = await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                response = None
+            for name, code, message in getattr(response, "topic_errors", []):
+                if code not in (0, TopicAlreadyExistsError.errno):
+                    raise ServiceError(f"Kafka refused to create topic {name!r}: {message}")
+        created = [t.name for t in missing]
+        if created:
+            log.info("created topics %s", ", ".join(created))
+        return created
+    finally:
+        await admin.close()

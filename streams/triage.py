@@ -1,0 +1,43 @@
+"""Split a micro-batch of raw messages into valid events and dead letters. Pure, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from feature_store.counts import BatchCounts
+from streams.deadletter import RawMessage, dead_letter_record
+from streams.errors import InvalidEventError
+from streams.events import Event
+from streams.topics import EventKind, Topics
+from streams.validation import parse
+
+
+@dataclass(slots=True)
+class Triage:
+    valid: list[tuple[EventKind, Event]] = field(default_factory=list)
+    dead_letters: list[tuple[RawMessage, dict[str, Any]]] = field(default_factory=list)
+    counts: BatchCounts = field(default_factory=BatchCounts)
+
+
+def triage(messages: Sequence[RawMessage], topics: Topics) -> Triage:
+    """Validate every message; each one ends up either valid or as a dead-letter record."""
+    result = Triage()
+    for message in messages:
+        try:
+            kind = topics.kind_of(message.topic)
+        except KeyError:
+            error = InvalidEventError("unknown_topic", f"{message.topic!r} is not a Pulse input")
+            result.dead_letters.append((message, dead_letter_record(message, error)))
+            result.counts.dead_lettered[error.code] += 1
+            continue
+        try:
+            event = parse(kind, message.value, message.key)
+        except InvalidEventError as error:
+            result.dead_letters.append((message, dead_letter_record(message, error)))
+            result.counts.dead_lettered[error.code] += 1
+            continue
+        result.valid.append((kind, event))
+        result.counts.processed[kind.value] += 1
+    return result
