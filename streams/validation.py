@@ -31,8 +31,9 @@ from streams.events import (
 from streams.topics import EventKind
 
 MAX_MESSAGE_BYTES = 64 * 1024
-# Event times outside [1970, 2100) are taken for unit mistakes (seconds, microseconds).
-MIN_TS_MS = 0
+# Event times outside [1973-03-03, 2100) are taken for unit mistakes: epoch seconds below,
+# microseconds above.
+MIN_TS_MS = 100_000_000_000
 MAX_TS_MS = 4_102_444_800_000
 
 _RFC3339 = re.compile(
@@ -160,7 +161,8 @@ def parse_ts(value: Any, name: str = "ts") -> int:
     if not MIN_TS_MS <= ms < MAX_TS_MS:
         raise _fail(
             ErrorCode.BAD_TIMESTAMP,
-            f"{name!r} = {ms} ms is outside 1970..2100; epoch times are in milliseconds",
+            f"{name!r} = {ms} is outside 1973..2100 in epoch milliseconds; "
+            "seconds or microseconds must be converted to milliseconds",
         )
     return ms
 

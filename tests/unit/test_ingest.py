@@ -1,0 +1,77 @@
+"""The batch processor with in-memory fakes for Kafka (dead letters) and Redis (counts)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import orjson
+from aiokafka.errors import KafkaConnectionError
+
+from feature_store.counts import MemoryCountStore
+from streams.deadletter import RawMessage
+from streams.ingest import BatchProcessor
+from streams.metrics import Metrics
+from streams.topics import EventKind, Topics
+from tests.unit.examples import VALID
+
+
+class FlakySink:
+    """Refuses the first ``failures`` publishes, then records what it is given."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.published: list[tuple[bytes | None, bytes]] = []
+
+    async def publish(self, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise KafkaConnectionError("broker gone")
+        self.published.extend(messages)
+
+
+TOPICS = Topics("pulse.")
+
+
+def message(kind: EventKind, value: bytes | None, offset: int, key: bytes | None = None) -> RawMessage:
+    return RawMessage(TOPICS.for_kind(kind), 0, offset, key, value)
+
+
+async def test_batch_counts_dead_letters_and_metrics() -> None:
+    sink, store, metrics = FlakySink(), MemoryCountStore(), Metrics()
+    processor = BatchProcessor(TOPICS, sink, store, metrics)
+    batch = [
+        message(EventKind.CLICK, orjson.dumps(VALID[EventKind.CLICK]), 0),
+        message(EventKind.CLICK, b"{broken", 1, key=b"17850"),
+        message(EventKind.SEARCH, orjson.dumps(VALID[EventKind.SEARCH]), 2),
+        message(EventKind.CATALOG, None, 3, key=b"85123A"),
+        message(EventKind.PURCHASE, orjson.dumps({"user_id": "u"}), 4),
+    ]
+    counts = await processor.process(batch)
+    assert counts.processed == Counter({"click": 1, "search": 1, "catalog": 1})
+    assert counts.dead_lettered == Counter({"not_json": 1, "missing_field": 1})
+    assert (await store.totals()).processed == counts.processed
+    records = [orjson.loads(value) for _, value in sink.published]
+    assert [(r["offset"], r["error"]["code"]) for r in records] == [
+        (1, "not_json"),
+        (4, "missing_field"),
+    ]
+    assert sink.published[0][0] == b"17850"
+    assert metrics.get("pulse_events_processed_total", "kind", "click") == 1
+    assert metrics.get("pulse_events_dead_lettered_total", "code", "not_json") == 1
+
+
+async def test_dead_letters_are_retried_until_acknowledged() -> None:
+    sink, store = FlakySink(failures=2), MemoryCountStore()
+    processor = BatchProcessor(TOPICS, sink, store, Metrics())
+    await processor.process([message(EventKind.REVIEW, b"\xff", 9)])
+    assert len(sink.published) == 1
+    assert orjson.loads(sink.published[0][1])["payload_encoding"] == "base64"
+    assert (await store.totals()).dead_lettered == Counter({"not_utf8": 1})
+
+
+async def test_message_on_a_foreign_topic_is_dead_lettered() -> None:
+    sink, store = FlakySink(), MemoryCountStore()
+    processor = BatchProcessor(TOPICS, sink, store, Metrics())
+    counts = await processor.process([RawMessage("other.topic", 0, 0, None, b"{}")])
+    assert counts.dead_lettered == Counter({"unknown_topic": 1})

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from streams.app import broker_url
+from streams.errors import InvalidEventError
+from streams.producer import EventProducer, complete
+from streams.settings import Settings
+from streams.topics import EventKind, Topics
+from tests.unit.examples import valid
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULSE_KAFKA_BOOTSTRAP", "k1:9092,k2:9092")
+    monkeypatch.setenv("PULSE_BATCH_MAX_SIZE", "64")
+    monkeypatch.setenv("PULSE_DEVICE", "cpu")
+    settings = Settings()
+    assert settings.batch_max_size == 64 and settings.device == "cpu"
+    assert broker_url(settings.kafka_bootstrap) == "kafka://k1:9092;kafka://k2:9092"
+    with pytest.raises(ValidationError):
+        settings.batch_max_size = 1  # type: ignore[misc]
+
+
+def test_bad_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULSE_DEVICE", "tpu")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_topic_names() -> None:
+    topics = Topics("pulse.")
+    assert topics.for_kind(EventKind.CLICK) == "pulse.events.clicks"
+    assert topics.for_kind(EventKind.CATALOG) == "pulse.catalog"
+    assert topics.dead_letter == "pulse.dead-letter"
+    assert topics.kind_of("pulse.events.reviews") is EventKind.REVIEW
+    assert len(set(topics.all)) == 8
+
+
+def test_complete_fills_only_what_is_missing() -> None:
+    event = valid(EventKind.CLICK, event_id=..., ts=...)
+    filled = complete(EventKind.CLICK, event, now_ms=1_700_000_000_000)
+    assert filled["ts"] == 1_700_000_000_000 and len(filled["event_id"]) == 32
+    kept = complete(EventKind.CLICK, valid(EventKind.CLICK))
+    assert kept["event_id"] == "e-click-1"
+    assert "event_id" not in complete(EventKind.CATALOG, valid(EventKind.CATALOG))
+
+
+def test_producer_refuses_bad_events_before_kafka() -> None:
+    producer = EventProducer(Settings())  # never started: nothing may reach Kafka
+    with pytest.raises(InvalidEventError) as info:
+        producer.prepare(EventKind.PURCHASE, valid(EventKind.PURCHASE, price=-2))
+    assert info.value.code == "out_of_range"
+    key, value, record = producer.prepare(EventKind.SEARCH, {"user_id": "u9", "query": "tea"})
+    assert key == b"u9" and b'"query":"tea"' in value

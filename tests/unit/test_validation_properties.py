@@ -1,0 +1,102 @@
+"""Property tests: whatever arrives, the parser validates it or names an error code.
+
+Never another exception: a poison message becomes a dead letter, it never stops a worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streams.deadletter import RawMessage, dead_letter_record, original_payload
+from streams.errors import InvalidEventError
+from streams.events import Event, partition_key
+from streams.topics import EventKind, Topics
+from streams.triage import triage
+from streams.validation import ErrorCode, parse, validate_dict
+from tests.unit.examples import VALID
+
+CODES = {code.value for code in ErrorCode}
+kinds = st.sampled_from(list(EventKind))
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=80)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=20,
+)
+field_names = st.sampled_from(sorted({name for event in VALID.values() for name in event}))
+
+
+def outcome(kind: EventKind, value: bytes | None, key: bytes | None) -> Event | str:
+    try:
+        return parse(kind, value, key)
+    except InvalidEventError as exc:
+        assert exc.code in CODES, exc.code
+        assert exc.message
+        return exc.code
+
+
+@settings(max_examples=500)
+@given(kinds, st.binary(max_size=300), st.none() | st.binary(max_size=20))
+def test_arbitrary_bytes(kind: EventKind, value: bytes, key: bytes | None) -> None:
+    outcome(kind, value, key)
+
+
+@settings(max_examples=500)
+@given(kinds, json_values)
+def test_arbitrary_json(kind: EventKind, obj: Any) -> None:
+    outcome(kind, orjson.dumps(obj), None)
+
+
+@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+@given(kinds, st.dictionaries(field_names, json_values | st.just(...), max_size=4))
+def test_valid_events_with_arbitrary_fields_replaced(
+    kind: EventKind, changes: dict[str, Any]
+) -> None:
+    """Near-valid events probe each rule: every mix of fields validates or is refused."""
+    event = {k: v for k, v in {**VALID[kind], **changes}.items() if v is not ...}
+    result = outcome(kind, orjson.dumps(event), None)
+    if not isinstance(result, str):
+        assert result == validate_dict(kind, event)
+
+
+@given(kinds, st.binary(max_size=200) | st.none(), st.none() | st.binary(max_size=20))
+def test_every_message_of_a_batch_is_accounted_for(
+    kind: EventKind, value: bytes | None, key: bytes | None
+) -> None:
+    topics = Topics("p.")
+    good = RawMessage(topics.for_kind(kind), 0, 1, None, orjson.dumps(VALID[kind]))
+    odd = RawMessage(topics.for_kind(kind), 1, 7, key, value)
+    result = triage([good, odd], topics)
+    assert len(result.valid) + len(result.dead_letters) == 2
+    assert result.counts.total == 2
+    for message, record in result.dead_letters:
+        assert record["error"]["code"] in CODES
+        assert original_payload(record) == message.value
+        assert orjson.loads(orjson.dumps(record)) == record
+
+
+@given(st.binary(max_size=200) | st.none(), st.none() | st.binary(max_size=20))
+def test_dead_letter_keeps_the_original_bytes(value: bytes | None, key: bytes | None) -> None:
+    message = RawMessage("pulse.events.clicks", 3, 42, key, value)
+    record = dead_letter_record(message, InvalidEventError("not_json", "broken"))
+    assert original_payload(record) == value
+    assert record["source_topic"] == "pulse.events.clicks"
+    assert (record["partition"], record["offset"]) == (3, 42)
+
+
+@given(kinds)
+def test_valid_events_keyed_by_their_owner_validate(kind: EventKind) -> None:
+    record = validate_dict(kind, VALID[kind])
+    key = partition_key(record).encode()
+    assert parse(kind, orjson.dumps(VALID[kind]), key) == record
