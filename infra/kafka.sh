@@ -20,7 +20,7 @@ fetch() {
   command -v java >/dev/null || { say "kafka: Java 17+ is needed to run the broker"; exit 1; }
   say "kafka: fetching broker jars from Maven Central (once)"
   rm -rf "$LIBS"
-  mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies \
+  mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" dependency:copy-dependencies \
       -DincludeScope=runtime -DoutputDirectory="$LIBS" >&2
   touch "$LIBS/.complete"
 }

@@ -131,6 +131,10 @@ class EventProducer:
         """
         if self._producer is None:
             raise ServiceError("the producer is not started; use `async with EventProducer(...)`")
+        if key is None and value is None:
+            raise InvalidEventError(
+                ErrorCode.MISSING_FIELD.value, "a message needs a key, a value or both"
+            )
         try:
             future: asyncio.Future[Any] = await self._producer.send(topic, value=value, key=key)
         except KafkaError as exc:

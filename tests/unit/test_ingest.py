@@ -33,7 +33,9 @@ class FlakySink:
 TOPICS = Topics("pulse.")
 
 
-def message(kind: EventKind, value: bytes | None, offset: int, key: bytes | None = None) -> RawMessage:
+def message(
+    kind: EventKind, value: bytes | None, offset: int, key: bytes | None = None
+) -> RawMessage:
     return RawMessage(TOPICS.for_kind(kind), 0, offset, key, value)
 
 

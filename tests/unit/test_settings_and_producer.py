@@ -5,6 +5,7 @@ from pydantic import ValidationError
 
 from streams.app import broker_url
 from streams.errors import InvalidEventError
+from streams.events import Search
 from streams.producer import EventProducer, complete
 from streams.settings import Settings
 from streams.topics import EventKind, Topics
@@ -53,3 +54,4 @@ def test_producer_refuses_bad_events_before_kafka() -> None:
     assert info.value.code == "out_of_range"
     key, value, record = producer.prepare(EventKind.SEARCH, {"user_id": "u9", "query": "tea"})
     assert key == b"u9" and b'"query":"tea"' in value
+    assert isinstance(record, Search) and record.query == "tea"

@@ -1,0 +1,36 @@
+# Pulse: `make help` lists the targets. The two that matter: `make demo` and `make test`.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+VENV := .venv/bin
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## Install everything (venv, redis-server, Kafka jars); idempotent
+	@infra/setup.sh
+
+up: setup ## Start local Kafka and Redis on 127.0.0.1
+	@infra/stack.sh up
+
+down: ## Stop local Kafka and Redis
+	@infra/stack.sh down
+
+status: ## Show whether Kafka and Redis run
+	@infra/stack.sh status
+
+demo: setup ## Start Kafka, Redis and a worker; replay Online Retail for a minute; stop
+	@infra/stack.sh run $(VENV)/pulse demo
+
+test: setup ## Run unit and integration tests against real Kafka and Redis
+	@infra/stack.sh run $(VENV)/pytest
+
+unit: setup ## Run the unit tests only (no services)
+	@$(VENV)/pytest tests/unit
+
+lint: setup ## ruff (lint and format check) and mypy
+	@$(VENV)/ruff check . && $(VENV)/ruff format --check . && $(VENV)/mypy
+
+format: setup ## Format the code with ruff
+	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .
+
+.PHONY: help setup up down status demo test unit lint format

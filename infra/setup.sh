@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up of a development machine:
+#   a Python virtual environment in .venv with Pulse and its dev/bench extras,
+#   Debian's redis-server, and the Kafka broker's jars from Maven Central.
+# Re-running it does only what is missing or out of date.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+PYTHON="${PULSE_PYTHON:-python3}"
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  say "setup: Python 3.11+ is needed (found $("$PYTHON" --version 2>&1)); set PULSE_PYTHON"; exit 1
+fi
+if [[ ! -x .venv/bin/python ]]; then
+  say "setup: creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+stamp="$(sha256sum pyproject.toml | cut -c1-16)"
+if [[ "$(cat .venv/.pulse-installed 2>/dev/null)" != "$stamp" ]]; then
+  say "setup: installing Pulse and its dependencies into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip >&2
+  .venv/bin/python -m pip install -q -e '.[dev,bench]' >&2
+  .venv/bin/python -m pip check >&2
+  echo "$stamp" > .venv/.pulse-installed
+fi
+"$ROOT/infra/redis.sh" install
+"$ROOT/infra/kafka.sh" fetch
+say "setup: done"

@@ -1,0 +1,132 @@
+"""Integration fixtures: the real local Kafka and Redis (``infra/stack.sh up``), a real worker.
+
+Each test session uses its own topic prefix, Redis key prefix and consumer group, so runs never
+see each other's data. When Kafka or Redis is not reachable the tests fail with a hint; they are
+never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from feature_store.counts import BatchCounts
+from streams.demo import start_worker, stop_worker, wait_healthy
+from streams.settings import Settings
+from streams.stats import read_totals
+from streams.topics import ensure_topics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    run = uuid.uuid4().hex[:8]
+    return Settings(
+        topic_prefix=f"it{run}.",
+        redis_prefix=f"it{run}",
+        app_id=f"pulse-it-{run}",
+        partitions=3,
+        web_port=free_port(),
+        batch_max_wait_ms=20,
+    )
+
+
+@pytest.fixture(scope="session")
+async def services(settings: Settings) -> None:
+    client = aioredis.from_url(settings.redis_url)
+    try:
+        await client.ping()
+    except OSError as exc:
+        pytest.fail(
+            f"Redis is not reachable at {settings.redis_url} ({exc}); run `infra/stack.sh up`"
+        )
+    finally:
+        await client.aclose()
+    await ensure_topics(settings, timeout_s=20)
+
+
+@pytest.fixture(scope="session")
+async def worker(settings: Settings, services: None) -> AsyncIterator[subprocess.Popen[bytes]]:
+    env_keys = {
+        "PULSE_TOPIC_PREFIX": settings.topic_prefix,
+        "PULSE_REDIS_PREFIX": settings.redis_prefix,
+        "PULSE_APP_ID": settings.app_id,
+        "PULSE_PARTITIONS": str(settings.partitions),
+        "PULSE_WEB_PORT": str(settings.web_port),
+        "PULSE_BATCH_MAX_WAIT_MS": str(settings.batch_max_wait_ms),
+    }
+    os.environ.update(env_keys)
+    log = ROOT / "var" / "log" / f"it-worker-{settings.app_id}.log"
+    proc = start_worker(settings, log)
+    try:
+        await wait_healthy(f"http://127.0.0.1:{settings.web_port}/health", proc, timeout_s=90)
+        yield proc
+    finally:
+        code = stop_worker(proc)
+        for key in env_keys:
+            os.environ.pop(key, None)
+        if code not in (0, -15):
+            sys.stderr.write(log.read_text()[-5000:])
+
+
+async def wait_for_totals(settings: Settings, before: BatchCounts, expected: int) -> BatchCounts:
+    """Totals since ``before`` once ``expected`` messages are counted (or after 60 s)."""
+    deadline = time.monotonic() + 60
+    while True:
+        now = await read_totals(settings)
+        delta = BatchCounts(
+            now.processed - before.processed, now.dead_lettered - before.dead_lettered
+        )
+        if delta.total >= expected or time.monotonic() > deadline:
+            # A little longer, so that extra (duplicate) counts would show up too.
+            await asyncio.sleep(1.0)
+            now = await read_totals(settings)
+            return BatchCounts(
+                now.processed - before.processed, now.dead_lettered - before.dead_lettered
+            )
+        await asyncio.sleep(0.2)
+
+
+async def read_topic(settings: Settings, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+    """Every message of ``topic`` from the beginning up to its current end."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        end = await consumer.end_offsets(parts)
+        out: list[tuple[bytes | None, bytes | None]] = []
+        remaining = {tp for tp in parts if end[tp] > 0}
+        deadline = time.monotonic() + 30
+        while remaining and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp, messages in batch.items():
+                for m in messages:
+                    if m.offset < end[tp]:
+                        out.append((m.key, m.value))
+                    if m.offset >= end[tp] - 1:
+                        remaining.discard(tp)
+        return out
+    finally:
+        await consumer.stop()

@@ -1,0 +1,63 @@
+"""docker-compose.yml: no Docker engine runs here, so check what it declares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
+
+
+def load() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_services_and_images() -> None:
+    services = load()["services"]
+    assert set(services) == {"kafka", "redis", "worker", "worker-gpu"}
+    assert services["kafka"]["image"].startswith("apache/kafka:4.")
+    assert services["redis"]["image"].startswith("redis:")
+    assert services["worker"]["build"] == "."
+
+
+def test_kafka_runs_in_kraft_mode_without_zookeeper() -> None:
+    services = load()["services"]
+    env = services["kafka"]["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "KAFKA_CONTROLLER_QUORUM_VOTERS" in env
+    assert not any("zookeeper" in name.lower() for name in services)
+    assert services["kafka"]["ports"] == ["9092:9092"]
+
+
+def test_redis_keeps_an_append_only_file() -> None:
+    command = load()["services"]["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "everysec"
+
+
+def test_every_service_has_a_health_check_and_workers_wait_for_healthy() -> None:
+    services = load()["services"]
+    for name, service in services.items():
+        assert service["healthcheck"]["test"], name
+    for name in ("worker", "worker-gpu"):
+        depends = services[name]["depends_on"]
+        assert depends == {
+            "kafka": {"condition": "service_healthy"},
+            "redis": {"condition": "service_healthy"},
+        }
+        env = services[name]["environment"]
+        assert env["PULSE_KAFKA_BOOTSTRAP"] == "kafka:9092"
+        assert env["PULSE_REDIS_URL"].startswith("redis://redis:6379")
+
+
+def test_gpu_worker_is_a_profile_with_an_nvidia_device() -> None:
+    gpu = load()["services"]["worker-gpu"]
+    assert gpu["profiles"] == ["gpu"]
+    assert gpu["environment"]["PULSE_DEVICE"] == "cuda"
+    device = gpu["deploy"]["resources"]["reservations"]["devices"][0]
+    assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
+    assert load()["services"]["worker"]["environment"]["PULSE_DEVICE"] == "cpu"
