@@ -7,6 +7,7 @@ COPY pyproject.toml README.md ./
 COPY streams ./streams
 COPY replay ./replay
 COPY feature_store ./feature_store
+COPY encoders ./encoders
 RUN pip install .
 EXPOSE 6066
 CMD ["pulse", "worker"]

@@ -18,11 +18,17 @@ down: ## Stop local Kafka and Redis
 status: ## Show whether Kafka and Redis run
 	@infra/stack.sh status
 
-demo: setup ## Start Kafka, Redis and a worker; replay Online Retail for a minute; stop
+model: setup ## Export the encoder model to onnx_models/ unless a valid export is there
+	@infra/model.sh
+
+demo: setup model ## Start Kafka, Redis and a worker; replay Online Retail for a minute; stop
 	@infra/stack.sh run $(VENV)/pulse demo
 
-test: setup ## Run unit and integration tests against real Kafka and Redis
-	@infra/stack.sh run $(VENV)/pytest
+test: ## Run unit and integration tests against real Kafka and Redis (exports the model once)
+	@infra/setup.sh --export && infra/model.sh && infra/stack.sh run $(VENV)/pytest
+
+bench-encoder: model ## Encoder benchmark (raw ORT vs micro-batcher, fp32 vs int8); JSON + PNG
+	@$(VENV)/python -m bench.encoder_bench
 
 unit: setup ## Run the unit tests only (no services)
 	@$(VENV)/pytest tests/unit
@@ -33,4 +39,4 @@ lint: setup ## ruff (lint and format check) and mypy
 format: setup ## Format the code with ruff
 	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .
 
-.PHONY: help setup up down status demo test unit lint format
+.PHONY: help setup model up down status demo test bench-encoder unit lint format

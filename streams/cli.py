@@ -117,6 +117,31 @@ def open_source(name: str, data: Path | None, synthetic_events: int = 20_000) ->
     return taobao.source(path)
 
 
+@main.command("export-model")
+@click.option("--fp16", is_flag=True, help="Also write an fp16 model for CUDA.")
+@click.option("--force", is_flag=True, help="Export again even when a valid export exists.")
+@click.option("--check", is_flag=True, help="Only check; exit 1 when the export is not usable.")
+@click.pass_obj
+def export_model(settings: Settings, fp16: bool, force: bool, check: bool) -> None:
+    """Export all-MiniLM-L6-v2 to ONNX (fp32, int8, optionally fp16) into PULSE_MODEL_PATH."""
+    from encoders import manifest
+
+    directory = manifest.model_dir(settings.model_path)
+    if check:
+        found = manifest.problems(directory, ("fp32", "int8", "fp16") if fp16 else ("fp32", "int8"))
+        click.echo("; ".join(found) if found else f"{directory}: valid")
+        sys.exit(1 if found else 0)
+    from encoders.export import export
+
+    try:
+        directory, done = export(settings.model_path, fp16=fp16, force=force)
+    except PulseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    parity = (manifest.read(directory) or {}).get("parity", {})
+    click.echo(f"{'exported to' if done else 'already exported, valid:'} {directory}")
+    click.echo(f"parity: {parity}")
+
+
 @main.command()
 @click.pass_obj
 def stats(settings: Settings) -> None:

@@ -1,0 +1,82 @@
+"""The encoder seam: ``encode(texts) -> (n, dim) float32``, L2-normalised rows.
+
+:class:`OnnxEncoder` is the real adapter (ONNX Runtime, no torch); :class:`HashingEncoder` is
+the in-memory fake for unit tests of other parts (bag of hashed words, no model needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import onnxruntime as ort
+
+from encoders import manifest
+from encoders.pooling import Floats, l2_normalise, mean_pool
+from encoders.session import Device, Precision, SessionChoice, open_session, plan
+from encoders.tokenizer import TextTokenizer
+
+DIM = 384
+
+
+class Encoder(Protocol):
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> Floats: ...
+
+
+class OnnxEncoder:
+    """all-MiniLM-L6-v2 in ONNX Runtime: tokenise, run, mean-pool, normalise."""
+
+    dim = DIM
+
+    def __init__(self, choice: SessionChoice, tokenizer: TextTokenizer, threads: int = 0) -> None:
+        self.choice = choice
+        self.tokenizer = tokenizer
+        self.session: ort.InferenceSession = open_session(choice, threads)
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        self.providers: list[str] = self.session.get_providers()
+
+    @classmethod
+    def load(
+        cls,
+        model_root: Path,
+        *,
+        device: Device = "auto",
+        precision: Precision = "auto",
+        threads: int = 0,
+    ) -> OnnxEncoder:
+        choice = plan(model_root, device, precision)
+        tokenizer = TextTokenizer(manifest.model_dir(model_root) / manifest.TOKENIZER)
+        return cls(choice, tokenizer, threads)
+
+    def encode(self, texts: Sequence[str]) -> Floats:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        batch = self.tokenizer(texts)
+        feeds = {
+            "input_ids": batch.input_ids,
+            "attention_mask": batch.attention_mask,
+            "token_type_ids": batch.token_type_ids,
+        }
+        outputs = self.session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})
+        return l2_normalise(mean_pool(outputs[0], batch.attention_mask))
+
+
+class HashingEncoder:
+    """Deterministic bag-of-words vectors: texts sharing words get similar vectors."""
+
+    def __init__(self, dim: int = DIM) -> None:
+        self.dim = dim
+
+    def encode(self, texts: Sequence[str]) -> Floats:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big")
+                out[row, h % self.dim] += 1.0 if (h >> 63) else -1.0
+        return l2_normalise(out)
