@@ -1,7 +1,10 @@
 """The async micro-batcher in front of an encoder.
 
 Callers ``await batcher.encode(text)``; texts wait in length buckets (to cut padding) until a
-bucket holds ``max_batch_size`` texts or the oldest text has waited ``max_wait_ms``. Inference
+bucket is full or the oldest text has waited ``max_wait_ms``. A bucket holds at most
+``max_batch_size`` texts and at most ``max_batch_chars`` characters (counted at the bucket's
+upper edge), so batches of long texts stay small: for long texts a bigger batch only adds
+padding, not speed, on a CPU. Inference
 runs in a thread pool with at most ``max_in_flight`` batches at once (ONNX Runtime releases the
 GIL). At most ``max_pending`` texts wait or run; further callers wait for room (backpressure).
 A text whose batch fails is retried alone, so one bad input fails only its own caller. A
@@ -40,11 +43,19 @@ class BatcherConfig:
     max_wait_ms: float = 5.0
     max_pending: int = 4_096
     max_in_flight: int = 1
+    max_batch_chars: int = 4_096
     # Texts are bucketed by character length at these edges; one batch holds one bucket.
-    bucket_edges: tuple[int, ...] = (32, 64, 128, 256, 512)
+    bucket_edges: tuple[int, ...] = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+    # Texts longer than the last edge are truncated by the tokenizer at about this length.
+    longest_chars: int = 1_280
+
+    def capacity(self, bucket: int) -> int:
+        """How many texts close a batch of bucket ``bucket``."""
+        edges = (*self.bucket_edges, self.longest_chars)
+        return max(1, min(self.max_batch_size, self.max_batch_chars // edges[bucket]))
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Pending:
     text: str
     future: asyncio.Future[Floats]
@@ -74,6 +85,7 @@ class MicroBatcher:
         self._buckets: list[deque[_Pending]] = [
             deque() for _ in range(len(self.config.bucket_edges) + 1)
         ]
+        self._capacity = [self.config.capacity(i) for i in range(len(self._buckets))]
         self._count = 0
         self._slots = asyncio.Semaphore(self.config.max_pending)
         self._in_flight = asyncio.Semaphore(self.config.max_in_flight)
@@ -120,10 +132,11 @@ class MicroBatcher:
             raise EncoderClosedError("the encoder is closed")
         loop = asyncio.get_running_loop()
         item = _Pending(text, loop.create_future(), time.monotonic())
-        bucket = self._buckets[bisect.bisect_left(self.config.bucket_edges, len(text))]
+        index = bisect.bisect_left(self.config.bucket_edges, len(text))
+        bucket = self._buckets[index]
         bucket.append(item)
         self._count += 1
-        if self._count == 1 or len(bucket) >= self.config.max_batch_size:
+        if self._count == 1 or len(bucket) >= self._capacity[index]:
             self._wakeup.set()
         return await item.future
 
@@ -165,28 +178,31 @@ class MicroBatcher:
 
     async def _next_batch(self) -> list[_Pending]:
         """Wait until a bucket is full or its oldest text has waited max_wait_ms; take it."""
-        cfg = self.config
+        max_wait = self.config.max_wait_ms / 1000
+        buckets, capacity = self._buckets, self._capacity
         while True:
             if self._count == 0:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            bucket = next((b for b in self._buckets if len(b) >= cfg.max_batch_size), None)
-            if bucket is None:
-                bucket = min((b for b in self._buckets if b), key=lambda b: b[0].enqueued)
-                remaining = bucket[0].enqueued + cfg.max_wait_ms / 1000 - time.monotonic()
+            index = next((i for i, b in enumerate(buckets) if len(b) >= capacity[i]), None)
+            if index is None:
+                index = min(
+                    (i for i, b in enumerate(buckets) if b), key=lambda i: buckets[i][0].enqueued
+                )
+                remaining = buckets[index][0].enqueued + max_wait - time.monotonic()
                 if remaining > 0:
                     self._wakeup.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), remaining)
                     continue
-            batch = self._take(bucket)
+            batch = self._take(buckets[index], capacity[index])
             if batch:
                 return batch
 
-    def _take(self, bucket: deque[_Pending]) -> list[_Pending]:
+    def _take(self, bucket: deque[_Pending], capacity: int) -> list[_Pending]:
         batch: list[_Pending] = []
-        while bucket and len(batch) < self.config.max_batch_size:
+        while bucket and len(batch) < capacity:
             item = bucket.popleft()
             self._count -= 1
             if item.future.done():  # cancelled by its caller before it started

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from encoders.pooling import Floats
+from streams.metrics import Metrics
 
 V = TypeVar("V")
 _SPACES = re.compile(r"\s+")
@@ -72,17 +73,27 @@ class QueryCache:
     def __len__(self) -> int:
         return len(self._lru)
 
+    def _count(self, *, hit: bool) -> None:
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
+        if self._metrics is not None:
+            name = "hits" if hit else "misses"
+            self._metrics.inc(f"pulse_encoder_query_cache_{name}_total")
+            self._metrics.set("pulse_encoder_query_cache_hit_ratio", self.hit_rate)
+
     async def encode(self, query: str) -> Floats:
         key = normalise_query(query) if isinstance(query, str) else query
         cached = self._lru.get(key)
         if cached is not None:
-            self.hits += 1
+            self._count(hit=True)
             return cached
         shared = self._inflight.get(key)
         if shared is not None:
-            self.hits += 1
+            self._count(hit=True)
             return await asyncio.shield(shared)
-        self.misses += 1
+        self._count(hit=False)
         future: asyncio.Future[Floats] = asyncio.ensure_future(self._encode(key))
         self._inflight[key] = future
 

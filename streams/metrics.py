@@ -6,7 +6,7 @@ from collections import defaultdict
 
 
 class Metrics:
-    """Monotonic counters with at most one label each.
+    """Counters (``inc``) and gauges (``set``), with at most one label each.
 
     >>> m = Metrics()
     >>> m.inc("pulse_events_processed_total", "kind", "click", 3)
@@ -17,6 +17,7 @@ class Metrics:
     def __init__(self) -> None:
         self._values: dict[str, dict[tuple[str, str] | None, float]] = defaultdict(dict)
         self._help: dict[str, str] = {}
+        self._gauges: set[str] = set()
 
     def describe(self, name: str, help_text: str) -> None:
         self._help[name] = help_text
@@ -28,6 +29,12 @@ class Metrics:
         bucket = self._values[name]
         bucket[series] = bucket.get(series, 0) + n
 
+    def set(self, name: str, value: float, label: str | None = None, label_value: str | None = None) -> None:
+        """Set a gauge (a value that goes up and down, such as a hit ratio)."""
+        self._gauges.add(name)
+        series = (label, label_value) if label is not None and label_value is not None else None
+        self._values[name][series] = value
+
     def get(self, name: str, label: str | None = None, value: str | None = None) -> float:
         series = (label, value) if label is not None and value is not None else None
         return self._values.get(name, {}).get(series, 0)
@@ -37,7 +44,8 @@ class Metrics:
         for name in sorted(self._values):
             if name in self._help:
                 lines.append(f"# HELP {name} {self._help[name]}")
-            lines.append(f"# TYPE {name} counter")
+            kind = "gauge" if name in self._gauges else "counter"
+            lines.append(f"# TYPE {name} {kind}")
             for series, value in sorted(self._values[name].items(), key=lambda kv: str(kv[0])):
                 labels = "" if series is None else f'{{{series[0]}="{_escape(series[1])}"}}'
                 shown = int(value) if float(value).is_integer() else value

@@ -38,6 +38,15 @@ class Settings(BaseSettings):
 
     model_path: Path = Path("onnx_models")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    encoder_precision: Literal["auto", "fp32", "int8", "fp16"] = Field(
+        "auto", description="auto: int8 on the CPU, fp16 (else fp32) on CUDA."
+    )
+    encoder_threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = all.")
+    encoder_batch_max_size: int = Field(64, ge=1, le=4096)
+    encoder_batch_max_wait_ms: float = Field(5.0, gt=0, le=10_000)
+    encoder_max_pending: int = Field(4096, ge=1)
+    encoder_in_flight: int = Field(1, ge=1, le=64)
+    query_cache_size: int = Field(100_000, ge=1)
     user_ttl_days: float = Field(30.0, gt=0)
     admin_token: SecretStr = SecretStr("change-me")
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -190,3 +190,22 @@ def test_a_missing_or_altered_model_is_a_clear_error(tmp_path: Path) -> None:
     assert manifest.problems(directory) == [
         "tokenizer.json does not match its sha256 in the manifest"
     ]
+
+
+async def test_encoder_service_from_settings(model_root: Path) -> None:
+    from encoders.service import EncoderService
+    from streams.metrics import Metrics
+    from streams.settings import Settings
+
+    metrics = Metrics()
+    service = EncoderService(Settings(model_path=model_root, device="cpu"), metrics)
+    try:
+        assert service.description == "int8 on CPUExecutionProvider"
+        query = await service.encode_query("Tea  Towels")
+        again = await service.encode_query("tea towels")
+        text = await service.encode_text("tea towels")
+    finally:
+        await service.close()
+    assert np.array_equal(query, again)
+    assert float(query @ text) > 0.999
+    assert metrics.get("pulse_encoder_query_cache_hit_ratio") == 0.5

@@ -10,6 +10,7 @@ import encoders.cache
 from encoders.cache import LruCache, QueryCache, normalise_query
 from encoders.encoder import HashingEncoder
 from encoders.pooling import Floats
+from streams.metrics import Metrics
 
 
 def test_doctests() -> None:
@@ -44,13 +45,19 @@ def test_lru_evicts_the_least_recently_used() -> None:
 
 async def test_hits_misses_and_shared_inflight_encodings() -> None:
     inner = CountingEncoder()
-    cache = QueryCache(inner, max_entries=10)
+    metrics = Metrics()
+    cache = QueryCache(inner, max_entries=10, metrics=metrics)
     first = await asyncio.gather(*(cache.encode("Tea Towels") for _ in range(5)))
     again = await cache.encode("  tea   towels ")
     assert inner.calls == ["tea towels"]
     assert all(np.array_equal(v, again) for v in first)
     assert (cache.hits, cache.misses) == (5, 1)
     assert cache.hit_rate == pytest.approx(5 / 6)
+    text = metrics.render()
+    assert "pulse_encoder_query_cache_hits_total 5" in text
+    assert "pulse_encoder_query_cache_misses_total 1" in text
+    assert "# TYPE pulse_encoder_query_cache_hit_ratio gauge" in text
+    assert metrics.get("pulse_encoder_query_cache_hit_ratio") == pytest.approx(5 / 6)
 
 
 async def test_failures_are_not_cached_and_reach_every_waiter() -> None:
