@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from bench.common import RESULTS, Latencies, machine, write_json
 from bench.datasets import product_names, review_texts
@@ -45,7 +46,9 @@ def raw_throughput(encoder: OnnxEncoder, texts: list[str], batch: int, seconds: 
             return done / elapsed
 
 
-async def saturation(encoder: OnnxEncoder, texts: list[str], cfg: BatcherConfig, seconds: float) -> dict[str, Any]:
+async def saturation(
+    encoder: OnnxEncoder, texts: list[str], cfg: BatcherConfig, seconds: float
+) -> dict[str, Any]:
     """Closed loop: enough callers to keep every batch full; texts per second delivered."""
     callers = cfg.max_batch_size * (cfg.max_in_flight + 2)
     async with MicroBatcher(encoder.encode, cfg) as batcher:
@@ -74,7 +77,9 @@ async def saturation(encoder: OnnxEncoder, texts: list[str], cfg: BatcherConfig,
     }
 
 
-async def open_loop(encoder: OnnxEncoder, texts: list[str], cfg: BatcherConfig, rate: float, seconds: float) -> dict[str, Any]:
+async def open_loop(
+    encoder: OnnxEncoder, texts: list[str], cfg: BatcherConfig, rate: float, seconds: float
+) -> dict[str, Any]:
     """Poisson arrivals at ``rate``/s; latency from each text's scheduled arrival."""
     rng = random.Random(int(rate))
     latencies = Latencies()
@@ -124,12 +129,25 @@ def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
-    for ax, kind in zip(axes[0], ("queries", "reviews"), strict=True):
+    colours = {"fp32": "tab:blue", "int8": "tab:orange", "fp16": "tab:green"}
+    for ax, kind, sat_key in zip(
+        axes[0], ("queries", "reviews"), ("batcher", "batcher_reviews"), strict=True
+    ):
         for precision, rows in result["raw"][kind].items():
-            ax.plot([r["batch"] for r in rows], [r["texts_per_s"] for r in rows], "o-", label=f"raw {precision}")
-        for precision, sat in result["batcher"].items():
-            if kind == "queries":
-                ax.axhline(sat["texts_per_s"], linestyle="--", label=f"micro-batcher {precision}")
+            ax.plot(
+                [r["batch"] for r in rows],
+                [r["texts_per_s"] for r in rows],
+                "o-",
+                color=colours.get(precision),
+                label=f"raw {precision}",
+            )
+        for precision, sat in result[sat_key].items():
+            ax.axhline(
+                sat["texts_per_s"],
+                linestyle="--",
+                color=colours.get(precision),
+                label=f"micro-batcher {precision} (saturated)",
+            )
         ax.set_xscale("log", base=2)
         ax.set_xlabel("batch size")
         ax.set_ylabel("texts / s")
@@ -138,10 +156,23 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax = axes[1][0]
     names = list(result["batcher"])
     x = np.arange(len(names))
-    ax.bar(x - 0.2, [result["batcher"][n]["raw_same_batch_per_s"] for n in names], 0.4, label="raw ORT, same batch")
-    ax.bar(x + 0.2, [result["batcher"][n]["texts_per_s"] for n in names], 0.4, label="micro-batcher")
+    ax.bar(
+        x - 0.2,
+        [result["batcher"][n]["raw_same_batch_per_s"] for n in names],
+        0.4,
+        label="raw ORT, same batch",
+    )
+    ax.bar(
+        x + 0.2, [result["batcher"][n]["texts_per_s"] for n in names], 0.4, label="micro-batcher"
+    )
     for i, n in enumerate(names):
-        ax.text(i + 0.2, result["batcher"][n]["texts_per_s"], f"{result['batcher'][n]['ratio_same_batch']:.0%}", ha="center", va="bottom")
+        ax.text(
+            i + 0.2,
+            result["batcher"][n]["texts_per_s"],
+            f"{result['batcher'][n]['ratio_same_batch']:.0%}",
+            ha="center",
+            va="bottom",
+        )
     ax.set_xticks(x, names)
     ax.set_ylabel("queries / s")
     ax.set_title("saturation: micro-batcher vs raw ORT")
@@ -154,7 +185,10 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("ms from arrival to vector")
     ax.set_title(f"micro-batcher latency, open loop ({result['latency']['precision']} queries)")
     ax.legend()
-    fig.suptitle(f"Pulse encoder benchmark: {result['machine']['cpu']}, {result['machine']['cores']} cores, providers {result['providers']}")
+    fig.suptitle(
+        f"Pulse encoder benchmark: {result['machine']['cpu']}, {result['machine']['cores']} "
+        f"cores, providers {result['providers']}"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
@@ -167,7 +201,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     rng.shuffle(queries)
     rng.shuffle(reviews)
     models = Path(args.models)
-    encoders = {p: OnnxEncoder.load(models, device=args.device, precision=p) for p in args.precisions}
+    encoders = {
+        p: OnnxEncoder.load(models, device=args.device, precision=p) for p in args.precisions
+    }
     providers = next(iter(encoders.values())).providers
     result: dict[str, Any] = {"machine": machine(), "providers": providers, "device": args.device}
     import onnxruntime
@@ -183,11 +219,20 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"raw {kind:7} {precision} batch {batch:3}: {rate:9,.0f} texts/s", flush=True)
             result["raw"][kind][precision] = rows
 
-    cfg = BatcherConfig(max_batch_size=args.batch, max_wait_ms=args.wait_ms, max_in_flight=args.in_flight)
-    result["batcher_config"] = {"max_batch_size": cfg.max_batch_size, "max_wait_ms": cfg.max_wait_ms, "max_in_flight": cfg.max_in_flight}
+    cfg = BatcherConfig(
+        max_batch_size=args.batch, max_wait_ms=args.wait_ms, max_in_flight=args.in_flight
+    )
+    result["batcher_config"] = {
+        "max_batch_size": cfg.max_batch_size,
+        "max_wait_ms": cfg.max_wait_ms,
+        "max_in_flight": cfg.max_in_flight,
+    }
     result["batcher"] = {}
     result["batcher_reviews"] = {}
-    for kind, texts, target in (("queries", queries, "batcher"), ("reviews", reviews, "batcher_reviews")):
+    for kind, texts, target in (
+        ("queries", queries, "batcher"),
+        ("reviews", reviews, "batcher_reviews"),
+    ):
         for precision, encoder in encoders.items():
             sat = await saturation(encoder, texts, cfg, seconds * 3)
             rows = result["raw"][kind][precision]
@@ -200,24 +245,39 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 "ratio_best": sat["texts_per_s"] / best,
             }
             result[target][precision] = sat
-            print(f"micro-batcher {kind} {precision} saturation: {sat['texts_per_s']:,.0f} texts/s = "
-                  f"{sat['ratio_same_batch']:.0%} of raw at batch {cfg.max_batch_size}, "
-                  f"{sat['ratio_best']:.0%} of the best raw batch (mean batch {sat['mean_batch']:.1f})", flush=True)
+            print(
+                f"micro-batcher {kind} {precision} saturation: {sat['texts_per_s']:,.0f} texts/s = "
+                f"{sat['ratio_same_batch']:.0%} of raw at batch {cfg.max_batch_size}, "
+                f"{sat['ratio_best']:.0%} of the best raw batch "
+                f"(mean batch {sat['mean_batch']:.1f})",
+                flush=True,
+            )
 
     latency_precision = "int8" if "int8" in encoders else next(iter(encoders))
     capacity = result["batcher"][latency_precision]["texts_per_s"]
     runs = []
     for share in (0.25, 0.5, 0.75):
-        run = await open_loop(encoders[latency_precision], queries, cfg, capacity * share, seconds * 4)
+        run = await open_loop(
+            encoders[latency_precision], queries, cfg, capacity * share, seconds * 4
+        )
         run["share"] = share
         runs.append(run)
-        print(f"open loop {share:.0%} ({run['offered_per_s']:,.0f}/s offered, {run['achieved_per_s']:,.0f}/s achieved): "
-              f"p50 {run['p50_ms']:.1f} ms, p95 {run['p95_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms", flush=True)
+        print(
+            f"open loop {share:.0%} ({run['offered_per_s']:,.0f}/s offered, "
+            f"{run['achieved_per_s']:,.0f}/s achieved): "
+            f"p50 {run['p50_ms']:.1f} ms, p95 {run['p95_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms",
+            flush=True,
+        )
     result["latency"] = {"precision": latency_precision, "runs": runs}
 
     if {"fp32", "int8"} <= set(encoders):
         names = queries[: args.neighbour_items]
-        vectors = {p: np.concatenate([encoders[p].encode(names[i : i + 128]) for i in range(0, len(names), 128)]) for p in ("fp32", "int8")}
+        vectors = {
+            p: np.concatenate(
+                [encoders[p].encode(names[i : i + 128]) for i in range(0, len(names), 128)]
+            )
+            for p in ("fp32", "int8")
+        }
         overlap = top10_overlap(vectors["fp32"], vectors["int8"])
         cos = np.sum(vectors["fp32"] * vectors["int8"], axis=1)
         result["agreement"] = {
@@ -226,13 +286,18 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "cosine_mean": float(cos.mean()),
             "cosine_min": float(cos.min()),
         }
-        print(f"int8 vs fp32 over {len(names)} product names: top-10 overlap {overlap:.3f}, "
-              f"cosine mean {cos.mean():.4f}, min {cos.min():.4f}", flush=True)
+        print(
+            f"int8 vs fp32 over {len(names)} product names: top-10 overlap {overlap:.3f}, "
+            f"cosine mean {cos.mean():.4f}, min {cos.min():.4f}",
+            flush=True,
+        )
     return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--precisions", nargs="+", default=["fp32", "int8"])
     parser.add_argument("--models", default="onnx_models")
@@ -243,9 +308,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--name", default="encoder")
+    parser.add_argument("--plot-only", action="store_true", help="redraw the PNG from the JSON")
     args = parser.parse_args()
-    result = asyncio.run(main_async(args))
     out = Path(args.out)
+    if args.plot_only:
+        plot(orjson.loads((out / f"{args.name}.json").read_bytes()), out / f"{args.name}.png")
+        return
+    result = asyncio.run(main_async(args))
     path = write_json(args.name, result, out)
     plot(result, out / f"{args.name}.png")
     print(f"wrote {path} and {out / (args.name + '.png')}")

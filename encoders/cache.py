@@ -54,12 +54,26 @@ class LruCache(Generic[V]):
 
 
 class QueryCache:
-    """Wraps an async ``encode(text)`` with an LRU of normalised queries."""
+    """Wraps an async ``encode(text)`` with an LRU of normalised queries.
+
+    With ``metrics``, exports ``pulse_encoder_query_cache_{hits,misses}_total`` and the gauge
+    ``pulse_encoder_query_cache_hit_ratio``.
+    """
 
     def __init__(
-        self, encode: Callable[[str], Awaitable[Floats]], max_entries: int = 100_000
+        self,
+        encode: Callable[[str], Awaitable[Floats]],
+        max_entries: int = 100_000,
+        metrics: Metrics | None = None,
     ) -> None:
         self._encode = encode
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.describe(
+                "pulse_encoder_query_cache_hits_total", "Query vectors from the cache."
+            )
+            metrics.describe("pulse_encoder_query_cache_misses_total", "Query vectors encoded.")
+            metrics.describe("pulse_encoder_query_cache_hit_ratio", "Hits / lookups since start.")
         self._lru: LruCache[Floats] = LruCache(max_entries)
         self._inflight: dict[str, asyncio.Future[Floats]] = {}
         self.hits = 0

@@ -29,7 +29,9 @@ class Metrics:
         bucket = self._values[name]
         bucket[series] = bucket.get(series, 0) + n
 
-    def set(self, name: str, value: float, label: str | None = None, label_value: str | None = None) -> None:
+    def set(
+        self, name: str, value: float, label: str | None = None, label_value: str | None = None
+    ) -> None:
         """Set a gauge (a value that goes up and down, such as a hit ratio)."""
         self._gauges.add(name)
         series = (label, label_value) if label is not None and label_value is not None else None
