@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from feature_store.keys import Keys
 
@@ -62,11 +63,15 @@ class RedisCountStore:
         if not counts.total:
             return
         async with self.client.pipeline(transaction=True) as pipe:
-            for kind, n in counts.processed.items():
-                pipe.hincrby(self.keys.processed, kind, n)
-            for code, n in counts.dead_lettered.items():
-                pipe.hincrby(self.keys.dead_lettered, code, n)
+            self.queue(pipe, counts)
             await pipe.execute()
+
+    def queue(self, pipe: Pipeline, counts: BatchCounts) -> None:
+        """Queue the increments on a batch's pipeline (which the caller executes)."""
+        for kind, n in counts.processed.items():
+            pipe.hincrby(self.keys.processed, kind, n)
+        for code, n in counts.dead_lettered.items():
+            pipe.hincrby(self.keys.dead_lettered, code, n)
 
     async def totals(self) -> BatchCounts:
         async with self.client.pipeline(transaction=False) as pipe:

@@ -24,4 +24,17 @@ class Keys:
         return f"{self.prefix}:stats:dead_lettered"
 
     def user(self, user_id: str) -> str:
+        """String: the shopper's packed interest state (``feature_store.user_state``)."""
         return f"{self.prefix}:u:{{{user_id}}}"
+
+    def recommendations(self, user_id: str) -> str:
+        """String: JSON of the latest recommendation list, as published."""
+        return f"{self.prefix}:u:{{{user_id}}}:recs"
+
+    def covisit(self, item_id: str) -> str:
+        """Sorted set: neighbour item -> co-visitation weight (bounded)."""
+        return f"{self.prefix}:cv:{{{item_id}}}"
+
+    def item(self, item_id: str) -> str:
+        """Hash: title, category, in_stock, text hash and fp16 vector of a catalogue item."""
+        return f"{self.prefix}:i:{{{item_id}}}"

@@ -48,5 +48,10 @@ class Settings(BaseSettings):
     encoder_in_flight: int = Field(1, ge=1, le=64)
     query_cache_size: int = Field(100_000, ge=1)
     user_ttl_days: float = Field(30.0, gt=0)
+    personalise: bool = Field(True, description="Update shoppers and publish recommendations.")
+    recommendations_k: int = Field(10, ge=1, le=100)
+    exclude_purchased: bool = False
+    short_half_life_minutes: float = Field(30.0, gt=0)
+    long_half_life_days: float = Field(30.0, gt=0)
     admin_token: SecretStr = SecretStr("change-me")
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -23,7 +23,8 @@ class FlakySink:
         self.failures = failures
         self.published: list[tuple[bytes | None, bytes]] = []
 
-    async def publish(self, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
+    async def publish(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
+        assert topic == "pulse.dead-letter"
         if self.failures:
             self.failures -= 1
             raise KafkaConnectionError("broker gone")
@@ -77,3 +78,41 @@ async def test_message_on_a_foreign_topic_is_dead_lettered() -> None:
     processor = BatchProcessor(TOPICS, sink, store, Metrics())
     counts = await processor.process([RawMessage("other.topic", 0, 0, None, b"{}")])
     assert counts.dead_lettered == Counter({"unknown_topic": 1})
+
+
+class BrokenPersonaliser:
+    users = None
+
+    async def prepare(self, events: object) -> object:
+        raise ValueError("a defect")
+
+
+class RecordingStep:
+    def __init__(self) -> None:
+        self.personaliser = BrokenPersonaliser()
+        self.committed: list[object] = []
+
+    async def commit(self, outcome: object, counts: object) -> None:
+        self.committed.append(counts)
+
+
+async def test_a_defect_dead_letters_the_batch_instead_of_losing_it(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from streams.personalise import Outcome
+
+    sink, store, step = FlakySink(), MemoryCountStore(), RecordingStep()
+    processor = BatchProcessor(TOPICS, sink, store, Metrics(), personalise=step)  # type: ignore[arg-type]
+    monkeypatch.setattr(
+        BrokenPersonaliser, "users", type("U", (), {"remember": lambda self, s: None})()
+    )
+    batch = [
+        message(EventKind.CLICK, orjson.dumps(VALID[EventKind.CLICK]), 0),
+        message(EventKind.CATALOG, orjson.dumps(VALID[EventKind.CATALOG]), 1),
+        message(EventKind.SEARCH, b"{bad", 2),
+    ]
+    counts = await processor.process(batch)
+    assert counts.processed == Counter({"catalog": 1})
+    assert counts.dead_lettered == Counter({"processing_error": 1, "not_json": 1})
+    codes = sorted(orjson.loads(v)["error"]["code"] for _, v in sink.published)
+    assert codes == ["not_json", "processing_error"]
+    assert step.committed == [counts]
+    assert isinstance(Outcome(), Outcome)

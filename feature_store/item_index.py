@@ -1,0 +1,99 @@
+"""The in-process index of item vectors and attributes that every worker keeps complete.
+
+Exact nearest neighbours by one matrix-vector product over unit vectors (cosine), with items
+that are out of stock or removed masked out, so they never leave the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemInfo:
+    item_id: str
+    title: str
+    category: str | None
+    in_stock: bool
+
+
+class ItemIndex:
+    def __init__(self, dim: int, capacity: int = 1024) -> None:
+        self.dim = dim
+        self._vectors = np.zeros((capacity, dim), dtype=np.float32)
+        self._available = np.zeros(capacity, dtype=bool)
+        self._ids: list[str] = []
+        self._rows: dict[str, int] = {}
+        self._info: dict[str, ItemInfo] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._rows
+
+    def upsert(self, info: ItemInfo, vector: Vector) -> None:
+        row = self._rows.get(info.item_id)
+        if row is None:
+            row = len(self._ids)
+            if row == len(self._vectors):
+                self._grow()
+            self._ids.append(info.item_id)
+            self._rows[info.item_id] = row
+        self._vectors[row] = vector
+        self._available[row] = info.in_stock
+        self._info[info.item_id] = info
+
+    def remove(self, item_id: str) -> None:
+        """A tombstone: the item is never recommended again (its row stays, masked)."""
+        row = self._rows.get(item_id)
+        if row is not None:
+            self._available[row] = False
+            info = self._info[item_id]
+            self._info[item_id] = ItemInfo(info.item_id, info.title, info.category, False)
+
+    def info(self, item_id: str) -> ItemInfo | None:
+        return self._info.get(item_id)
+
+    def vector(self, item_id: str) -> Vector | None:
+        row = self._rows.get(item_id)
+        return None if row is None else self._vectors[row]
+
+    def available(self, item_id: str) -> bool:
+        row = self._rows.get(item_id)
+        return row is not None and bool(self._available[row])
+
+    def search(
+        self, query: Vector, k: int, exclude: set[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``k`` available items most similar to ``query`` (cosine), best first."""
+        n = len(self._ids)
+        if n == 0 or k <= 0:
+            return []
+        scores = self._vectors[:n] @ query
+        scores = np.where(self._available[:n], scores, -np.inf)
+        want = min(n, k + len(exclude or ()))
+        top = np.argpartition(-scores, want - 1)[:want] if want < n else np.arange(n)
+        top = top[np.argsort(-scores[top])]
+        out: list[tuple[str, float]] = []
+        for row in top:
+            item_id = self._ids[row]
+            if not np.isfinite(scores[row]) or (exclude and item_id in exclude):
+                continue
+            out.append((item_id, float(scores[row])))
+            if len(out) == k:
+                break
+        return out
+
+    def _grow(self) -> None:
+        size = len(self._vectors) * 2
+        vectors = np.zeros((size, self.dim), dtype=np.float32)
+        vectors[: len(self._vectors)] = self._vectors
+        available = np.zeros(size, dtype=bool)
+        available[: len(self._available)] = self._available
+        self._vectors, self._available = vectors, available

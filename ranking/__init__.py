@@ -1,0 +1,1 @@
+"""Pure ranking logic: interest vectors, candidate blending, rules, reasons. No I/O."""

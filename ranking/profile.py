@@ -1,0 +1,139 @@
+"""How one event changes a shopper's state. Pure: vectors come in, a new state goes out.
+
+Weights by event type (design §4): view < click < add_to_cart < purchase; searches move the
+short-term vector towards the query; reviews move both vectors towards (or, for low ratings,
+away from) the review text, signed by rating.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from feature_store.user_state import MAX_CATEGORIES, MAX_PURCHASES, MAX_RECENT, UserState
+from ranking.interest import Vector, decay
+from streams.events import Click, Purchase, Review, Search, UserEvent
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileConfig:
+    short_half_life_ms: float = 30 * 60 * 1000.0
+    long_half_life_ms: float = 30 * 24 * 3600 * 1000.0
+    weights: tuple[tuple[str, float], ...] = (
+        ("view", 0.5),
+        ("click", 1.0),
+        ("add_to_cart", 2.0),
+        ("purchase", 3.0),
+        ("search", 1.5),
+        ("review", 1.5),
+    )
+
+    def weight(self, kind: str) -> float:
+        return dict(self.weights)[kind]
+
+
+def review_sign(rating: int) -> float:
+    """5 -> +1, 4 -> +0.5, 3 -> 0, 2 -> -0.5, 1 -> -1."""
+    return (rating - 3) / 2.0
+
+
+def _kind(event: UserEvent) -> str:
+    if isinstance(event, Click):
+        return event.action
+    if isinstance(event, Purchase):
+        return "purchase"
+    if isinstance(event, Search):
+        return "search"
+    return "review"
+
+
+def apply(
+    state: UserState,
+    event: UserEvent,
+    cfg: ProfileConfig,
+    item_vector: Vector | None = None,
+    text_vector: Vector | None = None,
+    category: str | None = None,
+) -> UserState:
+    """The state after ``event``; unchanged when the event id was seen already.
+
+    ``item_vector`` is the vector of the event's item (when known to the catalogue),
+    ``text_vector`` that of the search query or review text, ``category`` the item's category.
+    """
+    if state.has_seen(event.event_id):
+        return state
+    kind = _kind(event)
+    weight = cfg.weight(kind)
+    ts = event.ts_ms
+    short, long = state.short, state.long
+    vector: Vector | None = item_vector
+    if isinstance(event, Search):
+        vector = text_vector
+    elif isinstance(event, Review):
+        sign = review_sign(event.rating)
+        parts = [v for v in (text_vector, item_vector) if v is not None]
+        vector = (sign * np.mean(parts, axis=0)).astype(np.float32) if parts and sign else None
+    if vector is not None:
+        short = short.add(vector, weight, ts, cfg.short_half_life_ms)
+        if not isinstance(event, Search):
+            long = long.add(vector, weight, ts, cfg.long_half_life_ms)
+    recent, purchases = state.recent, state.purchases
+    categories, cat_ref = state.categories, state.categories_ref_ms
+    last_query = state.last_query
+    item_id = getattr(event, "item_id", None)
+    if item_id is not None and not isinstance(event, Review):
+        recent = tuple(
+            sorted([*(r for r in recent if r[0] != item_id), (item_id, ts)], key=lambda r: r[1])
+        )[-MAX_RECENT:]
+    if isinstance(event, Purchase):
+        units, last = purchases.get(event.item_id, (0, 0))
+        purchases = dict(purchases)
+        purchases[event.item_id] = (units + event.quantity, max(last, ts))
+        if len(purchases) > MAX_PURCHASES:
+            oldest = min(purchases, key=lambda k: purchases[k][1])
+            del purchases[oldest]
+    if isinstance(event, Search) and (last_query is None or ts >= last_query[1]):
+        last_query = (event.query, ts)
+    if category and not isinstance(event, Search):
+        categories, cat_ref = _add_category(
+            categories, cat_ref, category, weight, ts, cfg.long_half_life_ms
+        )
+    new = replace(
+        state,
+        short=short,
+        long=long,
+        recent=recent,
+        purchases=purchases,
+        categories=categories,
+        categories_ref_ms=cat_ref,
+        last_query=last_query,
+    )
+    return new.mark_seen(event.event_id)
+
+
+def _add_category(
+    scores: dict[str, float],
+    ref_ms: int,
+    category: str,
+    weight: float,
+    ts: int,
+    half_life_ms: float,
+) -> tuple[dict[str, float], int]:
+    if ts >= ref_ms:
+        f = decay(ts - ref_ms, half_life_ms) if scores else 1.0
+        out = {k: v * f for k, v in scores.items()}
+        out[category] = out.get(category, 0.0) + weight
+        ref = ts
+    else:
+        out = dict(scores)
+        out[category] = out.get(category, 0.0) + weight * decay(ref_ms - ts, half_life_ms)
+        ref = ref_ms
+    if len(out) > MAX_CATEGORIES:
+        for key in sorted(out, key=out.__getitem__)[: len(out) - MAX_CATEGORIES]:
+            del out[key]
+    return out, ref
+
+
+def top_category(state: UserState) -> str | None:
+    return max(state.categories, key=state.categories.__getitem__) if state.categories else None

@@ -1,0 +1,179 @@
+"""The personalisation step of a worker: a micro-batch of valid user events in, updated
+shopper states, co-visitation counts and fresh recommendation lists out.
+
+Thin: it gathers inputs (states from the store, vectors from the encoder and the item index,
+co-visit neighbours), calls the pure functions of ``ranking``, and queues every write on the
+batch's single Redis pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from redis.asyncio.client import Pipeline
+
+from encoders.pooling import Floats
+from feature_store.covisit import CovisitStore
+from feature_store.item_index import ItemIndex
+from feature_store.user_state import UserState
+from feature_store.users import UserStore
+from ranking.profile import ProfileConfig, apply
+from ranking.recommend import RecommendConfig, recommend
+from ranking.trending import DecayedCounter
+from streams.events import Click, Purchase, Review, Search, UserEvent
+
+COVISIT_RECENT = 5
+
+
+class TextEncoder(Protocol):
+    """What the step needs of the encoder (``encoders.service.EncoderService``)."""
+
+    async def encode_query(self, query: str) -> Floats: ...
+
+    async def encode_text(self, text: str) -> Floats: ...
+
+
+@dataclass(slots=True)
+class Outcome:
+    states: dict[str, UserState] = field(default_factory=dict)
+    pairs: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+class Personaliser:
+    def __init__(
+        self,
+        index: ItemIndex,
+        users: UserStore,
+        covisit: CovisitStore,
+        encoder: TextEncoder,
+        profile: ProfileConfig | None = None,
+        ranking: RecommendConfig | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.index = index
+        self.users = users
+        self.covisit = covisit
+        self.encoder = encoder
+        self.profile = profile or ProfileConfig()
+        self.ranking = ranking or RecommendConfig()
+        self.trending = DecayedCounter(half_life_ms=6 * 3600 * 1000.0)
+        self.clock = clock
+
+    async def prepare(self, events: Sequence[UserEvent]) -> Outcome:
+        outcome = Outcome()
+        if not events:
+            return outcome
+        states = await self.users.load({e.user_id for e in events})
+        queries, reviews = await self._texts(events)
+        last: dict[str, UserEvent] = {}
+        for event in events:
+            state = states[event.user_id]
+            if state.has_seen(event.event_id):
+                continue
+            item_id = getattr(event, "item_id", None)
+            info = self.index.info(item_id) if item_id else None
+            before = [i for i, _ in state.recent[-COVISIT_RECENT:]]
+            states[event.user_id] = apply(
+                state,
+                event,
+                self.profile,
+                item_vector=self.index.vector(item_id) if item_id else None,
+                text_vector=queries.get(event.query)
+                if isinstance(event, Search)
+                else reviews.get(event.text)
+                if isinstance(event, Review)
+                else None,
+                category=info.category if info else None,
+            )
+            outcome.states[event.user_id] = states[event.user_id]
+            if isinstance(event, Click | Purchase):
+                weight = self.profile.weight(
+                    "purchase" if isinstance(event, Purchase) else event.action
+                )
+                self.trending.add(event.item_id, weight, event.ts_ms)
+                for previous in before:
+                    if previous != event.item_id:
+                        outcome.pairs[tuple(sorted((previous, event.item_id)))] += weight  # type: ignore[index]
+            if event.user_id not in last or event.ts_ms >= last[event.user_id].ts_ms:
+                last[event.user_id] = event
+        if not outcome.states:
+            return outcome
+        recent = {
+            i
+            for s in outcome.states.values()
+            for i, _ in s.recent[-self.ranking.recent_for_covisit :]
+        }
+        neighbours = await self.covisit.neighbours(recent)
+        now_ms = max(e.ts_ms for e in events)
+        trending = self.trending.top(self.ranking.per_source, now_ms)
+        generated = int(self.clock() * 1000)
+        for uid, state in outcome.states.items():
+            trigger = last[uid]
+            recs = recommend(state, self.index, neighbours, trending, self.ranking, trigger.ts_ms)
+            outcome.messages.append(
+                (
+                    uid,
+                    {
+                        "user_id": uid,
+                        "rec_id": uuid.uuid4().hex,
+                        "items": [
+                            {
+                                "item_id": r.item_id,
+                                "score": r.score,
+                                "source": r.source,
+                                "reason": r.reason,
+                            }
+                            for r in recs
+                        ],
+                        "trigger_event_id": trigger.event_id,
+                        "event_ts": trigger.ts_ms,
+                        "generated_at": generated,
+                    },
+                )
+            )
+        return outcome
+
+    def queue_writes(self, pipe: Pipeline, outcome: Outcome) -> None:
+        self.users.write(pipe, outcome.states)
+        if outcome.pairs:
+            self.covisit.add(pipe, outcome.pairs)
+        for uid, message in outcome.messages:
+            self.users.write_recommendations(pipe, uid, message)
+
+    def cold_start(self, k: int, now_ms: int | None = None) -> list[dict[str, Any]]:
+        """Trending items for a shopper Pulse knows nothing about yet."""
+        at = now_ms if now_ms is not None else int(self.clock() * 1000)
+        out = []
+        for item, score in self.trending.top(k * 3, at):
+            if self.index.available(item):
+                out.append(
+                    {
+                        "item_id": item,
+                        "score": round(score, 6),
+                        "source": "trending",
+                        "reason": "trending now",
+                    }
+                )
+            if len(out) == k:
+                break
+        return out
+
+    async def _texts(
+        self, events: Sequence[UserEvent]
+    ) -> tuple[dict[str, Floats], dict[str, Floats]]:
+        queries = sorted({e.query for e in events if isinstance(e, Search)})
+        reviews = sorted({e.text for e in events if isinstance(e, Review) and e.text.strip()})
+        vectors = await asyncio.gather(
+            *(self.encoder.encode_query(q) for q in queries),
+            *(self.encoder.encode_text(t) for t in reviews),
+        )
+        q = dict(zip(queries, vectors[: len(queries)], strict=True))
+        r = dict(zip(reviews, vectors[len(queries) :], strict=True))
+        return q, r

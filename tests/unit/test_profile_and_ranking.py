@@ -1,0 +1,214 @@
+"""Profile updates, the user-state codec, blending, rules and whole recommendations."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feature_store.item_index import ItemIndex, ItemInfo
+from feature_store.user_state import MAX_SEEN, UserState, decode, encode
+from ranking.blend import BlendConfig, Proposal, apply_rules, blend
+from ranking.profile import ProfileConfig, apply, review_sign, top_category
+from ranking.recommend import RecommendConfig, recommend
+from streams.events import Click, Purchase, Review, Search
+
+CFG = ProfileConfig()
+T0 = 1_700_000_000_000
+
+
+def unit(*values: float) -> np.ndarray:
+    v = np.array(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def click(eid: str, item: str, ts: int, action: str = "click") -> Click:
+    return Click(eid, "u1", ts, item, action)  # type: ignore[arg-type]
+
+
+def test_events_move_the_vectors_by_weight_and_type() -> None:
+    s = UserState.new(3)
+    s = apply(s, click("e1", "a", T0, "view"), CFG, item_vector=unit(1, 0, 0), category="Home")
+    s = apply(
+        s, Purchase("e2", "u1", T0, "b", 2, 1.0), CFG, item_vector=unit(0, 1, 0), category="Garden"
+    )
+    s = apply(s, Search("e3", "u1", T0, "tea towels"), CFG, text_vector=unit(0, 0, 1))
+    # view 0.5, purchase 3, search 1.5 (short-term only)
+    assert np.allclose(s.short.total, [0.5, 3.0, 1.5])
+    assert np.allclose(s.long.total, [0.5, 3.0, 0.0])
+    assert s.purchases == {"b": (2, T0)}
+    assert [i for i, _ in s.recent] == ["a", "b"]
+    assert s.last_query == ("tea towels", T0)
+    assert top_category(s) == "Garden"
+    assert s.events == 3
+
+
+def test_reviews_are_signed_by_rating() -> None:
+    assert [review_sign(r) for r in (1, 2, 3, 4, 5)] == [-1.0, -0.5, 0.0, 0.5, 1.0]
+    s = apply(
+        UserState.new(2),
+        Review("e1", "u1", T0, "a", 1, "awful"),
+        CFG,
+        item_vector=unit(1, 0),
+        text_vector=unit(1, 0),
+    )
+    assert s.long.total[0] < 0
+    neutral = apply(
+        UserState.new(2),
+        Review("e2", "u1", T0, "a", 3, "ok"),
+        CFG,
+        item_vector=unit(1, 0),
+        text_vector=unit(1, 0),
+    )
+    assert not np.any(neutral.long.total)
+
+
+def test_a_seen_event_id_changes_nothing() -> None:
+    s = apply(UserState.new(2), click("e1", "a", T0), CFG, item_vector=unit(1, 0))
+    again = apply(s, click("e1", "a", T0), CFG, item_vector=unit(1, 0))
+    assert again is s
+
+
+def test_late_events_land_in_event_time_order() -> None:
+    s = UserState.new(2)
+    s = apply(s, click("e2", "b", T0 + 1000), CFG, item_vector=unit(0, 1))
+    s = apply(s, click("e1", "a", T0), CFG, item_vector=unit(1, 0))
+    assert [i for i, _ in s.recent] == ["a", "b"]
+    assert s.short.ref_ms == T0 + 1000
+
+
+@settings(max_examples=100)
+@given(
+    st.lists(st.tuples(st.text(min_size=1, max_size=12), st.integers(T0, T0 + 10**9)), max_size=30),
+    st.dictionaries(st.text(min_size=1, max_size=20), st.floats(0, 100), max_size=12),
+    st.integers(0, 60),
+)
+def test_user_state_codec_round_trips(
+    recent: list[tuple[str, int]], cats: dict[str, float], n: int
+) -> None:
+    s = UserState.new(384)
+    s = apply(
+        s,
+        click("x", "i", T0),
+        CFG,
+        item_vector=np.random.default_rng(1).standard_normal(384).astype(np.float32),
+    )
+    from dataclasses import replace
+
+    s = replace(
+        s,
+        recent=tuple(recent),
+        categories={k: round(v, 4) for k, v in cats.items()},
+        purchases={r[0]: (2, r[1]) for r in recent[:5]},
+        last_query=("q", T0),
+    )
+    for i in range(n):
+        s = s.mark_seen(f"e{i}")
+    d = decode(encode(s))
+    assert d.recent == s.recent and d.purchases == s.purchases and d.last_query == s.last_query
+    assert d.seen == s.seen and len(d.seen) == min(n + 1, MAX_SEEN)
+    assert d.categories == s.categories
+    assert np.allclose(d.short.total, s.short.total, atol=np.abs(s.short.total).max() / 100)
+    assert encode(d) == encode(decode(encode(d)))  # stable after one round
+
+
+def test_blend_normalises_sources_and_keeps_the_strongest_reason() -> None:
+    ranked = blend(
+        {
+            "similar": [Proposal("a", 0.9, "because you searched 'tea'"), Proposal("b", 0.45, "x")],
+            "covisit": [Proposal("b", 10.0, "often chosen with MUG"), Proposal("c", 5.0, "y")],
+            "trending": [Proposal("d", 100.0, "trending now")],
+        },
+        BlendConfig(),
+    )
+    assert [r.item_id for r in ranked] == ["b", "a", "c", "d"]
+    assert ranked[0].source == "covisit" and ranked[0].reason == "often chosen with MUG"
+    assert ranked[0].score == 1.5
+
+
+def test_rules_drop_unavailable_and_optionally_purchased_items() -> None:
+    ranked = blend(
+        {"similar": [Proposal(i, 1.0 - n / 10, "r") for n, i in enumerate("abcde")]}, BlendConfig()
+    )
+    kept = apply_rules(
+        ranked,
+        available=lambda i: i != "b",
+        purchased={"c"},
+        cfg=BlendConfig(exclude_purchased=True),
+        k=2,
+    )
+    assert [r.item_id for r in kept] == ["a", "d"]
+    kept = apply_rules(ranked, available=lambda i: True, purchased={"c"}, cfg=BlendConfig(), k=3)
+    assert [r.item_id for r in kept] == ["a", "b", "c"]
+
+
+def make_index() -> ItemIndex:
+    index = ItemIndex(3, capacity=2)
+    for item, vec, cat in [
+        ("towel", unit(1, 0.1, 0), "Kitchen"),
+        ("apron", unit(1, 0.2, 0), "Kitchen"),
+        ("teapot", unit(0.9, 0.3, 0), "Kitchen"),
+        ("candle", unit(0, 1, 0), "Candles"),
+        ("lantern", unit(0, 1, 0.2), "Candles"),
+        ("trowel", unit(0, 0, 1), "Garden"),
+    ]:
+        index.upsert(ItemInfo(item, item.upper(), cat, True), vec)
+    return index
+
+
+def test_index_search_masks_out_of_stock_and_removed_items() -> None:
+    index = make_index()
+    assert [i for i, _ in index.search(unit(1, 0, 0), 2)] == ["towel", "apron"]
+    index.upsert(ItemInfo("towel", "TOWEL", "Kitchen", False), unit(1, 0.1, 0))
+    index.remove("apron")
+    assert [i for i, _ in index.search(unit(1, 0, 0), 2)] == ["teapot", "candle"]
+    assert len(index) == 6 and not index.available("apron") and not index.available("nope")
+
+
+def test_a_kitchen_shopper_gets_kitchen_items_with_reasons() -> None:
+    index = make_index()
+    s = UserState.new(3)
+    s = apply(s, Search("e1", "u1", T0, "tea towels"), CFG, text_vector=unit(1, 0.05, 0))
+    s = apply(
+        s,
+        click("e2", "towel", T0 + 1000),
+        CFG,
+        item_vector=index.vector("towel"),
+        category="Kitchen",
+    )
+    recs = recommend(s, index, {}, [("trowel", 9.0)], RecommendConfig(k=3), now_ms=T0 + 2000)
+    assert [r.item_id for r in recs][:2] == ["apron", "teapot"]
+    assert recs[0].reason == "because you searched 'tea towels'"
+    assert "towel" not in [r.item_id for r in recs]  # just clicked: not shown back at once
+
+
+def test_a_new_shopper_gets_trending_items() -> None:
+    recs = recommend(
+        UserState.new(3),
+        make_index(),
+        {},
+        [("candle", 5.0), ("trowel", 3.0)],
+        RecommendConfig(k=5),
+        now_ms=T0,
+    )
+    assert [(r.item_id, r.source, r.reason) for r in recs] == [
+        ("candle", "trending", "trending now"),
+        ("trowel", "trending", "trending now"),
+    ]
+
+
+def test_covisitation_reasons_name_the_source_item() -> None:
+    index = make_index()
+    s = apply(UserState.new(3), click("e1", "candle", T0), CFG, item_vector=index.vector("candle"))
+    recs = recommend(
+        s,
+        index,
+        {"candle": [("lantern", 4.0), ("trowel", 1.0)]},
+        [],
+        RecommendConfig(k=2, blend=BlendConfig(weights=(("covisit", 1.0),))),
+        now_ms=T0,
+    )
+    assert [(r.item_id, r.reason) for r in recs] == [
+        ("lantern", "often chosen with CANDLE"),
+        ("trowel", "often chosen with CANDLE"),
+    ]
