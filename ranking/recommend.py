@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from feature_store.item_index import ItemIndex
 from feature_store.user_state import UserState
@@ -19,6 +19,8 @@ class RecommendConfig:
     recent_for_covisit: int = 5
     # The latest items a shopper touched are not recommended back to them at once.
     hide_latest: int = 3
+    # Items of the shopper's favourite categories are lifted by up to this share.
+    category_boost: float = 0.5
     blend: BlendConfig = field(default_factory=BlendConfig)
     short_half_life_ms: float = 30 * 60 * 1000.0
 
@@ -77,6 +79,21 @@ def trending_proposals(trending: list[tuple[str, float]]) -> list[Proposal]:
     return [Proposal(item, score, "trending now") for item, score in trending]
 
 
+def boost_categories(
+    ranked: list[Recommendation], state: UserState, index: ItemIndex, boost: float
+) -> list[Recommendation]:
+    """Lift each item by ``boost`` times its category's share of the shopper's affinities."""
+    total = sum(state.categories.values())
+    if boost <= 0 or total <= 0:
+        return ranked
+    lifted = []
+    for rec in ranked:
+        info = index.info(rec.item_id)
+        share = state.categories.get(info.category, 0.0) / total if info and info.category else 0.0
+        lifted.append(replace(rec, score=round(rec.score * (1.0 + boost * share), 6)))
+    return sorted(lifted, key=lambda r: (-r.score, r.item_id))
+
+
 def recommend(
     state: UserState,
     index: ItemIndex,
@@ -94,7 +111,7 @@ def recommend(
     }
     latest = {item for item, _ in state.recent[-cfg.hide_latest :]} if cfg.hide_latest else set()
     return apply_rules(
-        blend(sources, cfg.blend),
+        boost_categories(blend(sources, cfg.blend), state, index, cfg.category_boost),
         available=available or index.available,
         purchased=set(state.purchases),
         cfg=cfg.blend,

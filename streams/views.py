@@ -62,6 +62,37 @@ def register(app: faust.App, runtime: Runtime) -> None:
                 status=202,
             )
 
+    @app.page("/users/{user_id}/recommendations")
+    class UserRecommendations(View):
+        async def get(self, request: Request, user_id: str) -> Response:
+            try:
+                k = int(request.query.get("k", settings.recommendations_k))
+            except ValueError:
+                return _error(self, 400, "wrong_type", "'k' must be an integer")
+            if not 1 <= k <= 100:
+                return _error(self, 400, "out_of_range", "'k' must be between 1 and 100")
+            personaliser = runtime.ingest.personaliser
+            if personaliser is None:
+                return _error(
+                    self, 503, "not_personalising", "this worker runs with PULSE_PERSONALISE=false"
+                )
+            try:
+                stored = await personaliser.users.recommendations(user_id)
+            except (RedisError, OSError) as exc:
+                return _error(self, 503, "redis_unavailable", str(exc))
+            if stored is None:
+                return self.json(
+                    {
+                        "user_id": user_id,
+                        "items": personaliser.cold_start(k),
+                        "rec_id": None,
+                        "generated_at": None,
+                        "cold_start": True,
+                    }
+                )
+            items = stored["items"][:k]  # type: ignore[index]
+            return self.json({**stored, "items": items, "cold_start": False})
+
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:

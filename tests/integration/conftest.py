@@ -8,6 +8,7 @@ never skipped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -36,21 +37,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def new_settings(**overrides: object) -> Settings:
+    run = uuid.uuid4().hex[:8]
+    values: dict[str, object] = {
+        "topic_prefix": f"it{run}.",
+        "redis_prefix": f"it{run}",
+        "app_id": f"pulse-it-{run}",
+        "partitions": 3,
+        "web_port": free_port(),
+        "batch_max_wait_ms": 20,
+        "model_path": ROOT / "onnx_models",
+    }
+    return Settings(**{**values, **overrides})  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    run = uuid.uuid4().hex[:8]
-    return Settings(
-        topic_prefix=f"it{run}.",
-        redis_prefix=f"it{run}",
-        app_id=f"pulse-it-{run}",
-        partitions=3,
-        web_port=free_port(),
-        batch_max_wait_ms=20,
-    )
+    return new_settings()
 
 
-@pytest.fixture(scope="session")
-async def services(settings: Settings) -> None:
+async def check_services(settings: Settings) -> None:
     client = aioredis.from_url(settings.redis_url)
     try:
         await client.ping()
@@ -64,7 +70,15 @@ async def services(settings: Settings) -> None:
 
 
 @pytest.fixture(scope="session")
-async def worker(settings: Settings, services: None) -> AsyncIterator[subprocess.Popen[bytes]]:
+async def services(settings: Settings) -> None:
+    await check_services(settings)
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    settings: Settings, **extra_env: str
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """A real worker process with ``settings`` (passed as PULSE_* variables)."""
     env_keys = {
         "PULSE_TOPIC_PREFIX": settings.topic_prefix,
         "PULSE_REDIS_PREFIX": settings.redis_prefix,
@@ -72,7 +86,10 @@ async def worker(settings: Settings, services: None) -> AsyncIterator[subprocess
         "PULSE_PARTITIONS": str(settings.partitions),
         "PULSE_WEB_PORT": str(settings.web_port),
         "PULSE_BATCH_MAX_WAIT_MS": str(settings.batch_max_wait_ms),
+        "PULSE_MODEL_PATH": str(settings.model_path),
+        **extra_env,
     }
+    saved = {key: os.environ.get(key) for key in env_keys}
     os.environ.update(env_keys)
     log = ROOT / "var" / "log" / f"it-worker-{settings.app_id}.log"
     proc = start_worker(settings, log)
@@ -81,10 +98,19 @@ async def worker(settings: Settings, services: None) -> AsyncIterator[subprocess
         yield proc
     finally:
         code = stop_worker(proc)
-        for key in env_keys:
-            os.environ.pop(key, None)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         if code not in (0, -15):
             sys.stderr.write(log.read_text()[-5000:])
+
+
+@pytest.fixture(scope="session")
+async def worker(settings: Settings, services: None) -> AsyncIterator[subprocess.Popen[bytes]]:
+    async with running_worker(settings) as proc:
+        yield proc
 
 
 async def wait_for_totals(settings: Settings, before: BatchCounts, expected: int) -> BatchCounts:

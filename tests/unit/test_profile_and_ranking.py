@@ -212,3 +212,23 @@ def test_covisitation_reasons_name_the_source_item() -> None:
         ("lantern", "often chosen with CANDLE"),
         ("trowel", "often chosen with CANDLE"),
     ]
+
+
+def test_favourite_categories_lift_their_items() -> None:
+    from ranking.blend import Recommendation
+    from ranking.recommend import boost_categories
+
+    index = make_index()
+    s = apply(
+        UserState.new(3),
+        click("e1", "towel", T0),
+        CFG,
+        item_vector=index.vector("towel"),
+        category="Kitchen",
+    )
+    ranked = [
+        Recommendation("candle", 1.0, "similar", "r"),
+        Recommendation("apron", 0.8, "similar", "r"),
+    ]
+    lifted = boost_categories(ranked, s, index, boost=0.5)
+    assert [(r.item_id, r.score) for r in lifted] == [("apron", 1.2), ("candle", 1.0)]

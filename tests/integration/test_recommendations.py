@@ -1,0 +1,294 @@
+"""Recommendations end to end on the real stack: Kafka, Redis, a worker with the real encoder."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.producer import EventProducer
+from streams.settings import Settings
+from streams.topics import EventKind, Topics
+from tests.integration.conftest import check_services, new_settings, running_worker
+
+pytestmark = pytest.mark.integration
+
+CATALOGUE = [
+    ("K1", "SET OF 3 TEA TOWELS VINTAGE KITCHEN", "Home > Kitchen"),
+    ("K2", "RETROSPOT TEA TOWEL RED", "Home > Kitchen"),
+    ("K3", "KITCHEN APRON RED SPOTTY", "Home > Kitchen"),
+    ("K4", "ENAMEL TEAPOT BLUE KITCHEN", "Home > Kitchen"),
+    ("K5", "WOODEN CHOPPING BOARD KITCHEN", "Home > Kitchen"),
+    ("K6", "OVEN GLOVE TEA TOWEL SET", "Home > Kitchen"),
+    ("C1", "VANILLA SCENTED CANDLE", "Home > Candles"),
+    ("C2", "GLASS TEA LIGHT HOLDER", "Home > Candles"),
+    ("C3", "ROSE SCENTED CANDLE IN TIN", "Home > Candles"),
+    ("G1", "GARDEN TROWEL GREEN", "Garden > Tools"),
+    ("G2", "WATERING CAN ZINC", "Garden > Tools"),
+    ("G3", "BIRD FEEDER HANGING", "Garden > Outdoor"),
+]
+KITCHEN = {item for item, _, cat in CATALOGUE if cat == "Home > Kitchen"}
+T0 = 1_717_232_400_000  # 2024-06-01T09:00:00Z
+
+
+class Recs:
+    """Follows the recommendations topic; finds the list a given event triggered."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.seen: dict[str, dict[str, Any]] = {}
+        self.all: list[dict[str, Any]] = []
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
+        )
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        topic = Topics.from_settings(self.settings).recommendations
+        parts = [TopicPartition(topic, p) for p in range(self.settings.partitions)]
+        self.consumer.assign(parts)
+        await self.consumer.seek_to_beginning(*parts)
+
+    async def for_event(self, event_id: str, timeout_s: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while event_id not in self.seen:
+            assert time.monotonic() < deadline, f"no recommendation triggered by {event_id}"
+            batch = await self.consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    message = orjson.loads(record.value)
+                    self.seen[message["trigger_event_id"]] = message
+                    self.all.append(message)
+        return self.seen[event_id]
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    """A shop of its own (topics, Redis keys, worker): only this module's catalogue."""
+    return new_settings()
+
+
+@pytest.fixture(scope="module")
+async def shop(settings: Settings) -> AsyncIterator[Recs]:
+    await check_services(settings)
+    async with running_worker(settings):
+        await send_catalogue(settings)
+        recs = Recs(settings)
+        await recs.start()
+        yield recs
+        await recs.consumer.stop()
+
+
+async def send_catalogue(
+    settings: Settings, changes: dict[str, dict[str, Any]] | None = None
+) -> None:
+    async with EventProducer(settings, client_id="it-catalogue") as producer:
+        for item, title, category in CATALOGUE:
+            if changes is None or item in changes:
+                event = {
+                    "item_id": item,
+                    "title": title,
+                    "category": category,
+                    **(changes or {}).get(item, {}),
+                }
+                await producer.send(EventKind.CATALOG, event)
+    client = aioredis.from_url(settings.redis_url)
+    try:
+        deadline = time.monotonic() + 60
+        for item, *_ in CATALOGUE:
+            while True:
+                stored = await client.hgetall(f"{settings.redis_prefix}:i:{{{item}}}")
+                expected = (changes or {}).get(item, {}).get("in_stock")
+                if stored and (expected is None or int(stored[b"in_stock"]) == int(expected)):
+                    break
+                assert time.monotonic() < deadline, f"catalogue item {item} never reached Redis"
+                await asyncio.sleep(0.1)
+    finally:
+        await client.aclose()
+
+
+async def send(settings: Settings, events: list[tuple[EventKind, dict[str, Any]]]) -> list[str]:
+    ids = []
+    async with EventProducer(settings, client_id="it-shopper") as producer:
+        for kind, event in events:
+            record = await producer.send(kind, event)
+            ids.append(record.event_id)  # type: ignore[union-attr]
+    return ids
+
+
+def shopper() -> str:
+    return f"shopper-{uuid.uuid4().hex[:8]}"
+
+
+async def test_searching_and_clicking_kitchen_items_gives_kitchen_items(
+    settings: Settings, shop: Recs
+) -> None:
+    user = shopper()
+    ids = await send(
+        settings,
+        [
+            (EventKind.SEARCH, {"user_id": user, "query": "tea towels", "ts": T0}),
+            (EventKind.CLICK, {"user_id": user, "item_id": "K1", "ts": T0 + 10_000}),
+            (EventKind.CLICK, {"user_id": user, "item_id": "K2", "ts": T0 + 20_000}),
+        ],
+    )
+    message = await shop.for_event(ids[-1])
+    items = [i["item_id"] for i in message["items"]]
+    assert message["user_id"] == user and message["event_ts"] == T0 + 20_000
+    assert items, message
+    # The four kitchen items not just clicked lead the list but for one: "GLASS TEA LIGHT
+    # HOLDER" is nearer to "tea towels" for MiniLM (cosine 0.47) than a chopping board (0.16).
+    assert set(items[:3]) <= KITCHEN, message
+    assert len(set(items[:5]) & KITCHEN) >= 4, message
+    assert "K2" not in items[:3]  # just clicked
+    similar = [i for i in message["items"] if i["source"] == "similar"]
+    assert similar and all(i["reason"] == "because you searched 'tea towels'" for i in similar)
+    async with aiohttp.ClientSession() as session:
+        url = f"http://127.0.0.1:{settings.web_port}/users/{user}/recommendations?k=3"
+        async with session.get(url) as response:
+            body = await response.json()
+    assert response.status == 200
+    assert [i["item_id"] for i in body["items"]] == items[:3]
+    assert body["rec_id"] == message["rec_id"] and body["cold_start"] is False
+
+
+async def test_a_new_shopper_gets_a_list_at_once(settings: Settings, shop: Recs) -> None:
+    async with aiohttp.ClientSession() as session:
+        url = f"http://127.0.0.1:{settings.web_port}/users/{shopper()}/recommendations?k=5"
+        async with session.get(url) as response:
+            body = await response.json()
+    assert response.status == 200 and body["cold_start"] is True
+    assert body["items"] and all(i["source"] == "trending" for i in body["items"])
+    user = shopper()
+    ids = await send(settings, [(EventKind.CLICK, {"user_id": user, "item_id": "G1", "ts": T0})])
+    assert (await shop.for_event(ids[0]))["items"]
+
+
+async def test_an_item_out_of_stock_leaves_every_later_list(settings: Settings, shop: Recs) -> None:
+    user = shopper()
+    ids = await send(settings, [(EventKind.CLICK, {"user_id": user, "item_id": "C1", "ts": T0})])
+    before = [i["item_id"] for i in (await shop.for_event(ids[0]))["items"]]
+    assert "C3" in before
+    await send_catalogue(settings, {"C3": {"in_stock": False}})
+    later_users = [user, shopper(), shopper()]
+    ids = await send(
+        settings,
+        [
+            (EventKind.CLICK, {"user_id": u, "item_id": "C2", "ts": T0 + 60_000})
+            for u in later_users
+        ],
+    )
+    for event_id in ids:
+        message = await shop.for_event(event_id)
+        assert message["items"] and "C3" not in [i["item_id"] for i in message["items"]]
+    await send_catalogue(settings, {"C3": {"in_stock": True}})
+
+
+async def snapshot(settings: Settings) -> dict[bytes, Any]:
+    """Every shopper, co-visitation and item key of this run, with its value."""
+    client = aioredis.from_url(settings.redis_url)
+    out: dict[bytes, Any] = {}
+    try:
+        async for key in client.scan_iter(match=f"{settings.redis_prefix}:*", count=1000):
+            kind = await client.type(key)
+            if b":stats:" in key:
+                continue
+            if kind == b"string":
+                out[key] = await client.get(key)
+            elif kind == b"zset":
+                out[key] = await client.zrange(key, 0, -1, withscores=True)
+            elif kind == b"hash":
+                out[key] = await client.hgetall(key)
+    finally:
+        await client.aclose()
+    return out
+
+
+async def test_replaying_the_same_events_leaves_identical_state(
+    settings: Settings, shop: Recs
+) -> None:
+    users = [shopper() for _ in range(4)]
+    events: list[tuple[EventKind, dict[str, Any]]] = []
+    for n, user in enumerate(users):
+        for step, item in enumerate([*["K1", "K3", "C2", "G2"][n:], "K4"]):
+            events.append(
+                (
+                    EventKind.CLICK,
+                    {
+                        "event_id": f"{user}-{step}",
+                        "user_id": user,
+                        "item_id": item,
+                        "ts": T0 + step * 1000,
+                    },
+                )
+            )
+        events.append(
+            (
+                EventKind.SEARCH,
+                {"event_id": f"{user}-q", "user_id": user, "query": "candles", "ts": T0 + 9000},
+            )
+        )
+    ids = await send(settings, events)
+    await shop.for_event(ids[-1])
+    await asyncio.sleep(1.0)
+    first = await snapshot(settings)
+    for user in users:
+        assert f":u:{{{user}}}".encode() in {k[k.index(b":u:") :] for k in first if b":u:" in k}
+    replay_marker = shopper()
+    ids = await send(
+        settings,
+        [*events, (EventKind.CLICK, {"user_id": replay_marker, "item_id": "G3", "ts": T0})],
+    )
+    await shop.for_event(ids[-1])  # the replay has been processed up to here
+    await asyncio.sleep(1.0)
+    second = await snapshot(settings)
+    second = {k: v for k, v in second.items() if replay_marker.encode() not in k}
+    changed = {k for k in first if first[k] != second.get(k)}
+    covisit_g3 = {k for k in changed if k.endswith(b"{G3}")}
+    assert changed - covisit_g3 == set()
+    assert set(second) - set(first) == set()
+
+
+async def test_purchases_are_excluded_when_so_configured() -> None:
+    settings = new_settings(exclude_purchased=True)
+    await check_services(settings)
+    async with running_worker(settings, PULSE_EXCLUDE_PURCHASED="true"):
+        await send_catalogue(settings)
+        recs = Recs(settings)
+        await recs.start()
+        try:
+            user = shopper()
+            ids = await send(
+                settings,
+                [
+                    (
+                        EventKind.PURCHASE,
+                        {"user_id": user, "item_id": "K1", "quantity": 2, "price": 3.5, "ts": T0},
+                    ),
+                    (
+                        EventKind.PURCHASE,
+                        {
+                            "user_id": user,
+                            "item_id": "K4",
+                            "quantity": 1,
+                            "price": 9.0,
+                            "ts": T0 + 1,
+                        },
+                    ),
+                    (EventKind.CLICK, {"user_id": user, "item_id": "K3", "ts": T0 + 5_000}),
+                ],
+            )
+            message = await recs.for_event(ids[-1])
+        finally:
+            await recs.consumer.stop()
+    items = [i["item_id"] for i in message["items"]]
+    assert items and not {"K1", "K4"} & set(items)
+    assert all(i["source"] != "history" for i in message["items"])
