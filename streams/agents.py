@@ -41,4 +41,5 @@ def register(app: faust.App, runtime: Runtime) -> None:
 
 def _raw(event: Any) -> RawMessage:
     m = event.message
-    return RawMessage(m.topic, m.partition, m.offset, m.key, m.value)
+    stamp = int((m.timestamp or 0) * 1000)
+    return RawMessage(m.topic, m.partition, m.offset, m.key, m.value, stamp)

@@ -25,6 +25,8 @@ class RawMessage:
     offset: int
     key: bytes | None
     value: bytes | None
+    # When Kafka took the message (producer CreateTime), epoch ms; 0 when unknown.
+    timestamp_ms: int = 0
 
 
 def _encode(data: bytes | None) -> tuple[str | None, str]:

@@ -15,6 +15,7 @@ import aiohttp
 from feature_store.counts import BatchCounts
 from replay.run import ReplayReport, replay
 from replay.source import Source
+from streams.demo_recs import RecommendationWatcher, describe
 from streams.errors import ServiceError
 from streams.settings import Settings
 from streams.stats import read_totals
@@ -77,6 +78,8 @@ async def run_demo(
             f"({invalid_share:.0%} deliberately invalid)",
             flush=True,
         )
+        watcher = RecommendationWatcher(settings)
+        await watcher.start()
         task = asyncio.create_task(
             replay(
                 settings,
@@ -87,29 +90,46 @@ async def run_demo(
                 progress=False,
             )
         )
-        report = await _print_live(settings, before, task)
-        print(report.summary(), flush=True)
-        await _drain(settings, before, report)
+        try:
+            report = await _print_live(settings, before, task, watcher)
+            print(report.summary(), flush=True)
+            await _drain(settings, before, report)
+            print(
+                f"recommendation lists published: {watcher.count:,}; {watcher.percentiles()}",
+                flush=True,
+            )
+        finally:
+            await watcher.stop()
     finally:
         code = stop_worker(proc)
         print(f"worker stopped (exit code {code})", flush=True)
 
 
 async def _print_live(
-    settings: Settings, before: BatchCounts, task: asyncio.Task[ReplayReport]
+    settings: Settings,
+    before: BatchCounts,
+    task: asyncio.Task[ReplayReport],
+    watcher: RecommendationWatcher,
 ) -> ReplayReport:
     started = time.monotonic()
     last_done = 0
-    print(f"{'time':>6} {'processed':>10} {'dead-lettered':>14} {'per second':>11}", flush=True)
+    header = f"{'time':>6} {'processed':>10} {'dead-lettered':>14} {'per second':>11} {'lists':>8}"
+    print(header, flush=True)
+    tick = 0
     while not task.done():
         await asyncio.wait({task}, timeout=1.0)
+        tick += 1
         done, processed, dead = await _progress(settings, before)
         print(
             f"{time.monotonic() - started:5.0f}s {processed:>10,} {dead:>14,} "
-            f"{done - last_done:>11,}",
+            f"{done - last_done:>11,} {watcher.count:>8,}",
             flush=True,
         )
         last_done = done
+        if tick % 5 == 0 and watcher.latest:
+            print(await describe(settings, watcher.latest[-1]), flush=True)
+            print(f"  ({watcher.percentiles()})", flush=True)
+            print(header, flush=True)
     return task.result()
 
 

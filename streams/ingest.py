@@ -106,7 +106,7 @@ class BatchProcessor:
             events = [e for kind, e in result.valid if kind is not EventKind.CATALOG]
             try:
                 outcome = await until_done(
-                    lambda: step.personaliser.prepare(events),  # type: ignore[arg-type]
+                    lambda: step.personaliser.prepare(events, result.ingested_ms),  # type: ignore[arg-type]
                     "reading shopper state from Redis",
                     retry_on=(RedisError, OSError),
                 )

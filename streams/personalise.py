@@ -66,7 +66,9 @@ class Personaliser:
         self.trending = DecayedCounter(half_life_ms=6 * 3600 * 1000.0)
         self.clock = clock
 
-    async def prepare(self, events: Sequence[UserEvent]) -> Outcome:
+    async def prepare(
+        self, events: Sequence[UserEvent], ingested_ms: dict[str, int] | None = None
+    ) -> Outcome:
         outcome = Outcome()
         if not events:
             return outcome
@@ -134,6 +136,7 @@ class Personaliser:
                         ],
                         "trigger_event_id": trigger.event_id,
                         "event_ts": trigger.ts_ms,
+                        "ingested_at": (ingested_ms or {}).get(trigger.event_id),
                         "generated_at": generated,
                     },
                 )

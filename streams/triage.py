@@ -19,6 +19,8 @@ class Triage:
     valid: list[tuple[EventKind, Event]] = field(default_factory=list)
     dead_letters: list[tuple[RawMessage, dict[str, Any]]] = field(default_factory=list)
     counts: BatchCounts = field(default_factory=BatchCounts)
+    # event_id -> when Kafka took the message (epoch ms), for end-to-end latency
+    ingested_ms: dict[str, int] = field(default_factory=dict)
 
 
 def triage(messages: Sequence[RawMessage], topics: Topics) -> Triage:
@@ -39,5 +41,8 @@ def triage(messages: Sequence[RawMessage], topics: Topics) -> Triage:
             result.counts.dead_lettered[error.code] += 1
             continue
         result.valid.append((kind, event))
+        event_id = getattr(event, "event_id", None)
+        if event_id is not None and message.timestamp_ms:
+            result.ingested_ms[event_id] = message.timestamp_ms
         result.counts.processed[kind.value] += 1
     return result

@@ -83,7 +83,7 @@ async def test_message_on_a_foreign_topic_is_dead_lettered() -> None:
 class BrokenPersonaliser:
     users = None
 
-    async def prepare(self, events: object) -> object:
+    async def prepare(self, events: object, ingested: object = None) -> object:
         raise ValueError("a defect")
 
 

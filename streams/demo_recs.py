@@ -1,0 +1,90 @@
+"""The demo's view of ``pulse.recommendations``: lists as they are published, with latency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import numpy as np
+import orjson
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from feature_store.keys import Keys
+from streams.settings import Settings
+from streams.topics import Topics
+
+
+class RecommendationWatcher:
+    """Follows the recommendations topic from its end; keeps latencies and the latest lists."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.latencies_ms: list[float] = []
+        self.latest: list[dict[str, Any]] = []
+        self.count = 0
+        self._task: asyncio.Task[None] | None = None
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
+        )
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        topic = Topics.from_settings(self.settings).recommendations
+        parts = [TopicPartition(topic, p) for p in range(self.settings.partitions)]
+        self._consumer.assign(parts)
+        await self._consumer.seek_to_end(*parts)
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._consumer.stop()
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            now = time.time() * 1000
+            for records in batch.values():
+                for record in records:
+                    message = orjson.loads(record.value)
+                    self.count += 1
+                    if message.get("ingested_at"):
+                        message["latency_ms"] = now - message["ingested_at"]
+                        self.latencies_ms.append(message["latency_ms"])
+                    if len(message["items"]) >= 3:
+                        self.latest.append(message)
+            del self.latest[:-20]
+
+    def percentiles(self) -> str:
+        if not self.latencies_ms:
+            return "no lists yet"
+        p50, p95, p99 = np.percentile(self.latencies_ms, [50, 95, 99])
+        return (
+            f"event -> list over {len(self.latencies_ms):,} lists: p50 {p50:.0f} ms, "
+            f"p95 {p95:.0f} ms, p99 {p99:.0f} ms"
+        )
+
+
+async def describe(settings: Settings, message: dict[str, Any], n: int = 5) -> str:
+    """A list as a person reads it: titles, reasons, sources, latency."""
+    keys = Keys(settings.redis_prefix)
+    client = aioredis.from_url(settings.redis_url)
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            for item in message["items"][:n]:
+                pipe.hget(keys.item(item["item_id"]), "title")
+            titles = await pipe.execute()
+    finally:
+        await client.aclose()
+    latency = message.get("latency_ms")
+    head = f"  shopper {message['user_id']}: {len(message['items'])} items" + (
+        f", {latency:.0f} ms from event to list" if latency is not None else ""
+    )
+    lines = [head]
+    for rank, (item, title) in enumerate(zip(message["items"][:n], titles, strict=True), 1):
+        name = title.decode() if title else item["item_id"]
+        lines.append(f"    {rank}. {name} ({item['reason']}; {item['source']})")
+    return "\n".join(lines)
