@@ -8,6 +8,7 @@ COPY streams ./streams
 COPY replay ./replay
 COPY feature_store ./feature_store
 COPY encoders ./encoders
+COPY ranking ./ranking
 RUN pip install .
 EXPOSE 6066
 CMD ["pulse", "worker"]

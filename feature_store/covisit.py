@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 
 import redis.asyncio as aioredis
@@ -11,10 +12,16 @@ from feature_store.keys import Keys
 
 
 class CovisitStore:
-    def __init__(self, client: aioredis.Redis, keys: Keys, max_neighbours: int = 100) -> None:
+    def __init__(
+        self, client: aioredis.Redis, keys: Keys, max_neighbours: int = 100, trim_every: int = 16
+    ) -> None:
         self.client = client
         self.keys = keys
         self.max_neighbours = max_neighbours
+        # An item's set is trimmed back to max_neighbours on about one update in trim_every,
+        # so it holds at most about max_neighbours + trim_every * (pairs per update) members.
+        self.trim_every = trim_every
+        self._rng = random.Random(0)
 
     async def neighbours(
         self, items: Iterable[str], n: int = 50
@@ -40,4 +47,5 @@ class CovisitStore:
             pipe.zincrby(self.keys.covisit(b), weight, a)
             touched.update((a, b))
         for item in touched:
-            pipe.zremrangebyrank(self.keys.covisit(item), 0, -(self.max_neighbours + 1))
+            if self._rng.randrange(self.trim_every) == 0:
+                pipe.zremrangebyrank(self.keys.covisit(item), 0, -(self.max_neighbours + 1))

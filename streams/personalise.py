@@ -28,7 +28,8 @@ from ranking.recommend import RecommendConfig, recommend
 from ranking.trending import DecayedCounter
 from streams.events import Click, Purchase, Review, Search, UserEvent
 
-COVISIT_RECENT = 5
+# A new item is paired with this many of the shopper's latest items.
+COVISIT_RECENT = 3
 
 
 class TextEncoder(Protocol):
