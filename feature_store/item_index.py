@@ -72,23 +72,40 @@ class ItemIndex:
         self, query: Vector, k: int, exclude: set[str] | None = None
     ) -> list[tuple[str, float]]:
         """The ``k`` available items most similar to ``query`` (cosine), best first."""
+        return self.search_many(query[None, :], k, [exclude or set()])[0]
+
+    def search_many(
+        self, queries: npt.NDArray[np.float32], k: int, excludes: list[set[str]]
+    ) -> list[list[tuple[str, float]]]:
+        """:meth:`search` for several queries at once: one matrix product for all of them."""
         n = len(self._ids)
-        if n == 0 or k <= 0:
-            return []
-        scores = self._vectors[:n] @ query
-        scores = np.where(self._available[:n], scores, -np.inf)
-        want = min(n, k + len(exclude or ()))
-        top = np.argpartition(-scores, want - 1)[:want] if want < n else np.arange(n)
-        top = top[np.argsort(-scores[top])]
-        out: list[tuple[str, float]] = []
-        for row in top:
-            item_id = self._ids[row]
-            if not np.isfinite(scores[row]) or (exclude and item_id in exclude):
-                continue
-            out.append((item_id, float(scores[row])))
-            if len(out) == k:
-                break
-        return out
+        m = len(queries)
+        if n == 0 or k <= 0 or m == 0:
+            return [[] for _ in range(m)]
+        scores = queries @ self._vectors[:n].T
+        scores[:, ~self._available[:n]] = -np.inf
+        want = min(n, k + max(len(e) for e in excludes))
+        if want < n:
+            top = np.argpartition(-scores, want - 1, axis=1)[:, :want]
+        else:
+            top = np.broadcast_to(np.arange(n), (m, n))
+        top_scores = np.take_along_axis(scores, top, axis=1)
+        order = np.argsort(-top_scores, axis=1)
+        results: list[list[tuple[str, float]]] = []
+        ids = self._ids
+        for row in range(m):
+            exclude = excludes[row]
+            out: list[tuple[str, float]] = []
+            for col in order[row]:
+                score = float(top_scores[row, col])
+                item_id = ids[int(top[row, col])]
+                if score == -np.inf or item_id in exclude:
+                    continue
+                out.append((item_id, score))
+                if len(out) == k:
+                    break
+            results.append(out)
+        return results
 
     def _grow(self) -> None:
         size = len(self._vectors) * 2

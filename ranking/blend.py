@@ -7,6 +7,7 @@ Each source's scores are divided by the source's best score, so every source ran
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -39,7 +40,10 @@ class BlendConfig:
     exclude_purchased: bool = False
 
 
-def blend(sources: dict[str, list[Proposal]], cfg: BlendConfig) -> list[Recommendation]:
+def blend(
+    sources: dict[str, list[Proposal]], cfg: BlendConfig, limit: int | None = None
+) -> list[Recommendation]:
+    """All proposals ranked by blended score, best first (only the first ``limit``)."""
     weights = dict(cfg.weights)
     totals: dict[str, float] = {}
     best: dict[str, tuple[float, str, str]] = {}
@@ -53,7 +57,8 @@ def blend(sources: dict[str, list[Proposal]], cfg: BlendConfig) -> list[Recommen
             totals[p.item_id] = totals.get(p.item_id, 0.0) + part
             if p.item_id not in best or part > best[p.item_id][0]:
                 best[p.item_id] = (part, source, p.reason)
-    ranked = sorted(totals, key=lambda item: (-totals[item], item))
+    key = lambda item: (-totals[item], item)  # noqa: E731
+    ranked = sorted(totals, key=key) if limit is None else heapq.nsmallest(limit, totals, key=key)
     return [Recommendation(i, round(totals[i], 6), best[i][1], best[i][2]) for i in ranked]
 
 

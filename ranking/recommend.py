@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from feature_store.item_index import ItemIndex
 from feature_store.user_state import UserState
 from ranking.blend import BlendConfig, Proposal, Recommendation, apply_rules, blend
+from ranking.interest import Vector
 from ranking.interest import blend as blend_interest
 
 
 @dataclass(frozen=True, slots=True)
 class RecommendConfig:
     k: int = 10
-    per_source: int = 50
+    per_source: int = 20
+    # Trending fills lists of shoppers Pulse knows little about; a few candidates suffice.
+    trending_candidates: int = 10
     short_share: float = 0.6
     recent_for_covisit: int = 5
     # The latest items a shopper touched are not recommended back to them at once.
@@ -30,22 +35,45 @@ def _title(index: ItemIndex, item_id: str) -> str:
     return info.title if info else item_id
 
 
+def interest_query(state: UserState, cfg: RecommendConfig, now_ms: int) -> Vector | None:
+    """The vector to search items with: session intent blended with long-term taste."""
+    if state.short.is_empty and state.long.is_empty:
+        return None
+    short = state.short.at(now_ms, cfg.short_half_life_ms)
+    return blend_interest(short, state.long, cfg.short_share if not short.is_empty else 0.0)
+
+
+def similar_reason(state: UserState, index: ItemIndex, cfg: RecommendConfig, now_ms: int) -> str:
+    q = state.last_query
+    if q is not None and now_ms - q[1] <= cfg.short_half_life_ms:
+        return f"because you searched '{q[0]}'"
+    if state.recent:
+        return f"similar to {_title(index, state.recent[-1][0])}"
+    return "matches your interests"
+
+
+def similar_many(
+    states: dict[str, UserState], index: ItemIndex, cfg: RecommendConfig, now_ms: dict[str, int]
+) -> dict[str, list[Proposal]]:
+    """Nearest items to every shopper's interest, with one matrix product for all of them."""
+    queries = {uid: interest_query(s, cfg, now_ms[uid]) for uid, s in states.items()}
+    users = [uid for uid, q in queries.items() if q is not None]
+    out: dict[str, list[Proposal]] = {uid: [] for uid in states}
+    if not users:
+        return out
+    matrix = np.stack([queries[uid] for uid in users])  # type: ignore[misc]
+    # Items the shopper just touched are not "similar" to themselves: history covers them.
+    excludes = [{item for item, _ in states[uid].recent} for uid in users]
+    for uid, hits in zip(users, index.search_many(matrix, cfg.per_source, excludes), strict=True):
+        reason = similar_reason(states[uid], index, cfg, now_ms[uid])
+        out[uid] = [Proposal(item, score, reason) for item, score in hits]
+    return out
+
+
 def similar(
     state: UserState, index: ItemIndex, cfg: RecommendConfig, now_ms: int
 ) -> list[Proposal]:
-    if state.short.is_empty and state.long.is_empty:
-        return []
-    short = state.short.at(now_ms, cfg.short_half_life_ms)
-    query = blend_interest(short, state.long, cfg.short_share if not short.is_empty else 0.0)
-    hits = index.search(query, cfg.per_source)
-    q = state.last_query
-    if q is not None and now_ms - q[1] <= cfg.short_half_life_ms:
-        reason = f"because you searched '{q[0]}'"
-    elif state.recent:
-        reason = f"similar to {_title(index, state.recent[-1][0])}"
-    else:
-        reason = "matches your interests"
-    return [Proposal(item, score, reason) for item, score in hits]
+    return similar_many({"": state}, index, cfg, {"": now_ms})[""]
 
 
 def covisited(
@@ -87,10 +115,15 @@ def boost_categories(
     if boost <= 0 or total <= 0:
         return ranked
     lifted = []
+    categories = state.categories
     for rec in ranked:
         info = index.info(rec.item_id)
-        share = state.categories.get(info.category, 0.0) / total if info and info.category else 0.0
-        lifted.append(replace(rec, score=round(rec.score * (1.0 + boost * share), 6)))
+        share = categories.get(info.category, 0.0) / total if info and info.category else 0.0
+        if share:
+            rec = Recommendation(
+                rec.item_id, round(rec.score * (1.0 + boost * share), 6), rec.source, rec.reason
+            )
+        lifted.append(rec)
     return sorted(lifted, key=lambda r: (-r.score, r.item_id))
 
 
@@ -102,16 +135,21 @@ def recommend(
     cfg: RecommendConfig,
     now_ms: int,
     available: Callable[[str], bool] | None = None,
+    similar_proposals: list[Proposal] | None = None,
 ) -> list[Recommendation]:
     sources = {
-        "similar": similar(state, index, cfg, now_ms),
+        "similar": similar(state, index, cfg, now_ms)
+        if similar_proposals is None
+        else similar_proposals,
         "covisit": covisited(state, neighbours, index, cfg),
         "history": history(state),
-        "trending": trending_proposals(trending),
+        "trending": trending_proposals(trending[: cfg.trending_candidates]),
     }
     latest = {item for item, _ in state.recent[-cfg.hide_latest :]} if cfg.hide_latest else set()
+    # The lift is at most (1 + category_boost)x, so only the head of the blend can reorder.
+    head = blend(sources, cfg.blend, limit=4 * cfg.k + len(latest) + len(state.purchases))
     return apply_rules(
-        boost_categories(blend(sources, cfg.blend), state, index, cfg.category_boost),
+        boost_categories(head, state, index, cfg.category_boost),
         available=available or index.available,
         purchased=set(state.purchases),
         cfg=cfg.blend,

@@ -40,9 +40,19 @@ async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float
     raise ServiceError(f"the worker did not report healthy at {url} within {timeout_s:.0f} s")
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """``settings`` as the PULSE_* variables a child worker reads (all fields, as set)."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"PULSE_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env
+
+
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PULSE_WEB_PORT": str(settings.web_port)}
+    env = {**os.environ, **settings_env(settings)}
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"],

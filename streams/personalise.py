@@ -24,7 +24,7 @@ from feature_store.item_index import ItemIndex
 from feature_store.user_state import UserState
 from feature_store.users import UserStore
 from ranking.profile import ProfileConfig, apply
-from ranking.recommend import RecommendConfig, recommend
+from ranking.recommend import RecommendConfig, recommend, similar_many
 from ranking.trending import DecayedCounter
 from streams.events import Click, Purchase, Review, Search, UserEvent
 
@@ -117,9 +117,19 @@ class Personaliser:
         now_ms = max(e.ts_ms for e in events)
         trending = self.trending.top(self.ranking.per_source, now_ms)
         generated = int(self.clock() * 1000)
+        now = {uid: last[uid].ts_ms for uid in outcome.states}
+        similar = similar_many(outcome.states, self.index, self.ranking, now)
         for uid, state in outcome.states.items():
             trigger = last[uid]
-            recs = recommend(state, self.index, neighbours, trending, self.ranking, trigger.ts_ms)
+            recs = recommend(
+                state,
+                self.index,
+                neighbours,
+                trending,
+                self.ranking,
+                trigger.ts_ms,
+                similar_proposals=similar[uid],
+            )
             outcome.messages.append(
                 (
                     uid,

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     replication_factor: int = Field(1, ge=1)
 
     batch_max_size: int = Field(500, ge=1, le=100_000)
-    batch_max_wait_ms: int = Field(50, ge=1, le=60_000)
+    batch_max_wait_ms: int = Field(10, ge=1, le=60_000)
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65_535)

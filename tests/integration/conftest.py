@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import subprocess
 import sys
@@ -75,22 +74,8 @@ async def services(settings: Settings) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(
-    settings: Settings, **extra_env: str
-) -> AsyncIterator[subprocess.Popen[bytes]]:
+async def running_worker(settings: Settings) -> AsyncIterator[subprocess.Popen[bytes]]:
     """A real worker process with ``settings`` (passed as PULSE_* variables)."""
-    env_keys = {
-        "PULSE_TOPIC_PREFIX": settings.topic_prefix,
-        "PULSE_REDIS_PREFIX": settings.redis_prefix,
-        "PULSE_APP_ID": settings.app_id,
-        "PULSE_PARTITIONS": str(settings.partitions),
-        "PULSE_WEB_PORT": str(settings.web_port),
-        "PULSE_BATCH_MAX_WAIT_MS": str(settings.batch_max_wait_ms),
-        "PULSE_MODEL_PATH": str(settings.model_path),
-        **extra_env,
-    }
-    saved = {key: os.environ.get(key) for key in env_keys}
-    os.environ.update(env_keys)
     log = ROOT / "var" / "log" / f"it-worker-{settings.app_id}.log"
     proc = start_worker(settings, log)
     try:
@@ -98,11 +83,6 @@ async def running_worker(
         yield proc
     finally:
         code = stop_worker(proc)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         if code not in (0, -15):
             sys.stderr.write(log.read_text()[-5000:])
 

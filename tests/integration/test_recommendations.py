@@ -260,7 +260,7 @@ async def test_replaying_the_same_events_leaves_identical_state(
 async def test_purchases_are_excluded_when_so_configured() -> None:
     settings = new_settings(exclude_purchased=True)
     await check_services(settings)
-    async with running_worker(settings, PULSE_EXCLUDE_PURCHASED="true"):
+    async with running_worker(settings):
         await send_catalogue(settings)
         recs = Recs(settings)
         await recs.start()
