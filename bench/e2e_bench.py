@@ -18,6 +18,7 @@ import random
 import sys
 import time
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -118,9 +119,8 @@ async def offered_run(
         "--out",
         str(out),
         "--seed",
-        str(hash(tag) % 1000),
+        str(zlib.crc32(tag.encode()) % 1000),
     ]
-    started = time.time()
     proc = await asyncio.create_subprocess_exec(*cmd)
     await proc.wait()
     sends = orjson.loads(out.read_bytes())
