@@ -159,7 +159,8 @@ async def offered_run(
     print(
         f"{kind} {rate:>6,.0f}/s offered: {result['achieved_per_s']:>7,.0f}/s achieved, "
         f"{matched:,} lists, p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms, "
-        f"p99 {result['p99_ms']:.1f} ms, drained {result['drain_after_load_s']:.1f} s after the load",
+        f"p99 {result['p99_ms']:.1f} ms, "
+        f"drained {result['drain_after_load_s']:.1f} s after the load",
         flush=True,
     )
     return result
@@ -303,8 +304,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         users = memory.pop("picked")
         result["redis"] = memory
         print(
-            f"Redis: {memory['shoppers']:,} shoppers; per shopper {memory['state_bytes_mean']:.0f} B state "
-            f"+ {memory['recommendations_bytes_mean']:.0f} B list = {memory['total_bytes_mean']:.0f} B",
+            f"Redis: {memory['shoppers']:,} shoppers; per shopper "
+            f"{memory['state_bytes_mean']:.0f} B state + "
+            f"{memory['recommendations_bytes_mean']:.0f} B list = {memory['total_bytes_mean']:.0f} B",
             flush=True,
         )
         result["get"] = await get_latency(settings, users, 3_000, 4)
