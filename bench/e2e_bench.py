@@ -306,7 +306,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         print(
             f"Redis: {memory['shoppers']:,} shoppers; per shopper "
             f"{memory['state_bytes_mean']:.0f} B state + "
-            f"{memory['recommendations_bytes_mean']:.0f} B list = {memory['total_bytes_mean']:.0f} B",
+            f"{memory['recommendations_bytes_mean']:.0f} B list = "
+            f"{memory['total_bytes_mean']:.0f} B",
             flush=True,
         )
         result["get"] = await get_latency(settings, users, 3_000, 4)
