@@ -95,6 +95,7 @@ async def offered_run(
     seconds: float,
     items_file: Path,
     tag: str,
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     before = await read_totals(settings)
     out = RESULTS / f".sends-{tag}.json"
@@ -120,6 +121,7 @@ async def offered_run(
         str(out),
         "--seed",
         str(zlib.crc32(tag.encode()) % 1000),
+        *extra,
     ]
     proc = await asyncio.create_subprocess_exec(*cmd)
     await proc.wait()
@@ -300,6 +302,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             and r["p99_ms"] < 1000
         ]
         result["highest_sustained_click_rate"] = max((r["offered_per_s"] for r in ok), default=0)
+        population = await offered_run(
+            settings,
+            follower,
+            "click",
+            args.populate_rate,
+            args.shoppers / args.populate_rate,
+            items_file,
+            f"{run}-pop",
+            ("--sequential-users", "--users", str(args.shoppers)),
+        )
+        result["population"] = population
         memory = await redis_bytes(settings, 2_000)
         users = memory.pop("picked")
         result["redis"] = memory
@@ -333,6 +346,8 @@ def main() -> None:
     p.add_argument("--search-rate", type=float, default=500)
     p.add_argument("--seconds", type=float, default=12)
     p.add_argument("--partitions", type=int, default=4)
+    p.add_argument("--shoppers", type=int, default=100_000, help="shoppers for the memory figure")
+    p.add_argument("--populate-rate", type=float, default=1_500)
     p.add_argument("--web-port", type=int, default=6077)
     p.add_argument(
         "--data",

@@ -21,13 +21,20 @@ from bench.datasets import product_names
 
 
 def build(
-    kind: str, n: int, users: int, items: list[str], queries: list[str], seed: int, run: str
+    sequential: bool,
+    kind: str,
+    n: int,
+    users: int,
+    items: list[str],
+    queries: list[str],
+    seed: int,
+    run: str,
 ) -> list[tuple[str, bytes, bytes]]:
     rng = random.Random(seed)
     now = int(time.time() * 1000)
     out = []
     for i in range(n):
-        user = f"bench-{rng.randrange(users)}"
+        user = f"bench-{i % users}" if sequential else f"bench-{rng.randrange(users)}"
         event_id = f"{run}-{i}"
         if kind == "click":
             body = {
@@ -54,7 +61,14 @@ async def run(args: argparse.Namespace) -> None:
     queries = sorted({" ".join(n.lower().split()[:2]) for n in names})
     topic = args.prefix + ("events.clicks" if args.kind == "click" else "events.searches")
     events = build(
-        args.kind, int(args.rate * args.seconds), args.users, items, queries, args.seed, args.run
+        args.sequential_users,
+        args.kind,
+        int(args.rate * args.seconds),
+        args.users,
+        items,
+        queries,
+        args.seed,
+        args.run,
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=args.bootstrap, acks="all", enable_idempotence=True, linger_ms=1
@@ -91,6 +105,7 @@ def main() -> None:
     p.add_argument("--users", type=int, default=100_000)
     p.add_argument("--items", required=True, help="file of item ids, one per line")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--sequential-users", action="store_true", help="user i %% users, in order")
     p.add_argument("--run", default="r")
     p.add_argument("--out", required=True)
     asyncio.run(run(p.parse_args()))

@@ -1,0 +1,18 @@
+"""The examples in module docstrings are tests too."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["encoders.pooling", "feature_store.users", "ranking.blend", "streams.metrics"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_module_examples(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.failed == 0
+    if name != "ranking.blend":
+        assert result.attempted > 0
