@@ -62,7 +62,7 @@ def main() -> None:
             0, 0.05, (BATCH, 384)
         ).astype(np.float32)
         queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-        exact_s, truth = timed(lambda: exact(vectors, queries))
+        exact_s, truth = timed(lambda v=vectors, q=queries: exact(v, q))
         t = time.perf_counter()
         index = Index(
             ndim=384,
@@ -74,7 +74,7 @@ def main() -> None:
         )
         index.add(np.arange(size), vectors)
         build_s = time.perf_counter() - t
-        hnsw_s, found = timed(lambda: index.search(queries, K).keys)
+        hnsw_s, found = timed(lambda i=index, q=queries: i.search(q, K).keys)
         recall = float(
             np.mean([len(set(a) & set(b)) / K for a, b in zip(truth, found, strict=True)])
         )
@@ -88,7 +88,8 @@ def main() -> None:
         rows.append(row)
         print(
             f"{size:>7,} items: exact {row['exact_batch_ms']:.1f} ms per {BATCH} queries; "
-            f"HNSW {row['hnsw_batch_ms']:.1f} ms (recall@20 {recall:.3f}, built in {build_s:.1f} s)",
+            f"HNSW {row['hnsw_batch_ms']:.1f} ms (recall@20 {recall:.3f}, "
+            f"built in {build_s:.1f} s)",
             flush=True,
         )
     result = {"machine": machine(), "batch": BATCH, "k": K, "rows": rows}
