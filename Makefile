@@ -30,6 +30,9 @@ test: ## Run unit and integration tests against real Kafka and Redis (exports th
 bench-e2e: setup model ## End-to-end benchmark on the real stack (click/search -> list); JSON + PNG
 	@infra/stack.sh run $(VENV)/python -m bench.e2e_bench
 
+bench-ann: model ## Item index: exact numpy vs HNSW (usearch) by catalogue size; JSON + PNG
+	@$(VENV)/python -m bench.ann_bench
+
 bench-encoder: model ## Encoder benchmark (raw ORT vs micro-batcher, fp32 vs int8); JSON + PNG
 	@$(VENV)/python -m bench.encoder_bench
 
@@ -42,4 +45,4 @@ lint: setup ## ruff (lint and format check) and mypy
 format: setup ## Format the code with ruff
 	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .
 
-.PHONY: help setup model up down status demo test bench-e2e bench-encoder unit lint format
+.PHONY: help setup model up down status demo test bench-e2e bench-ann bench-encoder unit lint format

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
@@ -63,11 +64,47 @@ class UserStore:
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
-    def write_recommendations(
-        self, pipe: Pipeline, user_id: str, message: dict[str, object]
-    ) -> None:
-        pipe.set(self.keys.recommendations(user_id), orjson.dumps(message), ex=self.ttl_s)
+    def write_recommendations(self, pipe: Pipeline, user_id: str, message: dict[str, Any]) -> None:
+        pipe.set(self.keys.recommendations(user_id), pack_list(message), ex=self.ttl_s)
 
-    async def recommendations(self, user_id: str) -> dict[str, object] | None:
+    async def recommendations(self, user_id: str) -> dict[str, Any] | None:
         blob = await self.client.get(self.keys.recommendations(user_id))
-        return orjson.loads(blob) if blob else None
+        return unpack_list(blob) if blob else None
+
+
+_LIST_FIELDS = ("user_id", "rec_id", "trigger_event_id", "event_ts", "ingested_at", "generated_at")
+
+
+def pack_list(message: dict[str, Any]) -> bytes:
+    """A published list, compactly: each distinct source and reason is stored once.
+
+    >>> m = {"user_id": "u", "rec_id": "r", "trigger_event_id": "e", "event_ts": 1,
+    ...      "ingested_at": 2, "generated_at": 3, "items": [
+    ...      {"item_id": "a", "score": 1.0, "source": "similar", "reason": "x"},
+    ...      {"item_id": "b", "score": 0.5, "source": "similar", "reason": "x"}]}
+    >>> len(pack_list(m)) < len(orjson.dumps(m)) and unpack_list(pack_list(m)) == m
+    True
+    """
+    words: list[str] = []
+    index: dict[str, int] = {}
+
+    def ref(word: str) -> int:
+        if word not in index:
+            index[word] = len(words)
+            words.append(word)
+        return index[word]
+
+    items = [
+        [i["item_id"], i["score"], ref(i["source"]), ref(i["reason"])] for i in message["items"]
+    ]
+    return orjson.dumps([[message[f] for f in _LIST_FIELDS], words, items])
+
+
+def unpack_list(blob: bytes | str) -> dict[str, Any]:
+    head, words, items = orjson.loads(blob)
+    message: dict[str, Any] = dict(zip(_LIST_FIELDS, head, strict=True))
+    message["items"] = [
+        {"item_id": i, "score": s, "source": words[src], "reason": words[why]}
+        for i, s, src, why in items
+    ]
+    return message

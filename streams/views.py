@@ -90,7 +90,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
                         "cold_start": True,
                     }
                 )
-            items = stored["items"][:k]  # type: ignore[index]
+            items = stored["items"][:k]
             return self.json({**stored, "items": items, "cold_start": False})
 
     @app.page("/health")
