@@ -163,7 +163,7 @@ def stats(settings: Settings) -> None:
 )
 @click.option("--data", type=click.Path(path_type=Path), default=None)
 @click.option("--seconds", type=float, default=60.0, show_default=True)
-@click.option("--rate", type=float, default=2_000.0, show_default=True)
+@click.option("--rate", type=float, default=1_000.0, show_default=True)
 @click.option("--invalid-share", type=click.FloatRange(0, 1), default=0.01, show_default=True)
 @click.pass_obj
 def demo(
