@@ -25,7 +25,6 @@ from typing import Any
 import aiohttp
 import orjson
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.common import RESULTS, Latencies, machine, write_json
 from feature_store.keys import Keys
@@ -34,7 +33,7 @@ from streams.demo import start_worker, stop_worker, wait_healthy
 from streams.producer import EventProducer
 from streams.settings import Settings
 from streams.stats import read_totals
-from streams.topics import EventKind, Topics, ensure_topics
+from streams.topics import EventKind, Topics, ensure_topics, topic_reader
 
 WARMUP_S = 2.0
 
@@ -43,16 +42,10 @@ class ListFollower:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.received: dict[str, float] = {}
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
-        )
 
     async def run(self) -> None:
-        await self.consumer.start()
         topic = Topics.from_settings(self.settings).recommendations
-        parts = [TopicPartition(topic, p) for p in range(self.settings.partitions)]
-        self.consumer.assign(parts)
-        await self.consumer.seek_to_end(*parts)
+        self.consumer = await topic_reader(self.settings, topic, from_end=True)
         try:
             while True:
                 batch = await self.consumer.getmany(timeout_ms=100, max_records=5_000)

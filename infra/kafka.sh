@@ -52,7 +52,8 @@ start() {
       -Dlog4j2.configurationFile="$HERE/log4j2.yaml" \
       -cp "$LIBS/*" kafka.Kafka "$CONF" >>"$LOG" 2>&1 < /dev/null &
   echo $! >"$PIDFILE"
-  for _ in $(seq 1 120); do
+  # A broker with many partitions on disk takes a while to load them: wait up to 3 minutes.
+  for _ in $(seq 1 360); do
     if ! pid_alive "$PIDFILE"; then
       say "kafka: the broker exited during start; last lines of $LOG:"; tail -20 "$LOG" >&2; exit 1
     fi
@@ -61,7 +62,7 @@ start() {
     fi
     sleep 0.5
   done
-  say "kafka: not ready after 60 s; see $LOG"; exit 1
+  say "kafka: not ready after 180 s; see $LOG"; exit 1
 }
 
 status() {

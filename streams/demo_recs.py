@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import orjson
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from feature_store.keys import Keys
 from streams.settings import Settings
-from streams.topics import Topics
+from streams.topics import Topics, topic_reader
 
 
 class RecommendationWatcher:
@@ -25,25 +25,22 @@ class RecommendationWatcher:
         self.latest: list[dict[str, Any]] = []
         self.count = 0
         self._task: asyncio.Task[None] | None = None
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
-        )
+        self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        await self._consumer.start()
         topic = Topics.from_settings(self.settings).recommendations
-        parts = [TopicPartition(topic, p) for p in range(self.settings.partitions)]
-        self._consumer.assign(parts)
-        await self._consumer.seek_to_end(*parts)
+        self._consumer = await topic_reader(self.settings, topic, from_end=True)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self._consumer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
 
     async def _run(self) -> None:
+        assert self._consumer is not None
         while True:
             batch = await self._consumer.getmany(timeout_ms=200)
             now = time.time() * 1000

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -123,3 +124,21 @@ async def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[
         return created
     finally:
         await admin.close()
+
+
+async def topic_reader(settings: Settings, topic: str, *, from_end: bool) -> AIOKafkaConsumer:
+    """A started, group-less consumer of every partition of ``topic``, at its start or end.
+
+    For tools that watch a topic (the demo, benchmarks, tests); workers use Faust's group.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
+    )
+    await consumer.start()
+    parts = [TopicPartition(topic, p) for p in range(settings.partitions)]
+    consumer.assign(parts)
+    if from_end:
+        await consumer.seek_to_end(*parts)
+    else:
+        await consumer.seek_to_beginning(*parts)
+    return consumer

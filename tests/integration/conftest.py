@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from feature_store.counts import BatchCounts
 from streams.demo import start_worker, stop_worker, wait_healthy
@@ -68,9 +69,34 @@ async def check_services(settings: Settings) -> None:
     await ensure_topics(settings, timeout_s=20)
 
 
+async def forget_run(settings: Settings) -> None:
+    """Delete a test run's topics (its own and Faust's) and Redis keys."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        names = [
+            t
+            for t in await admin.list_topics()
+            if t.startswith(settings.topic_prefix) or t.startswith(settings.app_id)
+        ]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
+    client = aioredis.from_url(settings.redis_url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{settings.redis_prefix}:*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await client.delete(*keys[start : start + 1000])
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture(scope="session")
-async def services(settings: Settings) -> None:
+async def services(settings: Settings) -> AsyncIterator[None]:
     await check_services(settings)
+    yield
+    await forget_run(settings)
 
 
 @contextlib.asynccontextmanager

@@ -12,12 +12,11 @@ import aiohttp
 import orjson
 import pytest
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.producer import EventProducer
 from streams.settings import Settings
-from streams.topics import EventKind, Topics
-from tests.integration.conftest import check_services, new_settings, running_worker
+from streams.topics import EventKind, Topics, topic_reader
+from tests.integration.conftest import check_services, forget_run, new_settings, running_worker
 
 pytestmark = pytest.mark.integration
 
@@ -46,16 +45,10 @@ class Recs:
         self.settings = settings
         self.seen: dict[str, dict[str, Any]] = {}
         self.all: list[dict[str, Any]] = []
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
-        )
 
     async def start(self) -> None:
-        await self.consumer.start()
         topic = Topics.from_settings(self.settings).recommendations
-        parts = [TopicPartition(topic, p) for p in range(self.settings.partitions)]
-        self.consumer.assign(parts)
-        await self.consumer.seek_to_beginning(*parts)
+        self.consumer = await topic_reader(self.settings, topic, from_end=False)
 
     async def for_event(self, event_id: str, timeout_s: float = 30) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
@@ -85,6 +78,7 @@ async def shop(settings: Settings) -> AsyncIterator[Recs]:
         await recs.start()
         yield recs
         await recs.consumer.stop()
+    await forget_run(settings)
 
 
 async def send_catalogue(
@@ -289,6 +283,7 @@ async def test_purchases_are_excluded_when_so_configured() -> None:
             message = await recs.for_event(ids[-1])
         finally:
             await recs.consumer.stop()
+    await forget_run(settings)
     items = [i["item_id"] for i in message["items"]]
     assert items and not {"K1", "K4"} & set(items)
     assert all(i["source"] != "history" for i in message["items"])
