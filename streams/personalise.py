@@ -13,16 +13,16 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from redis.asyncio.client import Pipeline
 
 from encoders.pooling import Floats
-from feature_store.covisit import CovisitStore
 from feature_store.item_index import ItemIndex
+from feature_store.stores import CovisitWeights, ShopperStore
 from feature_store.user_state import UserState
-from feature_store.users import UserStore
+from ranking.blend import Recommendation
 from ranking.profile import ProfileConfig, apply
 from ranking.recommend import RecommendConfig, recommend, similar_many
 from ranking.trending import DecayedCounter
@@ -51,8 +51,8 @@ class Personaliser:
     def __init__(
         self,
         index: ItemIndex,
-        users: UserStore,
-        covisit: CovisitStore,
+        users: ShopperStore,
+        covisit: CovisitWeights,
         encoder: TextEncoder,
         profile: ProfileConfig | None = None,
         ranking: RecommendConfig | None = None,
@@ -160,6 +160,15 @@ class Personaliser:
             self.covisit.add(pipe, outcome.pairs)
         for uid, message in outcome.messages:
             self.users.write_recommendations(pipe, uid, message)
+
+    async def recommend_for(self, user_id: str, now_ms: int, k: int) -> list[Recommendation]:
+        """A fresh list for one shopper at ``now_ms``, ranked as after an event."""
+        state = (await self.users.load([user_id]))[user_id]
+        recent = [i for i, _ in state.recent[-self.ranking.recent_for_covisit :]]
+        neighbours = await self.covisit.neighbours(recent)
+        trending = self.trending.top(self.ranking.per_source, now_ms)
+        cfg = replace(self.ranking, k=k)
+        return recommend(state, self.index, neighbours, trending, cfg, now_ms)
 
     def cold_start(self, k: int, now_ms: int | None = None) -> list[dict[str, Any]]:
         """Trending items for a shopper Pulse knows nothing about yet."""

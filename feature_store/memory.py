@@ -1,0 +1,61 @@
+"""In-memory stand-ins for the Redis stores, with the same methods.
+
+For unit tests of other parts and for offline replays (the quality benchmark drives the very
+personalisation code the workers run through these). ``pipe`` arguments are ignored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from feature_store.user_state import UserState
+
+
+class MemoryUserStore:
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.states: dict[str, UserState] = {}
+        self.lists: dict[str, dict[str, Any]] = {}
+
+    def clear_cache(self) -> None:
+        """Nothing is cached: the dictionary is the store."""
+
+    async def load(self, user_ids: Iterable[str]) -> dict[str, UserState]:
+        return {uid: self.states.get(uid) or UserState.new(self.dim) for uid in user_ids}
+
+    def write(self, pipe: object, states: dict[str, UserState]) -> None:
+        self.states.update(states)
+
+    def remember(self, states: dict[str, UserState]) -> None:
+        """Written already by :meth:`write`."""
+
+    def write_recommendations(self, pipe: object, user_id: str, message: dict[str, Any]) -> None:
+        self.lists[user_id] = message
+
+    async def recommendations(self, user_id: str) -> dict[str, Any] | None:
+        return self.lists.get(user_id)
+
+
+class MemoryCovisitStore:
+    def __init__(self, max_neighbours: int = 100) -> None:
+        self.max_neighbours = max_neighbours
+        self.weights: dict[str, Counter[str]] = {}  # values are float weights
+
+    async def neighbours(
+        self, items: Iterable[str], n: int = 30
+    ) -> dict[str, list[tuple[str, float]]]:
+        return {
+            item: [(k, float(v)) for k, v in self.weights[item].most_common(n)]
+            for item in set(items)
+            if item in self.weights
+        }
+
+    def add(self, pipe: object, pairs: dict[tuple[str, str], float]) -> None:
+        for (a, b), weight in pairs.items():
+            for x, y in ((a, b), (b, a)):
+                counts = self.weights.setdefault(x, Counter())
+                counts[y] += weight  # type: ignore[assignment]
+                if len(counts) > 2 * self.max_neighbours:
+                    self.weights[x] = Counter(dict(counts.most_common(self.max_neighbours)))
