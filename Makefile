@@ -30,6 +30,9 @@ test: ## Run unit and integration tests against real Kafka and Redis (exports th
 bench-e2e: setup model ## End-to-end benchmark on the real stack (click/search -> list); JSON + PNG
 	@infra/stack.sh run $(VENV)/python -m bench.e2e_bench
 
+bench-quality: model ## Quality on Online Retail (design 7): engine vs baselines; JSON + PNG
+	@$(VENV)/python -m bench.quality_bench
+
 bench-ann: model ## Item index: exact numpy vs HNSW (usearch) by catalogue size; JSON + PNG
 	@$(VENV)/python -m bench.ann_bench
 
@@ -45,4 +48,4 @@ lint: setup ## ruff (lint and format check) and mypy
 format: setup ## Format the code with ruff
 	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .
 
-.PHONY: help setup model up down status demo test bench-e2e bench-ann bench-encoder unit lint format
+.PHONY: help setup model up down status demo test bench-e2e bench-quality bench-ann bench-encoder unit lint format

@@ -1,0 +1,214 @@
+"""Recommendation quality on Online Retail (design §7), engine and baselines in one run.
+
+    python -m bench.quality_bench [--split 2011-10-01] [--limit-tests N]
+
+Every invoice is replayed in time order. Each invoice on or after the split date whose
+customer has an earlier invoice is a test case: before it is fed in, every model is asked for
+its top 20 for that customer at the invoice's time, scored against the invoice's distinct
+items (Recall@20, HitRate@20, NDCG@20). The engine is the workers' own code: the
+personalisation step (``streams.personalise.Personaliser``) over in-memory stores, with the
+item vectors of the real encoder. Writes bench/results/quality.json and quality.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import RESULTS, machine, write_json
+from bench.quality_baselines import ContentVectors, CoOccurrence, OwnHistory, Popularity
+from bench.retail_invoices import Invoice, load
+from encoders.encoder import OnnxEncoder
+from feature_store.item_index import ItemIndex, ItemInfo
+from feature_store.memory import MemoryCovisitStore, MemoryUserStore
+from ranking.profile import ProfileConfig
+from ranking.recommend import RecommendConfig
+from streams.events import Purchase
+from streams.personalise import Personaliser
+
+K = 20
+DAY_MS = 86_400_000
+
+
+class Scores:
+    def __init__(self) -> None:
+        self.recall: list[float] = []
+        self.hit: list[float] = []
+        self.ndcg: list[float] = []
+
+    def add(self, ranked: list[str], truth: set[str]) -> None:
+        top = ranked[:K]
+        hits = [1.0 if item in truth else 0.0 for item in top]
+        self.recall.append(sum(hits) / len(truth))
+        self.hit.append(1.0 if any(hits) else 0.0)
+        dcg = sum(h / math.log2(r + 2) for r, h in enumerate(hits))
+        ideal = sum(1.0 / math.log2(r + 2) for r in range(min(len(truth), K)))
+        self.ndcg.append(dcg / ideal)
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "recall@20": float(np.mean(self.recall)),
+            "hitrate@20": float(np.mean(self.hit)),
+            "ndcg@20": float(np.mean(self.ndcg)),
+            "cases": len(self.recall),
+        }
+
+
+class Engine:
+    name = "Pulse engine"
+
+    def __init__(self, index: ItemIndex, profile: ProfileConfig, ranking: RecommendConfig) -> None:
+        self.personaliser = Personaliser(
+            index,
+            MemoryUserStore(index.dim),
+            MemoryCovisitStore(),
+            encoder=_NoText(),
+            profile=profile,
+            ranking=ranking,
+        )
+
+    async def feed(self, invoice: Invoice) -> None:
+        events = [
+            Purchase(
+                f"{invoice.invoice}-{n}",
+                invoice.customer,
+                invoice.ts_ms,
+                item,
+                qty,
+                price,
+                invoice.invoice,
+            )
+            for n, (item, qty, price) in enumerate(invoice.lines)
+        ]
+        outcome = await self.personaliser.prepare(events)
+        self.personaliser.queue_writes(None, outcome)  # type: ignore[arg-type]
+
+    async def recommend(self, customer: str, now_ms: int, k: int) -> list[str]:
+        return [r.item_id for r in await self.personaliser.recommend_for(customer, now_ms, k)]
+
+
+class _NoText:
+    async def encode_query(self, query: str) -> np.ndarray:
+        raise AssertionError("purchases carry no text")
+
+    async def encode_text(self, text: str) -> np.ndarray:
+        raise AssertionError("purchases carry no text")
+
+
+def build_index(titles: dict[str, str], models: Path) -> ItemIndex:
+    encoder = OnnxEncoder.load(models, device="cpu", precision="int8")
+    ids = sorted(titles)
+    index = ItemIndex(encoder.dim, capacity=len(ids) + 1)
+    for start in range(0, len(ids), 128):
+        chunk = ids[start : start + 128]
+        vectors = encoder.encode([titles[i] for i in chunk])
+        for item, vector in zip(chunk, vectors, strict=True):
+            index.upsert(ItemInfo(item, titles[item], None, True), vector)
+    return index
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    invoices, titles = load(Path(args.data))
+    split_ms = int(datetime.fromisoformat(args.split).replace(tzinfo=UTC).timestamp() * 1000)
+    started = time.perf_counter()
+    index = build_index(titles, Path(args.models))
+    print(
+        f"{len(invoices):,} invoices, {len(titles):,} items encoded in "
+        f"{time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    half_life = args.half_life_days * DAY_MS
+    profile = ProfileConfig(long_half_life_ms=half_life)
+    ranking = RecommendConfig(k=K)
+    models: list[Any] = [
+        Engine(index, profile, ranking),
+        Popularity(half_life),
+        OwnHistory(half_life),
+        CoOccurrence(half_life),
+        ContentVectors(half_life, index),
+    ]
+    scores = {m.name: Scores() for m in models}
+    seen: set[str] = set()
+    tests = 0
+    started = time.perf_counter()
+    for invoice in invoices:
+        is_test = invoice.ts_ms >= split_ms and invoice.customer in seen
+        if is_test and (args.limit_tests is None or tests < args.limit_tests):
+            tests += 1
+            truth = invoice.items
+            for model in models:
+                if isinstance(model, Engine):
+                    ranked = await model.recommend(invoice.customer, invoice.ts_ms, K)
+                else:
+                    ranked = model.recommend(invoice.customer, invoice.ts_ms, K)
+                scores[model.name].add(ranked, truth)
+        for model in models:
+            if isinstance(model, Engine):
+                await model.feed(invoice)
+            else:
+                model.update(invoice)
+        seen.add(invoice.customer)
+    table = {name: s.summary() for name, s in scores.items()}
+    for name, row in table.items():
+        print(
+            f"{name:24} Recall@20 {row['recall@20']:.3f}  HitRate@20 {row['hitrate@20']:.3f}  "
+            f"NDCG@20 {row['ndcg@20']:.3f}  ({row['cases']:,} cases)",
+            flush=True,
+        )
+    return {
+        "machine": machine(),
+        "protocol": {"split": args.split, "k": K, "half_life_days": args.half_life_days},
+        "invoices": len(invoices),
+        "items": len(titles),
+        "seconds": time.perf_counter() - started,
+        "table": table,
+    }
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(result["table"])
+    metrics = ["recall@20", "hitrate@20", "ndcg@20"]
+    x = np.arange(len(metrics))
+    fig, ax = plt.subplots(figsize=(10, 5))
+    width = 0.8 / len(names)
+    for n, name in enumerate(names):
+        values = [result["table"][name][m] for m in metrics]
+        ax.bar(x + n * width, values, width, label=name)
+    ax.set_xticks(x + 0.4 - width / 2, metrics)
+    ax.set_title(f"Online Retail, test period from {result['protocol']['split']} (top {K})")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--data", default="../shared/data/online-retail-uci/online_retail.csv.gz")
+    p.add_argument("--models", default="onnx_models")
+    p.add_argument("--split", default="2011-10-01")
+    p.add_argument("--half-life-days", type=float, default=30.0)
+    p.add_argument("--limit-tests", type=int, default=None)
+    p.add_argument("--name", default="quality")
+    args = p.parse_args()
+    result = asyncio.run(run(args))
+    path = write_json(args.name, result)
+    plot(result, RESULTS / f"{args.name}.png")
+    print(f"wrote {path} and {RESULTS / (args.name + '.png')}")
+
+
+if __name__ == "__main__":
+    main()
