@@ -28,6 +28,7 @@ from bench.retail_invoices import Invoice, load
 from encoders.encoder import OnnxEncoder
 from feature_store.item_index import ItemIndex, ItemInfo
 from feature_store.memory import MemoryCovisitStore, MemoryUserStore
+from ranking.blend import BlendConfig
 from ranking.profile import ProfileConfig
 from ranking.recommend import RecommendConfig
 from streams.events import Purchase
@@ -126,19 +127,30 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     half_life = args.half_life_days * DAY_MS
     profile = ProfileConfig(long_half_life_ms=half_life)
-    ranking = RecommendConfig(k=K)
-    models: list[Any] = [
-        Engine(index, profile, ranking),
-        Popularity(half_life),
-        OwnHistory(half_life),
-        CoOccurrence(half_life),
-        ContentVectors(half_life, index),
-    ]
+    weights = tuple((k, float(v)) for k, v in (w.split("=") for w in args.weights.split(",")))
+    ranking = RecommendConfig(
+        k=K, blend=BlendConfig(weights=weights), history_half_life_ms=half_life
+    )
+    models: list[Any] = [Engine(index, profile, ranking)]
+    if not args.engine_only:
+        models += [
+            Popularity(half_life),
+            OwnHistory(half_life),
+            CoOccurrence(half_life),
+            ContentVectors(half_life, index),
+        ]
+    until_ms = (
+        int(datetime.fromisoformat(args.until).replace(tzinfo=UTC).timestamp() * 1000)
+        if args.until
+        else None
+    )
     scores = {m.name: Scores() for m in models}
     seen: set[str] = set()
     tests = 0
     started = time.perf_counter()
     for invoice in invoices:
+        if until_ms is not None and invoice.ts_ms >= until_ms:
+            break
         is_test = invoice.ts_ms >= split_ms and invoice.customer in seen
         if is_test and (args.limit_tests is None or tests < args.limit_tests):
             tests += 1
@@ -164,7 +176,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     return {
         "machine": machine(),
-        "protocol": {"split": args.split, "k": K, "half_life_days": args.half_life_days},
+        "protocol": {
+            "split": args.split,
+            "until": args.until,
+            "k": K,
+            "half_life_days": args.half_life_days,
+            "weights": args.weights,
+        },
         "invoices": len(invoices),
         "items": len(titles),
         "seconds": time.perf_counter() - started,
@@ -202,6 +220,13 @@ def main() -> None:
     p.add_argument("--split", default="2011-10-01")
     p.add_argument("--half-life-days", type=float, default=30.0)
     p.add_argument("--limit-tests", type=int, default=None)
+    p.add_argument("--until", default=None, help="stop at this date (tuning on a validation span)")
+    p.add_argument("--engine-only", action="store_true")
+    p.add_argument(
+        "--weights",
+        default=",".join(f"{k}={v}" for k, v in BlendConfig().weights),
+        help="blend weights, e.g. similar=1,covisit=1,history=0.8,trending=0.3",
+    )
     p.add_argument("--name", default="quality")
     args = p.parse_args()
     result = asyncio.run(run(args))

@@ -38,7 +38,8 @@ class UserState:
     recent: tuple[tuple[str, int], ...] = ()  # (item_id, ts_ms), oldest first
     categories: dict[str, float] = field(default_factory=dict)  # decayed with the long half-life
     categories_ref_ms: int = 0
-    purchases: dict[str, tuple[int, int]] = field(default_factory=dict)  # item -> (units, last ts)
+    # item -> (purchase occasions decayed with the long half-life to the last one, last ts)
+    purchases: dict[str, tuple[float, int]] = field(default_factory=dict)
     seen: tuple[int, ...] = ()  # hashes of the latest event ids, oldest first
     last_query: tuple[str, int] | None = None
     events: int = 0
@@ -113,7 +114,7 @@ def decode(data: bytes) -> UserState:
         recent=tuple((str(i), int(t)) for i, t in tail["r"]),
         categories={str(k): float(v) for k, v in tail["c"].items()},
         categories_ref_ms=int(tail["cr"]),
-        purchases={str(k): (int(v[0]), int(v[1])) for k, v in tail["p"].items()},
+        purchases={str(k): (float(v[0]), int(v[1])) for k, v in tail["p"].items()},
         seen=tuple(seen),
         last_query=(str(tail["q"][0]), int(tail["q"][1])) if tail["q"] else None,
         events=n_events,

@@ -87,12 +87,21 @@ def apply(
             sorted([*(r for r in recent if r[0] != item_id), (item_id, ts)], key=lambda r: r[1])
         )[-MAX_RECENT:]
     if isinstance(event, Purchase):
-        units, last = purchases.get(event.item_id, (0, 0))
         purchases = dict(purchases)
-        purchases[event.item_id] = (units + event.quantity, max(last, ts))
+        purchases[event.item_id] = _add_purchase(
+            purchases.get(event.item_id), ts, cfg.long_half_life_ms
+        )
         if len(purchases) > MAX_PURCHASES:
-            oldest = min(purchases, key=lambda k: purchases[k][1])
-            del purchases[oldest]
+            # Forget the purchase that matters least now: the lowest decayed count.
+            weakest = min(
+                purchases,
+                key=lambda k: (
+                    purchases[k][0] * decay(ts - purchases[k][1], cfg.long_half_life_ms)
+                    if ts > purchases[k][1]
+                    else purchases[k][0]
+                ),
+            )
+            del purchases[weakest]
     if isinstance(event, Search) and (last_query is None or ts >= last_query[1]):
         last_query = (event.query, ts)
     if category and not isinstance(event, Search):
@@ -110,6 +119,18 @@ def apply(
         last_query=last_query,
     )
     return new.mark_seen(event.event_id)
+
+
+def _add_purchase(
+    current: tuple[float, int] | None, ts: int, half_life_ms: float
+) -> tuple[float, int]:
+    """A decayed count of purchase occasions at the latest purchase time (order-independent)."""
+    if current is None:
+        return (1.0, ts)
+    count, last = current
+    if ts >= last:
+        return (round(count * decay(ts - last, half_life_ms) + 1.0, 4), ts)
+    return (round(count + decay(last - ts, half_life_ms), 4), last)
 
 
 def _add_category(

@@ -10,7 +10,7 @@ import numpy as np
 from feature_store.item_index import ItemIndex
 from feature_store.user_state import UserState
 from ranking.blend import BlendConfig, Proposal, Recommendation, apply_rules, blend
-from ranking.interest import Vector
+from ranking.interest import Vector, decay
 from ranking.interest import blend as blend_interest
 
 
@@ -28,6 +28,7 @@ class RecommendConfig:
     category_boost: float = 0.5
     blend: BlendConfig = field(default_factory=BlendConfig)
     short_half_life_ms: float = 30 * 60 * 1000.0
+    history_half_life_ms: float = 30 * 24 * 3600 * 1000.0
 
 
 def _title(index: ItemIndex, item_id: str) -> str:
@@ -96,10 +97,15 @@ def covisited(
     return [Proposal(i, scores[i], f"often chosen with {_title(index, because[i])}") for i in top]
 
 
-def history(state: UserState) -> list[Proposal]:
+def history(state: UserState, now_ms: int, half_life_ms: float) -> list[Proposal]:
+    """Own purchases by decayed purchase occasions (repeat buys matter in retail)."""
     return [
-        Proposal(item, float(units), "you bought this before")
-        for item, (units, _) in sorted(state.purchases.items(), key=lambda kv: -kv[1][1])
+        Proposal(
+            item,
+            count * decay(max(0, now_ms - last), half_life_ms),
+            "you bought this before",
+        )
+        for item, (count, last) in state.purchases.items()
     ]
 
 
@@ -142,7 +148,7 @@ def recommend(
         if similar_proposals is None
         else similar_proposals,
         "covisit": covisited(state, neighbours, index, cfg),
-        "history": history(state),
+        "history": history(state, now_ms, cfg.history_half_life_ms),
         "trending": trending_proposals(trending[: cfg.trending_candidates]),
     }
     latest = {item for item, _ in state.recent[-cfg.hide_latest :]} if cfg.hide_latest else set()

@@ -36,7 +36,7 @@ def test_events_move_the_vectors_by_weight_and_type() -> None:
     # view 0.5, purchase 3, search 1.5 (short-term only)
     assert np.allclose(s.short.total, [0.5, 3.0, 1.5])
     assert np.allclose(s.long.total, [0.5, 3.0, 0.0])
-    assert s.purchases == {"b": (2, T0)}
+    assert s.purchases == {"b": (1.0, T0)}
     assert [i for i, _ in s.recent] == ["a", "b"]
     assert s.last_query == ("tea towels", T0)
     assert top_category(s) == "Garden"
@@ -232,3 +232,16 @@ def test_favourite_categories_lift_their_items() -> None:
     ]
     lifted = boost_categories(ranked, s, index, boost=0.5)
     assert [(r.item_id, r.score) for r in lifted] == [("apron", 1.2), ("candle", 1.0)]
+
+
+def test_purchase_occasions_decay_and_ignore_arrival_order() -> None:
+    h = CFG.long_half_life_ms
+    first = apply(UserState.new(2), Purchase("p1", "u1", T0, "x", 1, 1.0), CFG)
+    later = apply(first, Purchase("p2", "u1", T0 + int(h), "x", 5, 1.0), CFG)
+    assert later.purchases["x"] == (1.5, T0 + int(h))  # one half-life: 1 -> 0.5, plus 1
+    swapped = apply(
+        apply(UserState.new(2), Purchase("p2", "u1", T0 + int(h), "x", 5, 1.0), CFG),
+        Purchase("p1", "u1", T0, "x", 1, 1.0),
+        CFG,
+    )
+    assert swapped.purchases == later.purchases
