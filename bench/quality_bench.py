@@ -33,6 +33,7 @@ from ranking.profile import ProfileConfig
 from ranking.recommend import RecommendConfig
 from streams.events import Purchase
 from streams.personalise import Personaliser
+from streams.settings import Settings, parse_weights
 
 K = 20
 DAY_MS = 86_400_000
@@ -127,7 +128,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     half_life = args.half_life_days * DAY_MS
     profile = ProfileConfig(long_half_life_ms=half_life)
-    weights = tuple((k, float(v)) for k, v in (w.split("=") for w in args.weights.split(",")))
+    weights = parse_weights(args.weights)
     ranking = RecommendConfig(
         k=K, blend=BlendConfig(weights=weights), history_half_life_ms=half_life
     )
@@ -224,7 +225,7 @@ def main() -> None:
     p.add_argument("--engine-only", action="store_true")
     p.add_argument(
         "--weights",
-        default=",".join(f"{k}={v}" for k, v in BlendConfig().weights),
+        default=Settings().blend_weights,
         help="blend weights, e.g. similar=1,covisit=1,history=0.8,trending=0.3",
     )
     p.add_argument("--name", default="quality")

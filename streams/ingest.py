@@ -35,7 +35,7 @@ from streams.metrics import Metrics
 from streams.personalise import Outcome, Personaliser
 from streams.producer import new_producer, start_producer
 from streams.retry import until_done
-from streams.settings import Settings
+from streams.settings import Settings, parse_weights
 from streams.topics import EventKind, Topics
 from streams.triage import Triage, triage
 
@@ -231,7 +231,10 @@ class IngestResources:
             ),
             RecommendConfig(
                 k=settings.recommendations_k,
-                blend=BlendConfig(exclude_purchased=settings.exclude_purchased),
+                blend=BlendConfig(
+                    weights=parse_weights(settings.blend_weights),
+                    exclude_purchased=settings.exclude_purchased,
+                ),
                 short_half_life_ms=settings.short_half_life_minutes * 60_000,
             ),
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,6 +17,12 @@ class Settings(BaseSettings):
     """Pulse's configuration; the defaults run against the local stack of ``infra/stack.sh``."""
 
     model_config = SettingsConfigDict(env_prefix="PULSE_", frozen=True, extra="ignore")
+
+    @field_validator("blend_weights")
+    @classmethod
+    def _weights_parse(cls, value: str) -> str:
+        parse_weights(value)
+        return value
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -51,7 +57,31 @@ class Settings(BaseSettings):
     personalise: bool = Field(True, description="Update shoppers and publish recommendations.")
     recommendations_k: int = Field(10, ge=1, le=100)
     exclude_purchased: bool = False
+    blend_weights: str = Field(
+        "similar=1,covisit=1,history=0.8,trending=0.3",
+        description="Weight of each candidate source in the blend, as source=weight pairs.",
+    )
     short_half_life_minutes: float = Field(30.0, gt=0)
     long_half_life_days: float = Field(30.0, gt=0)
     admin_token: SecretStr = SecretStr("change-me")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+SOURCES = ("similar", "covisit", "history", "trending")
+
+
+def parse_weights(text: str) -> tuple[tuple[str, float], ...]:
+    """``"similar=1,history=0.8"`` as ``(("similar", 1.0), ("history", 0.8))``."""
+    pairs = []
+    for part in text.split(","):
+        name, sep, number = part.strip().partition("=")
+        if not sep or name not in SOURCES:
+            raise ValueError(f"blend weight {part!r}: use source=weight with a source of {SOURCES}")
+        try:
+            weight = float(number)
+        except ValueError as exc:
+            raise ValueError(f"blend weight {part!r}: {number!r} is not a number") from exc
+        if weight < 0:
+            raise ValueError(f"blend weight {part!r} is negative")
+        pairs.append((name, weight))
+    return tuple(pairs)

@@ -55,3 +55,15 @@ def test_producer_refuses_bad_events_before_kafka() -> None:
     key, value, record = producer.prepare(EventKind.SEARCH, {"user_id": "u9", "query": "tea"})
     assert key == b"u9" and b'"query":"tea"' in value
     assert isinstance(record, Search) and record.query == "tea"
+
+
+def test_blend_weights_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streams.settings import parse_weights
+
+    assert parse_weights("similar=0.1, history=2") == (("similar", 0.1), ("history", 2.0))
+    for bad in ("similar", "magic=1", "history=lots", "history=-1"):
+        with pytest.raises(ValueError):
+            parse_weights(bad)
+    monkeypatch.setenv("PULSE_BLEND_WEIGHTS", "history=oops")
+    with pytest.raises(ValidationError):
+        Settings()
