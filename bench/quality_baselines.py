@@ -20,7 +20,7 @@ class Popularity:
         self.counts = DecayedCounter(half_life_ms)
 
     def update(self, invoice: Invoice) -> None:
-        for item in invoice.items:
+        for item in sorted(invoice.items):
             self.counts.add(item, 1.0, invoice.ts_ms)
 
     def recommend(self, customer: str, now_ms: int, k: int) -> Ranked:
@@ -36,7 +36,7 @@ class OwnHistory:
 
     def update(self, invoice: Invoice) -> None:
         counter = self.counts.setdefault(invoice.customer, DecayedCounter(self.half_life_ms))
-        for item in invoice.items:
+        for item in sorted(invoice.items):
             counter.add(item, 1.0, invoice.ts_ms)
 
     def recommend(self, customer: str, now_ms: int, k: int) -> Ranked:

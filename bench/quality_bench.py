@@ -29,6 +29,7 @@ from encoders.encoder import OnnxEncoder
 from feature_store.item_index import ItemIndex, ItemInfo
 from feature_store.memory import MemoryCovisitStore, MemoryUserStore
 from ranking.blend import BlendConfig
+from ranking.diversity import intra_list_diversity
 from ranking.profile import ProfileConfig
 from ranking.recommend import RecommendConfig
 from streams.events import Purchase
@@ -40,13 +41,18 @@ DAY_MS = 86_400_000
 
 
 class Scores:
-    def __init__(self) -> None:
+    def __init__(self, index: ItemIndex) -> None:
+        self.index = index
         self.recall: list[float] = []
         self.hit: list[float] = []
         self.ndcg: list[float] = []
+        self.diversity: list[float] = []
+        self.shown: set[str] = set()
 
     def add(self, ranked: list[str], truth: set[str]) -> None:
         top = ranked[:K]
+        self.diversity.append(intra_list_diversity(top, self.index.vector))
+        self.shown.update(top)
         hits = [1.0 if item in truth else 0.0 for item in top]
         self.recall.append(sum(hits) / len(truth))
         self.hit.append(1.0 if any(hits) else 0.0)
@@ -59,6 +65,8 @@ class Scores:
             "recall@20": float(np.mean(self.recall)),
             "hitrate@20": float(np.mean(self.hit)),
             "ndcg@20": float(np.mean(self.ndcg)),
+            "intra_list_diversity": float(np.mean(self.diversity)),
+            "coverage": len(self.shown) / len(self.index),
             "cases": len(self.recall),
         }
 
@@ -130,7 +138,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     profile = ProfileConfig(long_half_life_ms=half_life)
     weights = parse_weights(args.weights)
     ranking = RecommendConfig(
-        k=K, blend=BlendConfig(weights=weights), history_half_life_ms=half_life
+        k=K,
+        blend=BlendConfig(weights=weights),
+        history_half_life_ms=half_life,
+        diversity=args.diversity,
     )
     models: list[Any] = [Engine(index, profile, ranking)]
     if not args.engine_only:
@@ -145,7 +156,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.until
         else None
     )
-    scores = {m.name: Scores() for m in models}
+    scores = {m.name: Scores(index) for m in models}
     seen: set[str] = set()
     tests = 0
     started = time.perf_counter()
@@ -172,7 +183,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     for name, row in table.items():
         print(
             f"{name:24} Recall@20 {row['recall@20']:.3f}  HitRate@20 {row['hitrate@20']:.3f}  "
-            f"NDCG@20 {row['ndcg@20']:.3f}  ({row['cases']:,} cases)",
+            f"NDCG@20 {row['ndcg@20']:.3f}  diversity {row['intra_list_diversity']:.3f}  "
+            f"coverage {row['coverage']:.3f}  ({row['cases']:,} cases)",
             flush=True,
         )
     return {
@@ -223,6 +235,7 @@ def main() -> None:
     p.add_argument("--limit-tests", type=int, default=None)
     p.add_argument("--until", default=None, help="stop at this date (tuning on a validation span)")
     p.add_argument("--engine-only", action="store_true")
+    p.add_argument("--diversity", type=float, default=0.0, help="MMR strength for the engine")
     p.add_argument(
         "--weights",
         default=Settings().blend_weights,

@@ -10,6 +10,7 @@ import numpy as np
 from feature_store.item_index import ItemIndex
 from feature_store.user_state import UserState
 from ranking.blend import BlendConfig, Proposal, Recommendation, apply_rules, blend
+from ranking.diversity import mmr
 from ranking.interest import Vector, decay
 from ranking.interest import blend as blend_interest
 
@@ -26,6 +27,8 @@ class RecommendConfig:
     hide_latest: int = 3
     # Items of the shopper's favourite categories are lifted by up to this share.
     category_boost: float = 0.5
+    # MMR strength: 0 keeps the blended order, 1 maximises dissimilarity (ranking/diversity.py).
+    diversity: float = 0.0
     blend: BlendConfig = field(default_factory=BlendConfig)
     short_half_life_ms: float = 30 * 60 * 1000.0
     history_half_life_ms: float = 30 * 24 * 3600 * 1000.0
@@ -154,11 +157,12 @@ def recommend(
     latest = {item for item, _ in state.recent[-cfg.hide_latest :]} if cfg.hide_latest else set()
     # The lift is at most (1 + category_boost)x, so only the head of the blend can reorder.
     head = blend(sources, cfg.blend, limit=4 * cfg.k + len(latest) + len(state.purchases))
-    return apply_rules(
+    kept = apply_rules(
         boost_categories(head, state, index, cfg.category_boost),
         available=available or index.available,
         purchased=set(state.purchases),
         cfg=cfg.blend,
         exclude=latest - set(state.purchases),
-        k=cfg.k,
+        k=cfg.k if cfg.diversity <= 0 else 3 * cfg.k,
     )
+    return mmr(kept, index.vector, cfg.k, cfg.diversity)

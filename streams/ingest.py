@@ -236,6 +236,7 @@ class IngestResources:
                     exclude_purchased=settings.exclude_purchased,
                 ),
                 short_half_life_ms=settings.short_half_life_minutes * 60_000,
+                diversity=settings.diversity,
             ),
         )
         self.processor.personalise = PersonaliseStep(
