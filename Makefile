@@ -33,6 +33,9 @@ bench-e2e: setup model ## End-to-end benchmark on the real stack (click/search -
 bench-quality: model ## Quality on Online Retail (design 7): engine vs baselines; JSON + PNG
 	@$(VENV)/python -m bench.quality_bench
 
+bench-bandit: setup ## Exploration simulation: Thompson vs epsilon-greedy vs none; JSON + PNG
+	@$(VENV)/python -m bench.bandit_sim
+
 bench-ann: model ## Item index: exact numpy vs HNSW (usearch) by catalogue size; JSON + PNG
 	@$(VENV)/python -m bench.ann_bench
 
@@ -48,4 +51,4 @@ lint: setup ## ruff (lint and format check) and mypy
 format: setup ## Format the code with ruff
 	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .
 
-.PHONY: help setup model up down status demo test bench-e2e bench-quality bench-ann bench-encoder unit lint format
+.PHONY: help setup model up down status demo test bench-e2e bench-quality bench-bandit bench-ann bench-encoder unit lint format
