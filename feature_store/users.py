@@ -81,7 +81,8 @@ def pack_list(message: dict[str, Any]) -> bytes:
     >>> m = {"user_id": "u", "rec_id": "r", "trigger_event_id": "e", "event_ts": 1,
     ...      "ingested_at": 2, "generated_at": 3, "items": [
     ...      {"item_id": "a", "score": 1.0, "source": "similar", "reason": "x"},
-    ...      {"item_id": "b", "score": 0.5, "source": "similar", "reason": "x"}]}
+    ...      {"item_id": "b", "score": 0.5, "source": "similar", "reason": "x"},
+    ...      {"item_id": "c", "score": 0.0, "source": "explore", "reason": "x", "arm": "covisit"}]}
     >>> len(pack_list(m)) < len(orjson.dumps(m)) and unpack_list(pack_list(m)) == m
     True
     """
@@ -95,7 +96,9 @@ def pack_list(message: dict[str, Any]) -> bytes:
         return index[word]
 
     items = [
-        [i["item_id"], i["score"], ref(i["source"]), ref(i["reason"])] for i in message["items"]
+        [i["item_id"], i["score"], ref(i["source"]), ref(i["reason"])]
+        + ([ref(i["arm"])] if "arm" in i else [])
+        for i in message["items"]
     ]
     return orjson.dumps([[message[f] for f in _LIST_FIELDS], words, items])
 
@@ -105,6 +108,7 @@ def unpack_list(blob: bytes | str) -> dict[str, Any]:
     message: dict[str, Any] = dict(zip(_LIST_FIELDS, head, strict=True))
     message["items"] = [
         {"item_id": i, "score": s, "source": words[src], "reason": words[why]}
-        for i, s, src, why in items
+        | ({"arm": words[rest[0]]} if rest else {})
+        for i, s, src, why, *rest in items
     ]
     return message

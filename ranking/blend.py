@@ -27,6 +27,8 @@ class Recommendation:
     score: float
     source: str
     reason: str
+    # For source "explore": the candidate source (arm) the exploration slot was given to.
+    arm: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

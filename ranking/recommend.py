@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ from feature_store.item_index import ItemIndex
 from feature_store.user_state import UserState
 from ranking.blend import BlendConfig, Proposal, Recommendation, apply_rules, blend
 from ranking.diversity import mmr
+from ranking.explore import ThompsonSampler, exploration_slots
 from ranking.interest import Vector, decay
 from ranking.interest import blend as blend_interest
 
@@ -29,6 +31,8 @@ class RecommendConfig:
     category_boost: float = 0.5
     # MMR strength: 0 keeps the blended order, 1 maximises dissimilarity (ranking/diversity.py).
     diversity: float = 0.0
+    # Share of the k slots given to exploration (Thompson sampling over candidate sources).
+    explore_share: float = 0.0
     blend: BlendConfig = field(default_factory=BlendConfig)
     short_half_life_ms: float = 30 * 60 * 1000.0
     history_half_life_ms: float = 30 * 24 * 3600 * 1000.0
@@ -145,6 +149,7 @@ def recommend(
     now_ms: int,
     available: Callable[[str], bool] | None = None,
     similar_proposals: list[Proposal] | None = None,
+    explorer: tuple[ThompsonSampler, random.Random] | None = None,
 ) -> list[Recommendation]:
     sources = {
         "similar": similar(state, index, cfg, now_ms)
@@ -165,4 +170,41 @@ def recommend(
         exclude=latest - set(state.purchases),
         k=cfg.k if cfg.diversity <= 0 else 3 * cfg.k,
     )
-    return mmr(kept, index.vector, cfg.k, cfg.diversity)
+    slots = exploration_slots(cfg.k, cfg.explore_share) if explorer else 0
+    chosen = mmr(kept, index.vector, cfg.k - slots, cfg.diversity)
+    if explorer is None or slots == 0:
+        return chosen
+    allowed = available or index.available
+    taken = {r.item_id for r in chosen}
+    skip = (latest - set(state.purchases)) | (
+        set(state.purchases) if cfg.blend.exclude_purchased else set()
+    )
+    return chosen + explore(sources, explorer, slots, lambda i: allowed(i) and i not in skip, taken)
+
+
+def explore(
+    sources: dict[str, list[Proposal]],
+    explorer: tuple[ThompsonSampler, random.Random],
+    slots: int,
+    allowed: Callable[[str], bool],
+    taken: set[str],
+) -> list[Recommendation]:
+    """Fill ``slots`` by Thompson sampling over the sources that still have a usable candidate;
+    each slot takes the best unused candidate of the source drawn."""
+    sampler, rng = explorer
+    queues = {
+        name: [p for p in proposals if p.item_id not in taken and allowed(p.item_id)]
+        for name, proposals in sources.items()
+        if name in sampler.clicks
+    }
+    out: list[Recommendation] = []
+    for _ in range(slots):
+        arms = [name for name, queue in queues.items() if queue]
+        if not arms:
+            break
+        arm = sampler.choose(rng, arms)
+        pick = queues[arm].pop(0)
+        for queue in queues.values():
+            queue[:] = [p for p in queue if p.item_id != pick.item_id]
+        out.append(Recommendation(pick.item_id, 0.0, "explore", pick.reason, arm))
+    return out

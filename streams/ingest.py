@@ -237,7 +237,9 @@ class IngestResources:
                 ),
                 short_half_life_ms=settings.short_half_life_minutes * 60_000,
                 diversity=settings.diversity,
+                explore_share=settings.explore_share,
             ),
+            metrics=self.metrics,
         )
         self.processor.personalise = PersonaliseStep(
             self.personaliser, self.redis, self.count_store

@@ -9,6 +9,7 @@ batch's single Redis pipeline.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from collections import defaultdict
@@ -22,14 +23,17 @@ from encoders.pooling import Floats
 from feature_store.item_index import ItemIndex
 from feature_store.stores import CovisitWeights, ShopperStore
 from feature_store.user_state import UserState
-from ranking.blend import Recommendation
+from ranking.blend import SOURCES, Recommendation
+from ranking.explore import ThompsonSampler
 from ranking.profile import ProfileConfig, apply
 from ranking.recommend import RecommendConfig, recommend, similar_many
 from ranking.trending import DecayedCounter
 from streams.events import Click, Purchase, Review, Search, UserEvent
+from streams.metrics import Metrics
 
 # A new item is paired with this many of the shopper's latest items.
 COVISIT_RECENT = 3
+ARMS = ("similar", "covisit", "history", "trending")
 
 
 class TextEncoder(Protocol):
@@ -57,6 +61,7 @@ class Personaliser:
         profile: ProfileConfig | None = None,
         ranking: RecommendConfig | None = None,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.index = index
         self.users = users
@@ -66,6 +71,16 @@ class Personaliser:
         self.ranking = ranking or RecommendConfig()
         self.trending = DecayedCounter(half_life_ms=6 * 3600 * 1000.0)
         self.clock = clock
+        # Exploration over candidate sources, learned by this worker from clicks on its lists.
+        self.sampler = ThompsonSampler(ARMS, prior=(1.0, 10.0))
+        self.rng = random.Random(0)
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.describe("pulse_recommendation_impressions_total", "Items shown, by source.")
+            metrics.describe(
+                "pulse_recommendation_clicks_total", "Clicks on shown items, by source."
+            )
+            metrics.describe("pulse_exploration_share", "Share of shown items that explore.")
 
     async def prepare(
         self, events: Sequence[UserEvent], ingested_ms: dict[str, int] | None = None
@@ -74,6 +89,7 @@ class Personaliser:
         if not events:
             return outcome
         states = await self.users.load({e.user_id for e in events})
+        await self._reward(events)
         queries, reviews = await self._texts(events)
         last: dict[str, UserEvent] = {}
         for event in events:
@@ -129,22 +145,16 @@ class Personaliser:
                 self.ranking,
                 trigger.ts_ms,
                 similar_proposals=similar[uid],
+                explorer=(self.sampler, self.rng) if self.ranking.explore_share > 0 else None,
             )
+            self._count_impressions(recs)
             outcome.messages.append(
                 (
                     uid,
                     {
                         "user_id": uid,
                         "rec_id": uuid.uuid4().hex,
-                        "items": [
-                            {
-                                "item_id": r.item_id,
-                                "score": r.score,
-                                "source": r.source,
-                                "reason": r.reason,
-                            }
-                            for r in recs
-                        ],
+                        "items": [item_message(r) for r in recs],
                         "trigger_event_id": trigger.event_id,
                         "event_ts": trigger.ts_ms,
                         "ingested_at": (ingested_ms or {}).get(trigger.event_id),
@@ -160,6 +170,41 @@ class Personaliser:
             self.covisit.add(pipe, outcome.pairs)
         for uid, message in outcome.messages:
             self.users.write_recommendations(pipe, uid, message)
+
+    async def _reward(self, events: Sequence[UserEvent]) -> None:
+        """Credit the source of every clicked item that came from one of our lists."""
+        clicks = [e for e in events if isinstance(e, Click) and e.rec_id]
+        for click in clicks:
+            stored = await self.users.recommendations(click.user_id)
+            if not stored or stored.get("rec_id") != click.rec_id:
+                continue
+            for item in stored["items"]:
+                if item["item_id"] == click.item_id:
+                    arm = item.get("arm") or item["source"]
+                    if arm in self.sampler.clicks:
+                        self.sampler.clicks[arm] += 1.0
+                    if self.metrics is not None:
+                        self.metrics.inc(
+                            "pulse_recommendation_clicks_total", "source", item["source"]
+                        )
+                    break
+
+    def _count_impressions(self, recs: Sequence[Recommendation]) -> None:
+        for rec in recs:
+            arm = rec.arm or rec.source
+            if arm in self.sampler.impressions:
+                self.sampler.impressions[arm] += 1.0
+            if self.metrics is not None:
+                self.metrics.inc("pulse_recommendation_impressions_total", "source", rec.source)
+        if self.metrics is not None:
+            shown = sum(
+                self.metrics.get("pulse_recommendation_impressions_total", "source", s)
+                for s in SOURCES
+            )
+            explored = self.metrics.get(
+                "pulse_recommendation_impressions_total", "source", "explore"
+            )
+            self.metrics.set("pulse_exploration_share", explored / shown if shown else 0.0)
 
     async def recommend_for(self, user_id: str, now_ms: int, k: int) -> list[Recommendation]:
         """A fresh list for one shopper at ``now_ms``, ranked as after an event."""
@@ -200,3 +245,15 @@ class Personaliser:
         q = dict(zip(queries, vectors[: len(queries)], strict=True))
         r = dict(zip(reviews, vectors[len(queries) :], strict=True))
         return q, r
+
+
+def item_message(rec: Recommendation) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "item_id": rec.item_id,
+        "score": rec.score,
+        "source": rec.source,
+        "reason": rec.reason,
+    }
+    if rec.arm is not None:
+        item["arm"] = rec.arm
+    return item

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     recommendations_k: int = Field(10, ge=1, le=100)
     exclude_purchased: bool = False
     diversity: float = Field(0.0, ge=0.0, le=1.0, description="MMR strength; 0 = off.")
+    explore_share: float = Field(
+        0.1, ge=0.0, le=1.0, description="Share of list slots given to exploration; 0 = off."
+    )
     blend_weights: str = Field(
         "similar=1,covisit=1,history=0.8,trending=0.3",
         description="Weight of each candidate source in the blend, as source=weight pairs.",

@@ -1,0 +1,77 @@
+"""Exploration slots in real lists, and rewards from clicks that carry a rec_id."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from feature_store.item_index import ItemIndex, ItemInfo
+from feature_store.memory import MemoryCovisitStore, MemoryUserStore
+from feature_store.user_state import UserState
+from ranking.explore import ThompsonSampler
+from ranking.profile import ProfileConfig, apply
+from ranking.recommend import RecommendConfig, recommend
+from streams.events import Click
+from streams.metrics import Metrics
+from streams.personalise import Personaliser
+
+T0 = 1_700_000_000_000
+
+
+def index_of(n: int) -> ItemIndex:
+    rng = np.random.default_rng(0)
+    index = ItemIndex(8)
+    for i in range(n):
+        v = rng.standard_normal(8).astype(np.float32)
+        index.upsert(ItemInfo(f"i{i}", f"ITEM {i}", None, i != 7), v / np.linalg.norm(v))
+    return index
+
+
+def test_the_last_slot_explores_an_allowed_candidate() -> None:
+    index = index_of(40)
+    state = apply(
+        UserState.new(8),
+        Click("e1", "u", T0, "i1", "click"),
+        ProfileConfig(),
+        item_vector=index.vector("i1"),
+    )
+    trending = [(f"i{i}", 40.0 - i) for i in range(5, 20)]
+    cfg = RecommendConfig(k=10, explore_share=0.1)
+    explorer = (ThompsonSampler(["similar", "covisit", "history", "trending"]), random.Random(1))
+    recs = recommend(state, index, {}, trending, cfg, T0, explorer=explorer)
+    assert len(recs) == 10
+    assert [r.source for r in recs].count("explore") == 1 and recs[-1].source == "explore"
+    assert recs[-1].arm in {"similar", "trending"}
+    assert len({r.item_id for r in recs}) == 10 and "i7" not in {r.item_id for r in recs}
+    assert recommend(state, index, {}, trending, RecommendConfig(k=10), T0)[-1].source != "explore"
+
+
+async def test_clicks_on_a_list_reward_its_sources() -> None:
+    index = index_of(30)
+    metrics = Metrics()
+    users = MemoryUserStore(8)
+    p = Personaliser(
+        index,
+        users,
+        MemoryCovisitStore(),
+        encoder=None,
+        ranking=RecommendConfig(k=5, explore_share=0.2),
+        metrics=metrics,
+    )  # type: ignore[arg-type]
+    outcome = await p.prepare([Click("e1", "u", T0, "i2", "click")])
+    p.queue_writes(None, outcome)
+    message = outcome.messages[0][1]
+    shown = sum(p.sampler.impressions.values())
+    assert shown == 5
+    explored = [i for i in message["items"] if i["source"] == "explore"]
+    assert len(explored) == 1 and explored[0]["arm"] in p.sampler.clicks
+    target = explored[0]
+    await p.prepare(
+        [Click("e2", "u", T0 + 1000, target["item_id"], "click", rec_id=message["rec_id"])]
+    )
+    assert p.sampler.clicks[target["arm"]] == 1.0
+    text = metrics.render()
+    assert 'pulse_recommendation_clicks_total{source="explore"} 1' in text
+    assert 'pulse_recommendation_impressions_total{source="explore"}' in text
+    assert metrics.get("pulse_exploration_share") > 0
