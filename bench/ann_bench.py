@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import RESULTS, machine, write_json
+from bench.common import machine, pyplot, save
 from bench.datasets import product_names
 from encoders.encoder import OnnxEncoder
 
@@ -93,12 +93,12 @@ def main() -> None:
             flush=True,
         )
     result = {"machine": machine(), "batch": BATCH, "k": K, "rows": rows}
-    write_json("ann", result)
-    import matplotlib
+    save("ann", result, plot)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def plot(result: dict[str, Any], path: Path) -> None:
+    plt = pyplot()
+    rows = result["rows"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     sizes = [r["items"] for r in rows]
     ax.plot(sizes, [r["exact_batch_ms"] for r in rows], "o-", label="exact (numpy, one product)")
@@ -111,8 +111,7 @@ def main() -> None:
     ax.set_title("item index: exact vs HNSW")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(RESULTS / "ann.png", dpi=100)
-    print(f"wrote {RESULTS / 'ann.json'} and {RESULTS / 'ann.png'}")
+    fig.savefig(path, dpi=100)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import RESULTS, write_json
+from bench.common import RESULTS, pyplot, write_json
 from ranking.explore import ThompsonSampler
 
 CATEGORIES = [f"c{i}" for i in range(8)]
@@ -102,11 +102,7 @@ def main() -> None:
             "best_possible_rate": best_possible,
         },
     )
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     for policy, r in runs.items():
         ax.plot(r["cumulative_regret"], label=policy)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +56,25 @@ def write_json(name: str, data: dict[str, Any], out_dir: Path = RESULTS) -> Path
     path = out_dir / f"{name}.json"
     path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     return path
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot, drawing to files only (no display on these machines)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(
+    name: str,
+    result: dict[str, Any],
+    plot: Callable[[dict[str, Any], Path], None],
+    out_dir: Path = RESULTS,
+) -> None:
+    """Write ``name``.json and ``name``.png (drawn by ``plot``) and say where."""
+    path = write_json(name, result, out_dir)
+    plot(result, out_dir / f"{name}.png")
+    print(f"wrote {path} and {out_dir / (name + '.png')}")

@@ -26,7 +26,7 @@ import aiohttp
 import orjson
 import redis.asyncio as aioredis
 
-from bench.common import RESULTS, Latencies, machine, write_json
+from bench.common import RESULTS, Latencies, machine, pyplot, save
 from feature_store.keys import Keys
 from replay import online_retail
 from streams.demo import start_worker, stop_worker, wait_healthy
@@ -219,10 +219,7 @@ async def get_latency(
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
     clicks = result["clicks"]
@@ -349,9 +346,7 @@ def main() -> None:
     p.add_argument("--name", default="e2e")
     args = p.parse_args()
     result = asyncio.run(main_async(args))
-    path = write_json(args.name, result)
-    plot(result, RESULTS / f"{args.name}.png")
-    print(f"wrote {path} and {RESULTS / (args.name + '.png')}")
+    save(args.name, result, plot)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from bench.common import RESULTS, Latencies, machine, write_json
+from bench.common import RESULTS, Latencies, machine, pyplot, save
 from bench.datasets import product_names, review_texts
 from encoders.batcher import BatcherConfig, MicroBatcher
 from encoders.encoder import OnnxEncoder
@@ -123,10 +123,7 @@ def top10_overlap(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
     colours = {"fp32": "tab:blue", "int8": "tab:orange", "fp16": "tab:green"}
@@ -315,9 +312,7 @@ def main() -> None:
         plot(orjson.loads((out / f"{args.name}.json").read_bytes()), out / f"{args.name}.png")
         return
     result = asyncio.run(main_async(args))
-    path = write_json(args.name, result, out)
-    plot(result, out / f"{args.name}.png")
-    print(f"wrote {path} and {out / (args.name + '.png')}")
+    save(args.name, result, plot, out)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import RESULTS, machine, write_json
+from bench.common import machine, pyplot, save
 from bench.quality_baselines import ContentVectors, CoOccurrence, OwnHistory, Popularity
 from bench.retail_invoices import Invoice, load
 from encoders.encoder import OnnxEncoder
@@ -204,10 +204,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = list(result["table"])
     metrics = ["recall@20", "hitrate@20", "ndcg@20"]
@@ -244,9 +241,7 @@ def main() -> None:
     p.add_argument("--name", default="quality")
     args = p.parse_args()
     result = asyncio.run(run(args))
-    path = write_json(args.name, result)
-    plot(result, RESULTS / f"{args.name}.png")
-    print(f"wrote {path} and {RESULTS / (args.name + '.png')}")
+    save(args.name, result, plot)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,9 @@ class MemoryUserStore:
     async def recommendations(self, user_id: str) -> dict[str, Any] | None:
         return self.lists.get(user_id)
 
+    async def recommendations_many(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return {uid: self.lists[uid] for uid in user_ids if uid in self.lists}
+
 
 class MemoryCovisitStore:
     def __init__(self, max_neighbours: int = 100) -> None:

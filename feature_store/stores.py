@@ -23,6 +23,8 @@ class ShopperStore(Protocol):
 
     async def recommendations(self, user_id: str) -> dict[str, Any] | None: ...
 
+    async def recommendations_many(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+
 
 class CovisitWeights(Protocol):
     """``feature_store.covisit.CovisitStore`` (Redis) or ``feature_store.memory`` fake."""

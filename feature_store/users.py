@@ -68,8 +68,19 @@ class UserStore:
         pipe.set(self.keys.recommendations(user_id), pack_list(message), ex=self.ttl_s)
 
     async def recommendations(self, user_id: str) -> dict[str, Any] | None:
-        blob = await self.client.get(self.keys.recommendations(user_id))
-        return unpack_list(blob) if blob else None
+        return (await self.recommendations_many([user_id])).get(user_id)
+
+    async def recommendations_many(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored lists of ``user_ids`` that have one, in one round trip."""
+        wanted = list(user_ids)
+        if not wanted:
+            return {}
+        # One pipeline of GETs, not MGET: shoppers' keys live in different Cluster slots.
+        async with self.client.pipeline(transaction=False) as pipe:
+            for uid in wanted:
+                pipe.get(self.keys.recommendations(uid))
+            blobs = await pipe.execute()
+        return {uid: unpack_list(b) for uid, b in zip(wanted, blobs, strict=True) if b}
 
 
 _LIST_FIELDS = ("user_id", "rec_id", "trigger_event_id", "event_ts", "ingested_at", "generated_at")

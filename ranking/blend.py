@@ -11,7 +11,10 @@ import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-SOURCES = ("similar", "covisit", "history", "trending", "explore")
+# Sources that propose candidates (blend weights, exploration arms); "explore" marks the slots
+# exploration fills.
+CANDIDATE_SOURCES = ("similar", "covisit", "history", "trending")
+SOURCES = (*CANDIDATE_SOURCES, "explore")
 
 
 @dataclass(frozen=True, slots=True)

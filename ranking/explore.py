@@ -28,8 +28,17 @@ class ThompsonSampler:
 
     def update(self, arm: str, clicked: bool) -> None:
         """One impression of ``arm``, clicked or not."""
-        self.impressions[arm] += 1.0
+        self.record_impression(arm)
         if clicked:
+            self.record_click(arm)
+
+    def record_impression(self, arm: str) -> None:
+        """``arm`` was shown; its click, if one comes, is recorded later by :meth:`record_click`."""
+        if arm in self.impressions:
+            self.impressions[arm] += 1.0
+
+    def record_click(self, arm: str) -> None:
+        if arm in self.clicks:
             self.clicks[arm] += 1.0
 
     def choose(self, rng: random.Random, arms: Iterable[str] | None = None) -> str:

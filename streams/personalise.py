@@ -23,7 +23,7 @@ from encoders.pooling import Floats
 from feature_store.item_index import ItemIndex
 from feature_store.stores import CovisitWeights, ShopperStore
 from feature_store.user_state import UserState
-from ranking.blend import SOURCES, Recommendation
+from ranking.blend import CANDIDATE_SOURCES, Recommendation
 from ranking.explore import ThompsonSampler
 from ranking.profile import ProfileConfig, apply
 from ranking.recommend import RecommendConfig, recommend, similar_many
@@ -33,7 +33,6 @@ from streams.metrics import Metrics
 
 # A new item is paired with this many of the shopper's latest items.
 COVISIT_RECENT = 3
-ARMS = ("similar", "covisit", "history", "trending")
 
 
 class TextEncoder(Protocol):
@@ -72,8 +71,10 @@ class Personaliser:
         self.trending = DecayedCounter(half_life_ms=6 * 3600 * 1000.0)
         self.clock = clock
         # Exploration over candidate sources, learned by this worker from clicks on its lists.
-        self.sampler = ThompsonSampler(ARMS, prior=(1.0, 10.0))
+        self.sampler = ThompsonSampler(CANDIDATE_SOURCES, prior=(1.0, 10.0))
         self.rng = random.Random(0)
+        self._shown = 0
+        self._explored = 0
         self.metrics = metrics
         if metrics is not None:
             metrics.describe("pulse_recommendation_impressions_total", "Items shown, by source.")
@@ -174,37 +175,28 @@ class Personaliser:
     async def _reward(self, events: Sequence[UserEvent]) -> None:
         """Credit the source of every clicked item that came from one of our lists."""
         clicks = [e for e in events if isinstance(e, Click) and e.rec_id]
+        if not clicks:
+            return
+        lists = await self.users.recommendations_many({c.user_id for c in clicks})
         for click in clicks:
-            stored = await self.users.recommendations(click.user_id)
+            stored = lists.get(click.user_id)
             if not stored or stored.get("rec_id") != click.rec_id:
                 continue
-            for item in stored["items"]:
-                if item["item_id"] == click.item_id:
-                    arm = item.get("arm") or item["source"]
-                    if arm in self.sampler.clicks:
-                        self.sampler.clicks[arm] += 1.0
-                    if self.metrics is not None:
-                        self.metrics.inc(
-                            "pulse_recommendation_clicks_total", "source", item["source"]
-                        )
-                    break
+            item = next((i for i in stored["items"] if i["item_id"] == click.item_id), None)
+            if item is not None:
+                self.sampler.record_click(item.get("arm") or item["source"])
+                if self.metrics is not None:
+                    self.metrics.inc("pulse_recommendation_clicks_total", "source", item["source"])
 
     def _count_impressions(self, recs: Sequence[Recommendation]) -> None:
         for rec in recs:
-            arm = rec.arm or rec.source
-            if arm in self.sampler.impressions:
-                self.sampler.impressions[arm] += 1.0
+            self.sampler.record_impression(rec.arm or rec.source)
             if self.metrics is not None:
                 self.metrics.inc("pulse_recommendation_impressions_total", "source", rec.source)
-        if self.metrics is not None:
-            shown = sum(
-                self.metrics.get("pulse_recommendation_impressions_total", "source", s)
-                for s in SOURCES
-            )
-            explored = self.metrics.get(
-                "pulse_recommendation_impressions_total", "source", "explore"
-            )
-            self.metrics.set("pulse_exploration_share", explored / shown if shown else 0.0)
+        self._shown += len(recs)
+        self._explored += sum(rec.source == "explore" for rec in recs)
+        if self.metrics is not None and self._shown:
+            self.metrics.set("pulse_exploration_share", self._explored / self._shown)
 
     async def recommend_for(self, user_id: str, now_ms: int, k: int) -> list[Recommendation]:
         """A fresh list for one shopper at ``now_ms``, ranked as after an event."""

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ranking.blend import CANDIDATE_SOURCES
+
 
 class Settings(BaseSettings):
     """Pulse's configuration; the defaults run against the local stack of ``infra/stack.sh``."""
@@ -71,16 +73,15 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-SOURCES = ("similar", "covisit", "history", "trending")
-
-
 def parse_weights(text: str) -> tuple[tuple[str, float], ...]:
     """``"similar=1,history=0.8"`` as ``(("similar", 1.0), ("history", 0.8))``."""
     pairs = []
     for part in text.split(","):
         name, sep, number = part.strip().partition("=")
-        if not sep or name not in SOURCES:
-            raise ValueError(f"blend weight {part!r}: use source=weight with a source of {SOURCES}")
+        if not sep or name not in CANDIDATE_SOURCES:
+            raise ValueError(
+                f"blend weight {part!r}: use source=weight with a source of {CANDIDATE_SOURCES}"
+            )
         try:
             weight = float(number)
         except ValueError as exc:
