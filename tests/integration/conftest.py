@@ -137,6 +137,39 @@ async def wait_for_totals(settings: Settings, before: BatchCounts, expected: int
         await asyncio.sleep(0.2)
 
 
+async def uncommitted_partitions(
+    settings: Settings, timeout_s: float = 30
+) -> dict[TopicPartition, int]:
+    """Input partitions whose committed offset is still behind their end (waits up to timeout_s).
+
+    Empty once the worker has processed (and committed) everything sent so far, on every topic.
+    """
+    from streams.topics import Topics
+
+    names = Topics.from_settings(settings).inputs
+    parts = [TopicPartition(name, p) for name in names for p in range(settings.partitions)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    await admin.start()
+    try:
+        ends = dict(await consumer.end_offsets(parts))
+        deadline = time.monotonic() + timeout_s
+        while True:
+            committed = await admin.list_consumer_group_offsets(settings.app_id)
+            lagging = {
+                tp: end
+                for tp, end in ends.items()
+                if end > 0 and (tp not in committed or committed[tp].offset < end)
+            }
+            if not lagging or time.monotonic() > deadline:
+                return lagging
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+        await consumer.stop()
+
+
 async def read_topic(settings: Settings, topic: str) -> list[tuple[bytes | None, bytes | None]]:
     """Every message of ``topic`` from the beginning up to its current end."""
     consumer = AIOKafkaConsumer(

@@ -6,18 +6,14 @@ sent; each invalid one is in the dead-letter topic with the right code and its o
 
 from __future__ import annotations
 
-import asyncio
 import random
 import subprocess
-import time
 from collections import Counter
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from replay import synthetic
 from replay.corrupt import corrupt
@@ -27,7 +23,7 @@ from streams.producer import EventProducer, complete
 from streams.settings import Settings
 from streams.stats import read_totals
 from streams.topics import EventKind, Topics
-from tests.integration.conftest import read_topic, wait_for_totals
+from tests.integration.conftest import read_topic, uncommitted_partitions, wait_for_totals
 from tests.unit.examples import VALID
 
 pytestmark = pytest.mark.integration
@@ -162,34 +158,5 @@ async def test_health_and_metrics(settings: Settings, worker: subprocess.Popen[b
 async def test_offsets_are_committed_once_processed(
     settings: Settings, worker: subprocess.Popen[bytes]
 ) -> None:
-    topics = Topics.from_settings(settings)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        consumer_ends = await _end_offsets(settings, topics.inputs)
-        deadline = time.monotonic() + 30
-        while True:
-            committed = await admin.list_consumer_group_offsets(settings.app_id)
-            lagging = {
-                tp: end
-                for tp, end in consumer_ends.items()
-                if end > 0 and (tp not in committed or committed[tp].offset < end)
-            }
-            if not lagging or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.5)
-        assert not lagging, f"uncommitted partitions: {lagging}"
-    finally:
-        await admin.close()
-
-
-async def _end_offsets(settings: Settings, names: list[str]) -> dict[TopicPartition, int]:
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(name, p) for name in names for p in range(settings.partitions)]
-        return dict(await consumer.end_offsets(parts))
-    finally:
-        await consumer.stop()
+    lagging = await uncommitted_partitions(settings)
+    assert not lagging, f"uncommitted partitions: {lagging}"

@@ -16,7 +16,13 @@ import redis.asyncio as aioredis
 from streams.producer import EventProducer
 from streams.settings import Settings
 from streams.topics import EventKind, Topics, topic_reader
-from tests.integration.conftest import check_services, forget_run, new_settings, running_worker
+from tests.integration.conftest import (
+    check_services,
+    forget_run,
+    new_settings,
+    running_worker,
+    uncommitted_partitions,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -126,10 +132,14 @@ async def test_searching_and_clicking_kitchen_items_gives_kitchen_items(
     settings: Settings, shop: Recs
 ) -> None:
     user = shopper()
+    # The search is on another topic than the clicks: let it be processed first.
+    searched = await send(
+        settings, [(EventKind.SEARCH, {"user_id": user, "query": "tea towels", "ts": T0})]
+    )
+    await shop.for_event(searched[0])
     ids = await send(
         settings,
         [
-            (EventKind.SEARCH, {"user_id": user, "query": "tea towels", "ts": T0}),
             (EventKind.CLICK, {"user_id": user, "item_id": "K1", "ts": T0 + 10_000}),
             (EventKind.CLICK, {"user_id": user, "item_id": "K2", "ts": T0 + 20_000}),
         ],
@@ -230,19 +240,17 @@ async def test_replaying_the_same_events_leaves_identical_state(
                 {"event_id": f"{user}-q", "user_id": user, "query": "candles", "ts": T0 + 9000},
             )
         )
-    ids = await send(settings, events)
-    await shop.for_event(ids[-1])
-    await asyncio.sleep(1.0)
+    await send(settings, events)
+    assert not await uncommitted_partitions(settings)  # clicks and searches all processed
     first = await snapshot(settings)
     for user in users:
         assert f":u:{{{user}}}".encode() in {k[k.index(b":u:") :] for k in first if b":u:" in k}
     replay_marker = shopper()
-    ids = await send(
+    await send(
         settings,
         [*events, (EventKind.CLICK, {"user_id": replay_marker, "item_id": "G3", "ts": T0})],
     )
-    await shop.for_event(ids[-1])  # the replay has been processed up to here
-    await asyncio.sleep(1.0)
+    assert not await uncommitted_partitions(settings)  # the replay has been processed
     second = await snapshot(settings)
     second = {k: v for k, v in second.items() if replay_marker.encode() not in k}
     changed = {k for k in first if first[k] != second.get(k)}
@@ -260,7 +268,9 @@ async def test_purchases_are_excluded_when_so_configured() -> None:
         await recs.start()
         try:
             user = shopper()
-            ids = await send(
+            # Topics keep order per shopper only within a topic: the purchases must have been
+            # processed before the click for the click's list to know about them.
+            bought = await send(
                 settings,
                 [
                     (
@@ -277,8 +287,12 @@ async def test_purchases_are_excluded_when_so_configured() -> None:
                             "ts": T0 + 1,
                         },
                     ),
-                    (EventKind.CLICK, {"user_id": user, "item_id": "K3", "ts": T0 + 5_000}),
                 ],
+            )
+            # One list per shopper and batch, triggered by the latest event: the second purchase.
+            await recs.for_event(bought[-1])
+            ids = await send(
+                settings, [(EventKind.CLICK, {"user_id": user, "item_id": "K3", "ts": T0 + 5_000})]
             )
             message = await recs.for_event(ids[-1])
         finally:
