@@ -33,6 +33,9 @@ bench-e2e: setup model ## End-to-end benchmark on the real stack (click/search -
 bench-quality: model ## Quality on Online Retail (design 7): engine vs baselines; JSON + PNG
 	@$(VENV)/python -m bench.quality_bench
 
+bench-quality-kafka: setup model ## A slice of the quality replay through Kafka + a worker: same lists?
+	@infra/stack.sh run $(VENV)/python -m bench.quality_kafka
+
 bench-bandit: setup ## Exploration simulation: Thompson vs epsilon-greedy vs none; JSON + PNG
 	@$(VENV)/python -m bench.bandit_sim
 
@@ -51,4 +54,4 @@ lint: setup ## ruff (lint and format check) and mypy
 format: setup ## Format the code with ruff
 	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .
 
-.PHONY: help setup model up down status demo test bench-e2e bench-quality bench-bandit bench-ann bench-encoder unit lint format
+.PHONY: help setup model up down status demo test bench-e2e bench-quality bench-quality-kafka bench-bandit bench-ann bench-encoder unit lint format

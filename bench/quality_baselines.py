@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -28,32 +29,48 @@ class Popularity:
 
 
 class OwnHistory:
+    """The customer's items by decayed purchase occasions; ties (many items bought once, in one
+    invoice) broken by global decayed popularity."""
+
     name = "own past items"
 
     def __init__(self, half_life_ms: float) -> None:
         self.half_life_ms = half_life_ms
         self.counts: dict[str, DecayedCounter] = {}
+        self.popularity = DecayedCounter(half_life_ms)
 
     def update(self, invoice: Invoice) -> None:
         counter = self.counts.setdefault(invoice.customer, DecayedCounter(self.half_life_ms))
         for item in sorted(invoice.items):
             counter.add(item, 1.0, invoice.ts_ms)
+            self.popularity.add(item, 1.0, invoice.ts_ms)
 
     def recommend(self, customer: str, now_ms: int, k: int) -> Ranked:
         counter = self.counts.get(customer)
-        return [item for item, _ in counter.top(k, now_ms)] if counter else []
+        if counter is None:
+            return []
+        scores = dict(counter.top(len(counter), now_ms))
+        # Scores of one invoice are equal in exact arithmetic; rounding must not break ties.
+        key = lambda i: (-round(scores[i], 9), -self.popularity.order_key(i), i)  # noqa: E731
+        return sorted(scores, key=key)[:k]
 
 
 class CoOccurrence:
+    """Items scored by cosine co-occurrence (invoices with both / sqrt of each one's invoices)
+    with the customer's 30 strongest past items, decayed weights; an item co-occurs with itself
+    (cosine 1), so past items count too."""
+
     name = "item co-occurrence"
 
     def __init__(self, half_life_ms: float) -> None:
         self.history = OwnHistory(half_life_ms)
         self.pairs: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self.invoices: dict[str, int] = defaultdict(int)
 
     def update(self, invoice: Invoice) -> None:
         items = sorted(invoice.items)
         for a in items:
+            self.invoices[a] += 1
             row = self.pairs[a]
             for b in items:
                 if a != b:
@@ -62,13 +79,12 @@ class CoOccurrence:
 
     def recommend(self, customer: str, now_ms: int, k: int) -> Ranked:
         scores: dict[str, float] = defaultdict(float)
-        for item, weight in (
-            self.history.counts[customer].top(30, now_ms) if customer in self.history.counts else []
-        ):
-            row = self.pairs.get(item, {})
-            total = sum(row.values()) or 1.0
-            for other, count in row.items():
-                scores[other] += weight * count / total
+        counter = self.history.counts.get(customer)
+        for item, weight in counter.top(30, now_ms) if counter else []:
+            scores[item] += weight
+            n = self.invoices[item]
+            for other, count in self.pairs.get(item, {}).items():
+                scores[other] += weight * count / math.sqrt(n * self.invoices[other])
         return sorted(scores, key=lambda i: -scores[i])[:k]
 
 

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import math
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,16 +28,19 @@ from bench.quality_baselines import ContentVectors, CoOccurrence, OwnHistory, Po
 from bench.retail_invoices import Invoice, load
 from encoders.encoder import OnnxEncoder
 from feature_store.item_index import ItemIndex, ItemInfo
-from feature_store.memory import MemoryCovisitStore, MemoryUserStore
-from ranking.blend import BlendConfig
+from feature_store.memory import MemoryCovisitStore, MemoryRepeatStore, MemoryUserStore
+from feature_store.user_state import encode
 from ranking.diversity import intra_list_diversity
 from ranking.profile import ProfileConfig
 from ranking.recommend import RecommendConfig
 from streams.events import Purchase
-from streams.personalise import Personaliser
-from streams.settings import Settings, parse_weights
+from streams.personalise import Outcome, Personaliser, ranking_configs
+from streams.settings import Settings
 
 K = 20
+# Chosen on the validation span (2011-09-01 to 2011-10-01, before the test period): a shop
+# whose only signal is purchases leans on the shopper's own history.
+RETAIL_WEIGHTS = "similar=0.1,covisit=0.3,history=2,trending=0.05"
 DAY_MS = 86_400_000
 
 
@@ -72,9 +76,8 @@ class Scores:
 
 
 class Engine:
-    name = "Pulse engine"
-
     def __init__(self, index: ItemIndex, profile: ProfileConfig, ranking: RecommendConfig) -> None:
+        self.name = "Pulse engine" + (f", MMR {ranking.diversity:g}" if ranking.diversity else "")
         self.personaliser = Personaliser(
             index,
             MemoryUserStore(index.dim),
@@ -82,9 +85,10 @@ class Engine:
             encoder=_NoText(),
             profile=profile,
             ranking=ranking,
+            repeats=MemoryRepeatStore(),
         )
 
-    async def feed(self, invoice: Invoice) -> None:
+    async def feed(self, invoice: Invoice) -> Outcome:
         events = [
             Purchase(
                 f"{invoice.invoice}-{n}",
@@ -99,9 +103,19 @@ class Engine:
         ]
         outcome = await self.personaliser.prepare(events)
         self.personaliser.queue_writes(None, outcome)  # type: ignore[arg-type]
+        return outcome
 
     async def recommend(self, customer: str, now_ms: int, k: int) -> list[str]:
         return [r.item_id for r in await self.personaliser.recommend_for(customer, now_ms, k)]
+
+
+def engine_settings(
+    weights: str = RETAIL_WEIGHTS, purchase_half_life_days: float | None = None, **overrides: Any
+) -> Settings:
+    """A worker's settings for this protocol: top 20, no exploration (it is random)."""
+    if purchase_half_life_days is not None:
+        overrides["purchase_half_life_days"] = purchase_half_life_days
+    return Settings(blend_weights=weights, recommendations_k=K, explore_share=0.0, **overrides)
 
 
 class _NoText:
@@ -112,8 +126,8 @@ class _NoText:
         raise AssertionError("purchases carry no text")
 
 
-def build_index(titles: dict[str, str], models: Path) -> ItemIndex:
-    encoder = OnnxEncoder.load(models, device="cpu", precision="int8")
+def build_index(titles: dict[str, str], models: Path, precision: str = "int8") -> ItemIndex:
+    encoder = OnnxEncoder.load(models, device="cpu", precision=precision)
     ids = sorted(titles)
     index = ItemIndex(encoder.dim, capacity=len(ids) + 1)
     for start in range(0, len(ids), 128):
@@ -135,15 +149,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         flush=True,
     )
     half_life = args.half_life_days * DAY_MS
-    profile = ProfileConfig(long_half_life_ms=half_life)
-    weights = parse_weights(args.weights)
-    ranking = RecommendConfig(
-        k=K,
-        blend=BlendConfig(weights=weights),
-        history_half_life_ms=half_life,
-        diversity=args.diversity,
-    )
-    models: list[Any] = [Engine(index, profile, ranking)]
+    # The engine as a worker runs it with these settings; the baselines follow the protocol.
+    profile, ranking = ranking_configs(engine_settings(args.weights, args.purchase_half_life_days))
+    ranking = replace(ranking, repeat_floor=args.repeat_floor)
+    models: list[Any] = [
+        Engine(index, profile, replace(ranking, diversity=float(strength)))
+        for strength in args.diversity.split(",")
+    ]
     if not args.engine_only:
         models += [
             Popularity(half_life),
@@ -180,6 +192,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 model.update(invoice)
         seen.add(invoice.customer)
     table = {name: s.summary() for name, s in scores.items()}
+    sizes = state_sizes(models[0])
+    print(
+        f"packed shopper state: median {sizes['p50']:,.0f} B, p95 {sizes['p95']:,.0f} B, "
+        f"max {sizes['max']:,.0f} B over {sizes['shoppers']:,} shoppers",
+        flush=True,
+    )
     for name, row in table.items():
         print(
             f"{name:24} Recall@20 {row['recall@20']:.3f}  HitRate@20 {row['hitrate@20']:.3f}  "
@@ -194,12 +212,29 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "until": args.until,
             "k": K,
             "half_life_days": args.half_life_days,
+            "engine_purchase_half_life_days": args.purchase_half_life_days,
+            "engine_repeat_floor": args.repeat_floor,
+            "engine_diversity": args.diversity,
             "weights": args.weights,
         },
         "invoices": len(invoices),
         "items": len(titles),
         "seconds": time.perf_counter() - started,
         "table": table,
+        "state_bytes": sizes,
+    }
+
+
+def state_sizes(engine: Engine) -> dict[str, float]:
+    """Bytes of each shopper's packed state (as a worker stores it in Redis) after the replay."""
+    users = engine.personaliser.users
+    assert isinstance(users, MemoryUserStore)
+    sizes = np.array([len(encode(s)) for s in users.states.values()])
+    return {
+        "shoppers": int(sizes.size),
+        "p50": float(np.percentile(sizes, 50)),
+        "p95": float(np.percentile(sizes, 95)),
+        "max": float(sizes.max()),
     }
 
 
@@ -207,7 +242,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     plt = pyplot()
 
     names = list(result["table"])
-    metrics = ["recall@20", "hitrate@20", "ndcg@20"]
+    metrics = ["recall@20", "hitrate@20", "ndcg@20", "intra_list_diversity", "coverage"]
     x = np.arange(len(metrics))
     fig, ax = plt.subplots(figsize=(10, 5))
     width = 0.8 / len(names)
@@ -228,14 +263,27 @@ def main() -> None:
     p.add_argument("--data", default="../shared/data/online-retail-uci/online_retail.csv.gz")
     p.add_argument("--models", default="onnx_models")
     p.add_argument("--split", default="2011-10-01")
-    p.add_argument("--half-life-days", type=float, default=30.0)
+    p.add_argument(
+        "--half-life-days", type=float, default=30.0, help="of the baselines (the protocol)"
+    )
+    p.add_argument(
+        "--purchase-half-life-days",
+        type=float,
+        default=Settings().purchase_half_life_days,
+        help="of the engine's purchase history",
+    )
+    p.add_argument("--repeat-floor", type=float, default=RecommendConfig().repeat_floor)
     p.add_argument("--limit-tests", type=int, default=None)
     p.add_argument("--until", default=None, help="stop at this date (tuning on a validation span)")
     p.add_argument("--engine-only", action="store_true")
-    p.add_argument("--diversity", type=float, default=0.0, help="MMR strength for the engine")
+    p.add_argument(
+        "--diversity",
+        default="0,0.3",
+        help="MMR strengths: one engine row for each (0 = off), to show the trade-off",
+    )
     p.add_argument(
         "--weights",
-        default=Settings().blend_weights,
+        default=RETAIL_WEIGHTS,
         help="blend weights, e.g. similar=1,covisit=1,history=0.8,trending=0.3",
     )
     p.add_argument("--name", default="quality")

@@ -24,7 +24,7 @@ class CovisitStore:
         self._rng = random.Random(0)
 
     async def neighbours(
-        self, items: Iterable[str], n: int = 50
+        self, items: Iterable[str], n: int = 30
     ) -> dict[str, list[tuple[str, float]]]:
         wanted = sorted(set(items))
         if not wanted:

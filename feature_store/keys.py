@@ -38,3 +38,18 @@ class Keys:
     def item(self, item_id: str) -> str:
         """Hash: title, category, in_stock, text hash and fp16 vector of a catalogue item."""
         return f"{self.prefix}:i:{{{item_id}}}"
+
+    @property
+    def purchase_occasions(self) -> str:
+        """Hash: item -> purchase occasions (``feature_store.repeats``)."""
+        return f"{self.prefix}:rep:occasions"
+
+    @property
+    def repeat_occasions(self) -> str:
+        """Hash: item -> occasions on which a shopper bought the item again."""
+        return f"{self.prefix}:rep:repeats"
+
+    @property
+    def bandit(self) -> str:
+        """Hash: impressions:<arm>, clicks:<arm> -> totals of the exploration bandit."""
+        return f"{self.prefix}:bandit"

@@ -6,10 +6,12 @@ personalisation code the workers run through these). ``pipe`` arguments are igno
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from feature_store.repeats import RepeatCounts
 from feature_store.user_state import UserState
 
 
@@ -49,11 +51,7 @@ class MemoryCovisitStore:
     async def neighbours(
         self, items: Iterable[str], n: int = 30
     ) -> dict[str, list[tuple[str, float]]]:
-        return {
-            item: [(k, float(v)) for k, v in self.weights[item].most_common(n)]
-            for item in set(items)
-            if item in self.weights
-        }
+        return {item: _best(self.weights[item], n) for item in set(items) if item in self.weights}
 
     def add(self, pipe: object, pairs: dict[tuple[str, str], float]) -> None:
         for (a, b), weight in pairs.items():
@@ -61,4 +59,18 @@ class MemoryCovisitStore:
                 counts = self.weights.setdefault(x, Counter())
                 counts[y] += weight  # type: ignore[assignment]
                 if len(counts) > 2 * self.max_neighbours:
-                    self.weights[x] = Counter(dict(counts.most_common(self.max_neighbours)))
+                    self.weights[x] = Counter(dict(_best(counts, self.max_neighbours)))
+
+
+class MemoryRepeatStore(RepeatCounts):
+    async def rates(self, items: Iterable[str]) -> dict[str, float]:
+        return self.rates_now(items)
+
+    def add(self, pipe: object, increments: dict[str, tuple[int, int]]) -> None:
+        self.count(increments)
+
+
+def _best(counts: Counter[str], n: int) -> list[tuple[str, float]]:
+    """The ``n`` heaviest, ties in Redis's ZREVRANGE order (members in reverse byte order)."""
+    top = heapq.nlargest(n, counts.items(), key=lambda kv: (kv[1], kv[0].encode()))
+    return [(k, float(v)) for k, v in top]

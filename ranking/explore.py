@@ -41,6 +41,12 @@ class ThompsonSampler:
         if arm in self.clicks:
             self.clicks[arm] += 1.0
 
+    def set_counts(self, impressions: dict[str, float], clicks: dict[str, float]) -> None:
+        """Replace the counts (with totals shared by several samplers); unknown arms ignored."""
+        for arm in self.clicks:
+            self.impressions[arm] = impressions.get(arm, 0.0)
+            self.clicks[arm] = clicks.get(arm, 0.0)
+
     def choose(self, rng: random.Random, arms: Iterable[str] | None = None) -> str:
         candidates = list(arms) if arms is not None else list(self.clicks)
         draws = {arm: rng.betavariate(*self.posterior(arm)) for arm in candidates}

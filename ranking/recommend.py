@@ -35,7 +35,10 @@ class RecommendConfig:
     explore_share: float = 0.0
     blend: BlendConfig = field(default_factory=BlendConfig)
     short_half_life_ms: float = 30 * 60 * 1000.0
-    history_half_life_ms: float = 30 * 24 * 3600 * 1000.0
+    history_half_life_ms: float = 180 * 24 * 3600 * 1000.0
+    # A purchased item's history score is scaled by (repeat_floor + the item's repeat rate):
+    # items shoppers tend to buy again rank above one-off buys.
+    repeat_floor: float = 0.1
 
 
 def _title(index: ItemIndex, item_id: str) -> str:
@@ -104,12 +107,20 @@ def covisited(
     return [Proposal(i, scores[i], f"often chosen with {_title(index, because[i])}") for i in top]
 
 
-def history(state: UserState, now_ms: int, half_life_ms: float) -> list[Proposal]:
-    """Own purchases by decayed purchase occasions (repeat buys matter in retail)."""
+def history(
+    state: UserState,
+    now_ms: int,
+    cfg: RecommendConfig,
+    repeat_rates: dict[str, float] | None = None,
+) -> list[Proposal]:
+    """Own purchases by decayed purchase occasions (repeat buys matter in retail), scaled by
+    how often shoppers buy each item again when ``repeat_rates`` are known."""
     return [
         Proposal(
             item,
-            count * decay(max(0, now_ms - last), half_life_ms),
+            count
+            * decay(max(0, now_ms - last), cfg.history_half_life_ms)
+            * (1.0 if repeat_rates is None else cfg.repeat_floor + repeat_rates.get(item, 0.0)),
             "you bought this before",
         )
         for item, (count, last) in state.purchases.items()
@@ -150,13 +161,14 @@ def recommend(
     available: Callable[[str], bool] | None = None,
     similar_proposals: list[Proposal] | None = None,
     explorer: tuple[ThompsonSampler, random.Random] | None = None,
+    repeat_rates: dict[str, float] | None = None,
 ) -> list[Recommendation]:
     sources = {
         "similar": similar(state, index, cfg, now_ms)
         if similar_proposals is None
         else similar_proposals,
         "covisit": covisited(state, neighbours, index, cfg),
-        "history": history(state, now_ms, cfg.history_half_life_ms),
+        "history": history(state, now_ms, cfg, repeat_rates),
         "trending": trending_proposals(trending[: cfg.trending_candidates]),
     }
     latest = {item for item, _ in state.recent[-cfg.hide_latest :]} if cfg.hide_latest else set()

@@ -48,6 +48,10 @@ class DecayedCounter:
         best = heapq.nlargest(k, self._scores.items(), key=lambda kv: kv[1])
         return [(key, score * factor) for key, score in best]
 
+    def order_key(self, key: str) -> float:
+        """A number that orders keys as their decayed counts do, at any time (0 if unknown)."""
+        return self._scores.get(key, 0.0)
+
     def _rescale(self, ts_ms: int) -> None:
         landmark = ts_ms if self._landmark is None else self._landmark
         factor = 2.0 ** (-(ts_ms - landmark) / self.half_life_ms)

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import aiohttp
+import redis.asyncio as aioredis
+from aiokafka.admin import AIOKafkaAdminClient
 
 from feature_store.counts import BatchCounts
 from replay.run import ReplayReport, replay
@@ -48,6 +50,29 @@ def settings_env(settings: Settings) -> dict[str, str]:
             value = value.get_secret_value()
         env[f"PULSE_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
+
+
+async def forget_run(settings: Settings) -> None:
+    """Delete a run's topics (its own and Faust's) and Redis keys: tests, benchmarks."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        names = [
+            t
+            for t in await admin.list_topics()
+            if t.startswith(settings.topic_prefix) or t.startswith(settings.app_id)
+        ]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
+    client = aioredis.from_url(settings.redis_url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{settings.redis_prefix}:*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await client.delete(*keys[start : start + 1000])
+    finally:
+        await client.aclose()
 
 
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:

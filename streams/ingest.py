@@ -20,22 +20,21 @@ from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from encoders.service import EncoderService
+from feature_store.bandit import BanditStore
 from feature_store.counts import BatchCounts, CountStore, RedisCountStore
 from feature_store.covisit import CovisitStore
 from feature_store.item_index import ItemIndex
 from feature_store.keys import Keys
+from feature_store.repeats import RepeatStore
 from feature_store.users import UserStore
-from ranking.blend import BlendConfig
-from ranking.profile import ProfileConfig
-from ranking.recommend import RecommendConfig
 from streams.catalog import CatalogFollower
 from streams.deadletter import RawMessage, dead_letter_record, encode_dead_letter
 from streams.errors import InvalidEventError, ServiceError
 from streams.metrics import Metrics
-from streams.personalise import Outcome, Personaliser
+from streams.personalise import Outcome, Personaliser, ranking_configs
 from streams.producer import new_producer, start_producer
 from streams.retry import until_done
-from streams.settings import Settings, parse_weights
+from streams.settings import Settings
 from streams.topics import EventKind, Topics
 from streams.triage import Triage, triage
 
@@ -225,21 +224,10 @@ class IngestResources:
             users,
             CovisitStore(self.redis, self.keys),
             self.encoder,
-            ProfileConfig(
-                short_half_life_ms=settings.short_half_life_minutes * 60_000,
-                long_half_life_ms=settings.long_half_life_days * 86_400_000,
-            ),
-            RecommendConfig(
-                k=settings.recommendations_k,
-                blend=BlendConfig(
-                    weights=parse_weights(settings.blend_weights),
-                    exclude_purchased=settings.exclude_purchased,
-                ),
-                short_half_life_ms=settings.short_half_life_minutes * 60_000,
-                diversity=settings.diversity,
-                explore_share=settings.explore_share,
-            ),
+            *ranking_configs(settings),
             metrics=self.metrics,
+            repeats=RepeatStore(self.redis, self.keys),
+            bandit=BanditStore(self.redis, self.keys),
         )
         self.processor.personalise = PersonaliseStep(
             self.personaliser, self.redis, self.count_store

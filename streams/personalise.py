@@ -12,24 +12,26 @@ import asyncio
 import random
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from redis.asyncio.client import Pipeline
 
 from encoders.pooling import Floats
+from feature_store.bandit import BanditStore
 from feature_store.item_index import ItemIndex
-from feature_store.stores import CovisitWeights, ShopperStore
+from feature_store.stores import CovisitWeights, RepeatRates, ShopperStore
 from feature_store.user_state import UserState
-from ranking.blend import CANDIDATE_SOURCES, Recommendation
+from ranking.blend import CANDIDATE_SOURCES, BlendConfig, Recommendation
 from ranking.explore import ThompsonSampler
 from ranking.profile import ProfileConfig, apply
 from ranking.recommend import RecommendConfig, recommend, similar_many
 from ranking.trending import DecayedCounter
 from streams.events import Click, Purchase, Review, Search, UserEvent
 from streams.metrics import Metrics
+from streams.settings import Settings, parse_weights
 
 # A new item is paired with this many of the shopper's latest items.
 COVISIT_RECENT = 3
@@ -47,6 +49,11 @@ class TextEncoder(Protocol):
 class Outcome:
     states: dict[str, UserState] = field(default_factory=dict)
     pairs: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    # item -> (purchase occasions, repeat occasions) seen in the batch
+    repeats: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # the bandit's impressions and clicks per arm in the batch
+    impressions: Counter[str] = field(default_factory=Counter)
+    clicks: Counter[str] = field(default_factory=Counter)
     messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -61,10 +68,16 @@ class Personaliser:
         ranking: RecommendConfig | None = None,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        repeats: RepeatRates | None = None,
+        bandit: BanditStore | None = None,
     ) -> None:
         self.index = index
         self.users = users
         self.covisit = covisit
+        # Without a store the history source ranks by decayed purchase occasions alone.
+        self.repeats = repeats
+        # Without a store each worker's bandit learns alone, from its start.
+        self.bandit = bandit
         self.encoder = encoder
         self.profile = profile or ProfileConfig()
         self.ranking = ranking or RecommendConfig()
@@ -90,7 +103,9 @@ class Personaliser:
         if not events:
             return outcome
         states = await self.users.load({e.user_id for e in events})
-        await self._reward(events)
+        if self.bandit is not None and (totals := await self.bandit.due_totals()) is not None:
+            self.sampler.set_counts(*totals)
+        await self._reward(events, outcome)
         queries, reviews = await self._texts(events)
         last: dict[str, UserEvent] = {}
         for event in events:
@@ -100,6 +115,8 @@ class Personaliser:
             item_id = getattr(event, "item_id", None)
             info = self.index.info(item_id) if item_id else None
             before = [i for i, _ in state.recent[-COVISIT_RECENT:]]
+            if isinstance(event, Purchase):
+                _count_occasion(outcome.repeats, state, event)
             states[event.user_id] = apply(
                 state,
                 event,
@@ -136,6 +153,7 @@ class Personaliser:
         generated = int(self.clock() * 1000)
         now = {uid: last[uid].ts_ms for uid in outcome.states}
         similar = similar_many(outcome.states, self.index, self.ranking, now)
+        rates = await self._repeat_rates(outcome.states.values())
         for uid, state in outcome.states.items():
             trigger = last[uid]
             recs = recommend(
@@ -147,8 +165,9 @@ class Personaliser:
                 trigger.ts_ms,
                 similar_proposals=similar[uid],
                 explorer=(self.sampler, self.rng) if self.ranking.explore_share > 0 else None,
+                repeat_rates=rates,
             )
-            self._count_impressions(recs)
+            self._count_impressions(recs, outcome)
             outcome.messages.append(
                 (
                     uid,
@@ -169,10 +188,14 @@ class Personaliser:
         self.users.write(pipe, outcome.states)
         if outcome.pairs:
             self.covisit.add(pipe, outcome.pairs)
+        if outcome.repeats and self.repeats is not None:
+            self.repeats.add(pipe, outcome.repeats)
+        if self.bandit is not None:
+            self.bandit.add(pipe, outcome.impressions, outcome.clicks)
         for uid, message in outcome.messages:
             self.users.write_recommendations(pipe, uid, message)
 
-    async def _reward(self, events: Sequence[UserEvent]) -> None:
+    async def _reward(self, events: Sequence[UserEvent], outcome: Outcome) -> None:
         """Credit the source of every clicked item that came from one of our lists."""
         clicks = [e for e in events if isinstance(e, Click) and e.rec_id]
         if not clicks:
@@ -184,13 +207,16 @@ class Personaliser:
                 continue
             item = next((i for i in stored["items"] if i["item_id"] == click.item_id), None)
             if item is not None:
-                self.sampler.record_click(item.get("arm") or item["source"])
+                arm = item.get("arm") or item["source"]
+                self.sampler.record_click(arm)
+                outcome.clicks[arm] += 1
                 if self.metrics is not None:
                     self.metrics.inc("pulse_recommendation_clicks_total", "source", item["source"])
 
-    def _count_impressions(self, recs: Sequence[Recommendation]) -> None:
+    def _count_impressions(self, recs: Sequence[Recommendation], outcome: Outcome) -> None:
         for rec in recs:
             self.sampler.record_impression(rec.arm or rec.source)
+            outcome.impressions[rec.arm or rec.source] += 1
             if self.metrics is not None:
                 self.metrics.inc("pulse_recommendation_impressions_total", "source", rec.source)
         self._shown += len(recs)
@@ -205,7 +231,13 @@ class Personaliser:
         neighbours = await self.covisit.neighbours(recent)
         trending = self.trending.top(self.ranking.per_source, now_ms)
         cfg = replace(self.ranking, k=k)
-        return recommend(state, self.index, neighbours, trending, cfg, now_ms)
+        rates = await self._repeat_rates([state])
+        return recommend(state, self.index, neighbours, trending, cfg, now_ms, repeat_rates=rates)
+
+    async def _repeat_rates(self, states: Iterable[UserState]) -> dict[str, float] | None:
+        if self.repeats is None:
+            return None
+        return await self.repeats.rates({i for s in states for i in s.purchases})
 
     def cold_start(self, k: int, now_ms: int | None = None) -> list[dict[str, Any]]:
         """Trending items for a shopper Pulse knows nothing about yet."""
@@ -237,6 +269,39 @@ class Personaliser:
         q = dict(zip(queries, vectors[: len(queries)], strict=True))
         r = dict(zip(reviews, vectors[len(queries) :], strict=True))
         return q, r
+
+
+def ranking_configs(settings: Settings) -> tuple[ProfileConfig, RecommendConfig]:
+    """The profile and ranking configuration a worker runs with ``settings``."""
+    short_ms = settings.short_half_life_minutes * 60_000
+    purchase_ms = settings.purchase_half_life_days * 86_400_000
+    profile = ProfileConfig(
+        short_half_life_ms=short_ms,
+        long_half_life_ms=settings.long_half_life_days * 86_400_000,
+        purchase_half_life_ms=purchase_ms,
+    )
+    ranking = RecommendConfig(
+        k=settings.recommendations_k,
+        blend=BlendConfig(
+            weights=parse_weights(settings.blend_weights),
+            exclude_purchased=settings.exclude_purchased,
+        ),
+        short_half_life_ms=short_ms,
+        history_half_life_ms=purchase_ms,
+        diversity=settings.diversity,
+        explore_share=settings.explore_share,
+    )
+    return profile, ranking
+
+
+def _count_occasion(counts: dict[str, tuple[int, int]], before: UserState, event: Purchase) -> None:
+    """One purchase occasion of the item; a repeat when the shopper bought it at an earlier
+    time (several lines of one order are one occasion)."""
+    known = before.purchases.get(event.item_id)
+    if known is not None and known[1] == event.ts_ms:
+        return
+    occasions, repeats = counts.get(event.item_id, (0, 0))
+    counts[event.item_id] = (occasions + 1, repeats + int(known is not None))
 
 
 def item_message(rec: Recommendation) -> dict[str, Any]:

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     )
     short_half_life_minutes: float = Field(30.0, gt=0)
     long_half_life_days: float = Field(30.0, gt=0)
+    purchase_half_life_days: float = Field(
+        180.0, gt=0, description="Half-life of a shopper's purchase history."
+    )
     admin_token: SecretStr = SecretStr("change-me")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from feature_store.counts import BatchCounts
-from streams.demo import start_worker, stop_worker, wait_healthy
+from streams.demo import forget_run, start_worker, stop_worker, wait_healthy
 from streams.settings import Settings
 from streams.stats import read_totals
 from streams.topics import ensure_topics
@@ -67,29 +67,6 @@ async def check_services(settings: Settings) -> None:
     finally:
         await client.aclose()
     await ensure_topics(settings, timeout_s=20)
-
-
-async def forget_run(settings: Settings) -> None:
-    """Delete a test run's topics (its own and Faust's) and Redis keys."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        names = [
-            t
-            for t in await admin.list_topics()
-            if t.startswith(settings.topic_prefix) or t.startswith(settings.app_id)
-        ]
-        if names:
-            await admin.delete_topics(names)
-    finally:
-        await admin.close()
-    client = aioredis.from_url(settings.redis_url)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{settings.redis_prefix}:*", count=1000)]
-        for start in range(0, len(keys), 1000):
-            await client.delete(*keys[start : start + 1000])
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -246,17 +246,31 @@ async def test_replaying_the_same_events_leaves_identical_state(
     for user in users:
         assert f":u:{{{user}}}".encode() in {k[k.index(b":u:") :] for k in first if b":u:" in k}
     replay_marker = shopper()
-    await send(
+    ids = await send(
         settings,
         [*events, (EventKind.CLICK, {"user_id": replay_marker, "item_id": "G3", "ts": T0})],
     )
     assert not await uncommitted_partitions(settings)  # the replay has been processed
+    marker_list = await shop.for_event(ids[-1])
     second = await snapshot(settings)
     second = {k: v for k, v in second.items() if replay_marker.encode() not in k}
     changed = {k for k in first if first[k] != second.get(k)}
     covisit_g3 = {k for k in changed if k.endswith(b"{G3}")}
-    assert changed - covisit_g3 == set()
+    bandit = f"{settings.redis_prefix}:bandit".encode()
+    assert changed - covisit_g3 - {bandit} == set()
     assert set(second) - set(first) == set()
+    # The only list the replay made is the marker's: its items are the only new impressions.
+    shown = [i.get("arm") or i["source"] for i in marker_list["items"]]
+    impressions = {
+        k: int(second[bandit].get(k, 0)) - int(first[bandit].get(k, 0))
+        for k in second[bandit]
+        if k.startswith(b"impressions:")
+    }
+    assert {k: v for k, v in impressions.items() if v} == {
+        f"impressions:{arm}".encode(): shown.count(arm) for arm in set(shown)
+    }
+    clicks = {k: v for k, v in second[bandit].items() if k.startswith(b"clicks:")}
+    assert clicks == {k: v for k, v in first[bandit].items() if k.startswith(b"clicks:")}
 
 
 async def test_purchases_are_excluded_when_so_configured() -> None:

@@ -63,14 +63,15 @@ async def test_clicks_on_a_list_reward_its_sources() -> None:
     p.queue_writes(None, outcome)
     message = outcome.messages[0][1]
     shown = sum(p.sampler.impressions.values())
-    assert shown == 5
+    assert shown == 5 and outcome.impressions.total() == 5  # the batch's counts, for Redis
     explored = [i for i in message["items"] if i["source"] == "explore"]
     assert len(explored) == 1 and explored[0]["arm"] in p.sampler.clicks
     target = explored[0]
-    await p.prepare(
+    clicked = await p.prepare(
         [Click("e2", "u", T0 + 1000, target["item_id"], "click", rec_id=message["rec_id"])]
     )
     assert p.sampler.clicks[target["arm"]] == 1.0
+    assert clicked.clicks == {target["arm"]: 1}
     text = metrics.render()
     assert 'pulse_recommendation_clicks_total{source="explore"} 1' in text
     assert 'pulse_recommendation_impressions_total{source="explore"}' in text

@@ -112,6 +112,37 @@ def test_user_state_codec_round_trips(
     assert encode(d) == encode(decode(encode(d)))  # stable after one round
 
 
+def test_states_stored_by_the_first_codec_are_still_read() -> None:
+    import struct
+
+    import orjson
+
+    from feature_store.user_state import _HEADER
+
+    vector = bytes([1, 255]) + bytes(382)
+    v1 = (
+        _HEADER.pack(1, 2.0, T0, 0.5, 3.0, T0, 0.25, 1, 7)
+        + struct.pack("<H", 384)
+        + vector
+        + vector
+        + struct.pack("<Q", 42)
+        + orjson.dumps(
+            {
+                "r": [["a", T0], ["b", T0 + 1]],
+                "c": {"Home": 1.5},
+                "cr": T0,
+                "p": {"b": [1.8909, T0 + 1]},
+                "q": ["tea", T0],
+            }
+        )
+    )
+    s = decode(v1)
+    assert s.recent == (("a", T0), ("b", T0 + 1)) and s.purchases == {"b": (1.8909, T0 + 1)}
+    assert s.categories == {"Home": 1.5} and s.last_query == ("tea", T0) and s.seen == (42,)
+    assert s.events == 7 and s.short.total[:2].tolist() == [0.5, -0.5]
+    assert decode(encode(s)).purchases == s.purchases  # written back in the current version
+
+
 def test_blend_normalises_sources_and_keeps_the_strongest_reason() -> None:
     ranked = blend(
         {
@@ -235,7 +266,7 @@ def test_favourite_categories_lift_their_items() -> None:
 
 
 def test_purchase_occasions_decay_and_ignore_arrival_order() -> None:
-    h = CFG.long_half_life_ms
+    h = CFG.purchase_half_life_ms
     first = apply(UserState.new(2), Purchase("p1", "u1", T0, "x", 1, 1.0), CFG)
     later = apply(first, Purchase("p2", "u1", T0 + int(h), "x", 5, 1.0), CFG)
     assert later.purchases["x"] == (1.5, T0 + int(h))  # one half-life: 1 -> 0.5, plus 1

@@ -1,0 +1,24 @@
+"""A slice of the quality benchmark through Kafka and a real worker gives the direct run's lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.quality_kafka import check_slice
+from tests.integration.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+DATA = ROOT.parent / "shared" / "data" / "online-retail-uci" / "online_retail.csv.gz"
+
+
+async def test_a_replayed_slice_gives_the_direct_runs_lists() -> None:
+    assert DATA.exists(), f"Online Retail is expected at {DATA} (../shared beside the clone)"
+    report = await check_slice(60, DATA, Path(ROOT / "onnx_models"))
+    assert report.invoices == 60
+    # Lines of one invoice are sent together; the worker may still take them in two batches.
+    assert report.compared >= 50, report.as_dict()
+    assert report.identical == report.compared, report.as_dict()
+    assert report.items_per_list > 5  # real lists, not empty ones compared
