@@ -4,9 +4,9 @@ Layout (little-endian): a header (version, the two decayed vectors' weights, ref
 int8 scales), the short- and long-term vectors as int8 with a scale (384 bytes each), the
 recent event-id hashes (8 bytes each), the recent items and the purchases as packed records
 (length-prefixed item id, times in ms; purchase counts in 1e-4 units, as the profile rounds
-them), then a small JSON tail (category affinities, last query). About 1.3 KiB for a shopper
-with a few clicks; each remembered purchase adds about 20 bytes. Version 1 (items and purchases
-in the JSON tail) is still read.
+them), then a small JSON tail (category affinities, last query, session intent). About 1.3 KiB
+for a shopper with a few clicks; each remembered purchase adds about 20 bytes. Version 1 (items
+and purchases in the JSON tail) is still read.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ class UserState:
     seen: tuple[int, ...] = ()  # hashes of the latest event ids, oldest first
     last_query: tuple[str, int] | None = None
     events: int = 0
+    # The last session category seen (trends.intent): a new one is an intent shift.
+    intent: str | None = None
 
     @classmethod
     def new(cls, dim: int) -> UserState:
@@ -100,6 +102,7 @@ def encode(state: UserState) -> bytes:
             "c": {k: round(v, 4) for k, v in state.categories.items()},
             "cr": state.categories_ref_ms,
             "q": state.last_query,
+            "i": state.intent,
         }
     )
     return header + struct.pack("<H", len(short)) + short + long + seen + bytes(records) + tail
@@ -157,4 +160,5 @@ def decode(data: bytes) -> UserState:
         seen=tuple(seen),
         last_query=(str(tail["q"][0]), int(tail["q"][1])) if tail["q"] else None,
         events=n_events,
+        intent=tail.get("i"),
     )

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import orjson
 import redis.asyncio as aioredis
@@ -37,6 +38,7 @@ from streams.retry import until_done
 from streams.settings import Settings
 from streams.topics import EventKind, Topics
 from streams.triage import Triage, triage
+from trends.tracker import TrendConfig, TrendTracker
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,7 @@ class BatchProcessor:
         metrics.describe("pulse_events_dead_lettered_total", "Messages dead-lettered, by code.")
         metrics.describe("pulse_batches_total", "Micro-batches processed.")
         metrics.describe("pulse_recommendations_published_total", "Lists published.")
+        metrics.describe("pulse_trend_signals_total", "Trend signals published, by kind.")
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchCounts:
         result = triage(messages, self.topics)
@@ -126,6 +129,11 @@ class BatchProcessor:
                 ]
                 await self._publish(self.topics.recommendations, recs, "recommendations")
                 self.metrics.inc("pulse_recommendations_published_total", n=len(recs))
+            if outcome.trends:
+                signals = [(t["kind"].encode(), orjson.dumps(t)) for t in outcome.trends]
+                await self._publish(self.topics.trends, signals, "trend signals")
+                for signal in outcome.trends:
+                    self.metrics.inc("pulse_trend_signals_total", "kind", signal["kind"])
             step.personaliser.users.remember(outcome.states)
         for kind, n in result.counts.processed.items():
             self.metrics.inc("pulse_events_processed_total", "kind", kind, n)
@@ -228,6 +236,7 @@ class IngestResources:
             metrics=self.metrics,
             repeats=RepeatStore(self.redis, self.keys),
             bandit=BanditStore(self.redis, self.keys),
+            trends=trend_tracker(settings, index) if settings.trends else None,
         )
         self.processor.personalise = PersonaliseStep(
             self.personaliser, self.redis, self.count_store
@@ -251,3 +260,20 @@ class IngestResources:
                 await self.encoder.close()
             await self.sink.stop()
             await self.redis.aclose()
+
+
+def trend_tracker(settings: Settings, index: ItemIndex) -> TrendTracker:
+    """The trend statistics of a worker, configured by ``settings``."""
+
+    def title_of(item_id: str) -> str | None:
+        info = index.info(item_id)
+        return info.title if info else None
+
+    cfg = TrendConfig(
+        window_ms=int(settings.trend_window_seconds * 1000),
+        min_support=settings.trend_min_support,
+        min_ratio=settings.trend_min_ratio,
+        min_z=settings.trend_min_z,
+        warmup_windows=settings.trend_warmup_windows,
+    )
+    return TrendTracker(cfg, ZoneInfo(settings.shop_timezone), title_of)

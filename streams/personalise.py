@@ -32,6 +32,8 @@ from ranking.trending import DecayedCounter
 from streams.events import Click, Purchase, Review, Search, UserEvent
 from streams.metrics import Metrics
 from streams.settings import Settings, parse_weights
+from trends.intent import IntentConfig, drift, next_intent, session_category
+from trends.tracker import Observations, TrendTracker
 
 # A new item is paired with this many of the shopper's latest items.
 COVISIT_RECENT = 3
@@ -54,6 +56,8 @@ class Outcome:
     # the bandit's impressions and clicks per arm in the batch
     impressions: Counter[str] = field(default_factory=Counter)
     clicks: Counter[str] = field(default_factory=Counter)
+    # pulse.trends messages the batch fired
+    trends: list[dict[str, Any]] = field(default_factory=list)
     messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -70,6 +74,8 @@ class Personaliser:
         metrics: Metrics | None = None,
         repeats: RepeatRates | None = None,
         bandit: BanditStore | None = None,
+        trends: TrendTracker | None = None,
+        intent: IntentConfig | None = None,
     ) -> None:
         self.index = index
         self.users = users
@@ -78,8 +84,11 @@ class Personaliser:
         self.repeats = repeats
         # Without a store each worker's bandit learns alone, from its start.
         self.bandit = bandit
+        # Without a tracker no trend signals; intent is followed in the shopper state anyway.
+        self.trends = trends
         self.encoder = encoder
         self.profile = profile or ProfileConfig()
+        self.intent = intent or IntentConfig(half_life_ms=self.profile.short_half_life_ms)
         self.ranking = ranking or RecommendConfig()
         self.trending = DecayedCounter(half_life_ms=6 * 3600 * 1000.0)
         self.clock = clock
@@ -108,6 +117,7 @@ class Personaliser:
         await self._reward(events, outcome)
         queries, reviews = await self._texts(events)
         last: dict[str, UserEvent] = {}
+        observed = Observations()
         for event in events:
             state = states[event.user_id]
             if state.has_seen(event.event_id):
@@ -129,6 +139,9 @@ class Personaliser:
                 else None,
                 category=info.category if info else None,
             )
+            observed.add(event, info.category if info else None)
+            if info is not None and info.category and isinstance(event, Click | Purchase):
+                states[event.user_id] = self._follow_intent(states[event.user_id], event, observed)
             outcome.states[event.user_id] = states[event.user_id]
             if isinstance(event, Click | Purchase):
                 weight = self.profile.weight(
@@ -140,6 +153,8 @@ class Personaliser:
                         outcome.pairs[tuple(sorted((previous, event.item_id)))] += weight  # type: ignore[index]
             if event.user_id not in last or event.ts_ms >= last[event.user_id].ts_ms:
                 last[event.user_id] = event
+        if self.trends is not None:
+            outcome.trends = self.trends.observe(observed)
         if not outcome.states:
             return outcome
         recent = {
@@ -194,6 +209,21 @@ class Personaliser:
             self.bandit.add(pipe, outcome.impressions, outcome.clicks)
         for uid, message in outcome.messages:
             self.users.write_recommendations(pipe, uid, message)
+
+    def _follow_intent(
+        self, state: UserState, event: UserEvent, observed: Observations
+    ) -> UserState:
+        """Remember the shopper's session category; a new one is an intent shift."""
+        current = session_category(state.recent, self._category_of, event.ts_ms, self.intent)
+        score = drift(state.short.total, state.long.total)
+        intent, shift = next_intent(event.user_id, state.intent, current, score, event.ts_ms)
+        if shift is not None:
+            observed.shifts.append(shift)
+        return state if intent == state.intent else replace(state, intent=intent)
+
+    def _category_of(self, item_id: str) -> str | None:
+        info = self.index.info(item_id)
+        return info.category if info else None
 
     async def _reward(self, events: Sequence[UserEvent], outcome: Outcome) -> None:
         """Credit the source of every clicked item that came from one of our lists."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,17 @@ class Settings(BaseSettings):
     @classmethod
     def _weights_parse(cls, value: str) -> str:
         parse_weights(value)
+        return value
+
+    @field_validator("shop_timezone")
+    @classmethod
+    def _timezone_known(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/London"
+            ) from exc
         return value
 
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -72,6 +84,15 @@ class Settings(BaseSettings):
     purchase_half_life_days: float = Field(
         180.0, gt=0, description="Half-life of a shopper's purchase history."
     )
+    trends: bool = Field(True, description="Publish trend signals to the trends topic.")
+    trend_window_seconds: float = Field(
+        60.0, gt=0, le=86_400, description="Tumbling window of the trending counts (event time)."
+    )
+    trend_min_support: float = Field(10.0, ge=1, description="Fewest events in a window to trend.")
+    trend_min_ratio: float = Field(3.0, ge=1, description="Least count / baseline to trend.")
+    trend_min_z: float = Field(4.0, ge=0, description="Least Poisson z-score to trend.")
+    trend_warmup_windows: int = Field(10, ge=1, description="Windows to learn before trending.")
+    shop_timezone: str = Field("UTC", description="Time zone of the shop's peak hours.")
     admin_token: SecretStr = SecretStr("change-me")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -1,4 +1,4 @@
-"""HTTP views of a worker: ingest, health and metrics (more come with recommendations)."""
+"""HTTP views of a worker: ingest, recommendations, trends, health and metrics."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 from streams.errors import ServiceError
 from streams.http_batch import BodyError, prepare_batch, split_body
 from streams.runtime import Runtime
+from trends.tracker import KINDS
 
 
 def _error(view: View, status: int, code: str, message: str, **extra: Any) -> Response:
@@ -92,6 +93,26 @@ def register(app: faust.App, runtime: Runtime) -> None:
                 )
             items = stored["items"][:k]
             return self.json({**stored, "items": items, "cold_start": False})
+
+    @app.page("/trends")
+    class Trends(View):
+        async def get(self, request: Request) -> Response:
+            kind = request.query.get("kind", "trending_item")
+            if kind not in KINDS:
+                return _error(self, 400, "bad_choice", f"'kind' must be one of {', '.join(KINDS)}")
+            try:
+                limit = int(request.query.get("limit", 20))
+            except ValueError:
+                return _error(self, 400, "wrong_type", "'limit' must be an integer")
+            if not 1 <= limit <= 100:
+                return _error(self, 400, "out_of_range", "'limit' must be between 1 and 100")
+            personaliser = runtime.ingest.personaliser
+            tracker = personaliser.trends if personaliser is not None else None
+            if tracker is None:
+                return _error(
+                    self, 503, "no_trends", "this worker runs without trends (PULSE_TRENDS=false)"
+                )
+            return self.json(tracker.summary(kind, limit))
 
     @app.page("/health")
     class Health(View):

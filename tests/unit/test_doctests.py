@@ -7,7 +7,17 @@ import importlib
 
 import pytest
 
-MODULES = ["encoders.pooling", "feature_store.users", "ranking.blend", "streams.metrics"]
+MODULES = [
+    "encoders.pooling",
+    "feature_store.users",
+    "ranking.blend",
+    "ranking.explore",
+    "ranking.trending",
+    "streams.metrics",
+    "trends.bursts",
+    "trends.intent",
+    "trends.peaks",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

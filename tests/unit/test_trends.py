@@ -1,0 +1,206 @@
+"""Trend statistics against numpy references, and on synthetic traffic with known answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feature_store.item_index import ItemIndex, ItemInfo
+from feature_store.memory import MemoryCovisitStore, MemoryUserStore
+from feature_store.user_state import UserState, decode, encode
+from streams.events import Click, Search
+from streams.personalise import Personaliser
+from trends.bursts import BurstDetector
+from trends.intent import IntentConfig, drift, session_category
+from trends.peaks import HOUR_MS, SLOTS, HourOfWeekProfile, hour_of_week
+from trends.tracker import Observations, TrendConfig, TrendTracker
+
+W = 60_000
+MONDAY = int(datetime(2024, 6, 3, tzinfo=UTC).timestamp() * 1000)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abc"), st.integers(0, 40), st.integers(0, W - 1)),
+        min_size=1,
+        max_size=200,
+    ),
+    st.floats(0.05, 0.5),
+)
+def test_baselines_are_exponential_means_of_counts_per_window(
+    events: list[tuple[str, int, int]], alpha: float
+) -> None:
+    d = BurstDetector(W, alpha=alpha)
+    events.sort(key=lambda e: (e[1], e[2]))
+    for key, window, offset in events:
+        d.add(key, window * W + offset)
+    last = events[-1][1]
+    d.add("tick", (last + 1) * W)  # closes every window up to ``last``
+    counts = np.zeros((3, last + 1))
+    for key, window, _ in events:
+        counts["abc".index(key), window] += 1
+    first = events[0][1]
+    for k, key in enumerate("abc"):
+        mean = 0.0
+        for window in range(first, last + 1):
+            mean = (1 - alpha) * mean + alpha * counts[k, window]
+        # as of the open window last + 1, weights normalised over the windows seen
+        seen = last - first + 1
+        assert np.isclose(d.baseline(key), mean / (1 - (1 - alpha) ** seen), atol=1e-12)
+    assert d.closed == last - first + 1
+
+
+def steady_traffic(
+    d: BurstDetector, rng: np.random.Generator, rates: np.ndarray, window: int
+) -> list[str]:
+    """One window of Poisson traffic for keys k0..kn at ``rates``; the keys flagged."""
+    events = [
+        (f"k{k}", window * W + int(rng.integers(0, W)))
+        for k, rate in enumerate(rates)
+        for _ in range(rng.poisson(rate))
+    ]
+    events.sort(key=lambda e: e[1])
+    flagged = []
+    for key, ts in events:
+        d.add(key, ts)
+        flagged += [b.key for b in d.bursts()]
+    return flagged
+
+
+def test_steady_traffic_raises_no_alarm_and_a_burst_is_flagged_in_its_first_window() -> None:
+    rng = np.random.default_rng(7)
+    rates = rng.uniform(2, 60, size=300)  # best-sellers and slow movers, all steady
+    d = BurstDetector(W)  # the defaults: support 10, ratio 3, z 4, 10 windows to learn
+    alarms = [key for window in range(40) for key in steady_traffic(d, rng, rates, window)]
+    assert alarms == []
+    # Key k3 takes off: ten times its usual rate from window 40 on.
+    burst_rates = rates.copy()
+    burst_rates[3] *= 10
+    flagged = steady_traffic(d, rng, burst_rates, 40)
+    assert flagged == ["k3"]  # in the first window of the burst, once
+    assert steady_traffic(d, rng, burst_rates, 41) == ["k3"]  # once more per window
+
+
+def test_nothing_trends_while_the_baseline_is_learned_and_late_events_are_counted() -> None:
+    d = BurstDetector(W, min_support=2, warmup_windows=3)
+    for n in range(10):
+        d.add("new", n)
+    assert d.bursts() == []  # no window closed yet: no baseline
+    d.add("x", 4 * W)
+    d.add("new", 0)  # its window closed
+    assert d.late == 1.0
+    for n in range(10):
+        d.add("new", 4 * W + n)
+    assert [b.key for b in d.bursts()] == ["new"]
+
+
+def test_hour_of_week_profile_is_the_decayed_share_of_each_hour() -> None:
+    rng = np.random.default_rng(1)
+    stamps = np.sort(rng.integers(MONDAY, MONDAY + 30 * 24 * HOUR_MS, size=3000))
+    profile = HourOfWeekProfile(UTC, half_life_days=10, min_events=100, min_days=7)
+    for ts in stamps:
+        profile.add(int(ts))
+    h = 10 * 24 * HOUR_MS
+    expected = np.zeros(SLOTS)
+    for ts in stamps:
+        expected[hour_of_week(int(ts), UTC)] += 2.0 ** (-(stamps[-1] - ts) / h)
+    assert np.allclose(profile.rates(), expected / expected.sum())
+    assert profile.ready
+
+
+def test_a_busy_hour_is_a_peak_and_the_next_one_is_found() -> None:
+    profile = HourOfWeekProfile(UTC, min_events=100, min_days=7)
+    for day in range(21):
+        for hour in range(24):
+            busy = day % 7 == 4 and hour in (18, 19)  # Fridays 18:00-19:59
+            for minute in range(20 if busy else 2):
+                profile.add(MONDAY + (day * 24 + hour) * HOUR_MS + minute * 60_000)
+    assert profile.peak_slots() == {4 * 24 + 18, 4 * 24 + 19}
+    assert profile.peak_starts() == [4 * 24 + 18]
+    slot, when = profile.next_peak(MONDAY + 21 * 24 * HOUR_MS)  # type: ignore[misc]
+    assert slot == 4 * 24 + 18 and when == datetime(2024, 6, 28, 18, tzinfo=UTC)
+
+
+def test_the_tracker_announces_a_peak_as_it_starts() -> None:
+    tracker = TrendTracker(TrendConfig(peak_min_events=100), UTC)
+    signals = []
+    for day in range(15):
+        for hour in range(24):
+            obs = Observations()
+            for minute in range(30 if hour == 9 else 3):
+                ts = MONDAY + (day * 24 + hour) * HOUR_MS + minute * 60_000
+                obs.activity.append(("Home > Candles", ts))
+            signals += [s for s in tracker.observe(obs) if s["kind"] == "peak_time"]
+    # Once a week of history is learned, every 09:00 starts a peak, shop-wide and for candles.
+    days = sorted({datetime.fromtimestamp(s["ts"] / 1000, UTC).day for s in signals})
+    assert len(days) == 8 and all(s["details"]["hour_of_week"].endswith("09:00") for s in signals)
+    assert {s["subject"] for s in signals} == {"all", "Home > Candles"}
+    summary = tracker.summary("peak_time", 5)
+    assert summary["profiles"][0]["subject"] == "all"
+    assert summary["profiles"][0]["next_peak"].endswith("09:00:00+00:00")
+
+
+def index() -> ItemIndex:
+    rng = np.random.default_rng(2)
+    idx = ItemIndex(8)
+    for item, category in [
+        ("c1", "Home > Candles"),
+        ("c2", "Home > Candles"),
+        ("c3", "Home > Candles"),
+        ("k1", "Home > Kitchen"),
+        ("k2", "Home > Kitchen"),
+        ("k3", "Home > Kitchen"),
+    ]:
+        v = rng.standard_normal(8).astype(np.float32)
+        idx.upsert(ItemInfo(item, f"{item} title", category, True), v / np.linalg.norm(v))
+    return idx
+
+
+async def test_a_shopper_moving_from_candles_to_tea_towels_raises_one_intent_shift() -> None:
+    tracker = TrendTracker(TrendConfig(), UTC)
+    p = Personaliser(
+        index(), MemoryUserStore(8), MemoryCovisitStore(), encoder=None, trends=tracker
+    )  # type: ignore[arg-type]
+    t = MONDAY
+    signals = []
+    steps = [("mover", "c1"), ("mover", "c2"), ("stayer", "c1"), ("mover", "c3")]
+    steps += [("stayer", "c2"), ("mover", "k1"), ("mover", "k2"), ("mover", "k3")]
+    steps += [("stayer", "c3"), ("mover", "k1"), ("mover", "k2")]
+    for n, (user, item) in enumerate(steps):
+        event = Click(f"e{n}", user, t + n * 60_000, item, "click")
+        outcome = await p.prepare([event])
+        p.queue_writes(None, outcome)  # type: ignore[arg-type]
+        signals += [s for s in outcome.trends if s["kind"] == "intent_shift"]
+    assert [(s["subject"], s["details"]) for s in signals] == [
+        ("mover", {"from": "Home > Candles", "to": "Home > Kitchen"})
+    ]
+    assert 0 <= signals[0]["score"] <= 2
+    assert tracker.summary("intent_shift", 3)["towards"][0]["category"] == "Home > Kitchen"
+    state = (await p.users.load(["mover"]))["mover"]
+    assert state.intent == "Home > Kitchen" and decode(encode(state)).intent == "Home > Kitchen"
+
+
+def test_session_category_needs_a_majority_of_recent_weight() -> None:
+    cfg = IntentConfig(half_life_ms=60_000)
+    category = {"a": "A", "b": "B"}.get
+    recent = (("a", 0), ("a", 1), ("b", 2), ("b", 3), ("x", 4))
+    assert session_category(recent, category, 4, cfg) is None  # 2 A, 2 B, 1 unknown: no majority
+    assert session_category(recent[2:], category, 4, cfg) == "B"
+    # Older items weigh less: two fresh B outweigh three A from an hour ago.
+    old = (("a", 0), ("a", 1), ("a", 2), ("b", 3_600_000), ("b", 3_600_001))
+    assert session_category(old, category, 3_600_001, cfg) == "B"
+    assert drift(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == 1.0
+    assert drift(np.zeros(2), np.array([0.0, 1.0])) == 0.0
+
+
+def test_observations_count_items_categories_and_normalised_queries() -> None:
+    obs = Observations()
+    obs.add(Click("e1", "u", 5, "i1", "view"), "Home")
+    obs.add(Search("e2", "u", 6, "  Red   Candles "), None)
+    assert obs.items == [("i1", 5, 1.0)] and obs.categories == [("Home", 5, 1.0)]
+    assert obs.queries == [("red candles", 6)] and obs.activity == [("Home", 5), (None, 6)]
+    assert UserState.new(2).intent is None

@@ -1,0 +1,1 @@
+"""Trend signals: bursts, peak times, intent shifts (pure statistics)."""

@@ -1,0 +1,88 @@
+"""Which shoppers just changed what they are after. Pure.
+
+A shopper's session category is the category holding the largest share of their recent items,
+each item weighted by its recency (decayed with the short-term half-life); it counts once it
+holds at least ``min_share`` of that weight over at least ``min_items`` items. The state keeps
+the last session category seen (``UserState.intent``); when another one takes its place, that is
+an intent shift from the old category to the new. Its score is how far the shopper's short-term
+interest has moved from their long-term one: 1 - cosine of the two vectors (0 when either is
+empty).
+
+>>> recent = (("c1", 0), ("c2", 1000), ("k1", 2000), ("k2", 3000), ("k3", 4000))
+>>> category = {"c1": "Candles", "c2": "Candles", "k1": "Kitchen", "k2": "Kitchen"}.get
+>>> session_category(recent[:2], category, 2000, IntentConfig())
+'Candles'
+>>> session_category(recent, category, 4000, IntentConfig())   # k3 has no category
+'Kitchen'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranking.interest import decay
+
+CategoryOf = Callable[[str], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class IntentConfig:
+    half_life_ms: float = 30 * 60 * 1000.0
+    min_share: float = 0.5
+    min_items: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class IntentShift:
+    user_id: str
+    from_category: str
+    to_category: str
+    score: float
+    ts_ms: int
+
+
+def session_category(
+    recent: Sequence[tuple[str, int]], category_of: CategoryOf, now_ms: int, cfg: IntentConfig
+) -> str | None:
+    weights: dict[str, float] = {}
+    items: dict[str, int] = {}
+    total = 0.0
+    for item, ts in recent:
+        w = decay(max(0, now_ms - ts), cfg.half_life_ms)
+        total += w
+        category = category_of(item)
+        if category:
+            weights[category] = weights.get(category, 0.0) + w
+            items[category] = items.get(category, 0) + 1
+    if not weights or total <= 0:
+        return None
+    best = max(sorted(weights), key=weights.__getitem__)
+    if weights[best] < cfg.min_share * total or items[best] < cfg.min_items:
+        return None
+    return best
+
+
+def drift(short: np.ndarray, long: np.ndarray) -> float:
+    """1 - cosine(short, long); 0 when either vector is empty."""
+    ns, nl = float(np.linalg.norm(short)), float(np.linalg.norm(long))
+    if ns == 0 or nl == 0:
+        return 0.0
+    return round(1.0 - float(np.dot(short, long)) / (ns * nl), 6)
+
+
+def next_intent(
+    user_id: str,
+    previous: str | None,
+    current: str | None,
+    score: float,
+    ts_ms: int,
+) -> tuple[str | None, IntentShift | None]:
+    """The intent to remember and the shift to announce, given the session category now."""
+    if current is None or current == previous:
+        return previous, None
+    if previous is None:
+        return current, None  # a first session category is not a change
+    return current, IntentShift(user_id, previous, current, score, ts_ms)
