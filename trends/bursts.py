@@ -10,7 +10,7 @@ burst does, and is flagged as the window fills (once per key and window). Nothin
 ``warmup_windows`` windows have closed. A window closes when the latest event time is ``grace_ms``
 past its end; later events for it are counted as late and left out.
 
->>> d = BurstDetector(window_ms=1000, min_support=3, warmup_windows=2)
+>>> d = BurstDetector(window_ms=1000, min_support=3, min_z=2, warmup_windows=2)
 >>> for second in range(5):                      # a steady key: 2 per window
 ...     d.add("steady", second * 1000); d.add("steady", second * 1000 + 500)
 >>> d.add("burst", 5000); d.add("burst", 5100); d.add("steady", 5200)

@@ -8,11 +8,13 @@ an intent shift from the old category to the new. Its score is how far the shopp
 interest has moved from their long-term one: 1 - cosine of the two vectors (0 when either is
 empty).
 
->>> recent = (("c1", 0), ("c2", 1000), ("k1", 2000), ("k2", 3000), ("k3", 4000))
+>>> recent = (("c1", 0), ("c2", 1000), ("k1", 2000), ("k2", 3000), ("x", 4000))
 >>> category = {"c1": "Candles", "c2": "Candles", "k1": "Kitchen", "k2": "Kitchen"}.get
 >>> session_category(recent[:2], category, 2000, IntentConfig())
 'Candles'
->>> session_category(recent, category, 4000, IntentConfig())   # k3 has no category
+>>> session_category(recent, category, 4000, IntentConfig()) is None   # no majority
+True
+>>> session_category(recent[2:4], category, 4000, IntentConfig())
 'Kitchen'
 """
 
