@@ -1,0 +1,116 @@
+"""Trend signals on the real stack: a burst reaches the trends topic and GET /trends; a shopper's
+change of mind is an intent shift."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from streams.topics import EventKind, Topics, topic_reader
+from tests.integration.conftest import (
+    check_services,
+    forget_run,
+    new_settings,
+    running_worker,
+    uncommitted_partitions,
+)
+from tests.integration.test_recommendations import T0, send, send_catalogue
+
+pytestmark = pytest.mark.integration
+
+KITCHEN = ["K1", "K2", "K3", "K4", "K5", "K6"]
+
+
+async def read_signals(settings: Any, timeout_s: float = 20) -> list[dict[str, Any]]:
+    """Every message on the trends topic so far (waits until the worker has caught up)."""
+    assert not await uncommitted_partitions(settings)
+    reader = await topic_reader(settings, Topics.from_settings(settings).trends, from_end=False)
+    out: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        quiet = 0
+        while time.monotonic() < deadline and quiet < 3:
+            batch = await reader.getmany(timeout_ms=300)
+            records = [r for rs in batch.values() for r in rs]
+            quiet = 0 if records else quiet + 1
+            out += [orjson.loads(r.value) for r in records]
+    finally:
+        await reader.stop()
+    return out
+
+
+async def test_a_burst_trends_and_steady_traffic_does_not() -> None:
+    # One-second windows in event time, so the test can play many windows at once.
+    settings = new_settings(trend_window_seconds=1, batch_max_wait_ms=50)
+    await check_services(settings)
+    try:
+        async with running_worker(settings):
+            await send_catalogue(settings)
+            steady = [
+                (
+                    EventKind.CLICK,
+                    {
+                        "user_id": f"s{n % 40}",
+                        "item_id": KITCHEN[n % 6],
+                        "ts": T0 + window * 1000 + n * 20,
+                    },
+                )
+                for window in range(15)
+                for n in range(30)
+            ]
+            burst = [
+                (EventKind.CLICK, {"user_id": f"b{n}", "item_id": "G2", "ts": T0 + 15_000 + n})
+                for n in range(25)
+            ]
+            await send(settings, steady)
+            await send(settings, burst)
+            signals = await read_signals(settings)
+            async with aiohttp.ClientSession() as session:
+                base = f"http://127.0.0.1:{settings.web_port}/trends"
+                async with session.get(f"{base}?kind=trending_item&limit=5") as response:
+                    items = await response.json()
+                async with session.get(f"{base}?kind=nonsense") as response:
+                    refused = (response.status, await response.json())
+    finally:
+        await forget_run(settings)
+    trending = {(s["kind"], s["subject"]) for s in signals if s["kind"].startswith("trending")}
+    assert trending == {("trending_item", "G2"), ("trending_category", "Garden > Tools")}
+    item = next(s for s in signals if s["subject"] == "G2")
+    assert item["details"]["title"] == "WATERING CAN ZINC" and item["details"]["count"] >= 10
+    assert item["window"] == {"start": T0 + 15_000, "ms": 1000}
+    assert [s["subject"] for s in items["signals"]] == ["G2"]
+    assert refused[0] == 400 and refused[1]["error"]["code"] == "bad_choice"
+
+
+async def test_a_change_of_category_is_one_intent_shift() -> None:
+    settings = new_settings()
+    await check_services(settings)
+    user = f"shopper-{uuid.uuid4().hex[:6]}"
+    clicks = ["C1", "C3", "C2", "K1", "K2", "K3", "K4", "K2"]
+    try:
+        async with running_worker(settings):
+            await send_catalogue(settings)
+            await send(
+                settings,
+                [
+                    (EventKind.CLICK, {"user_id": user, "item_id": item, "ts": T0 + n * 30_000})
+                    for n, item in enumerate(clicks)
+                ],
+            )
+            signals = await read_signals(settings)
+            async with aiohttp.ClientSession() as session:
+                url = f"http://127.0.0.1:{settings.web_port}/trends?kind=intent_shift"
+                async with session.get(url) as response:
+                    summary = await response.json()
+    finally:
+        await forget_run(settings)
+    shifts = [s for s in signals if s["kind"] == "intent_shift"]
+    assert [(s["subject"], s["details"]) for s in shifts] == [
+        (user, {"from": "Home > Candles", "to": "Home > Kitchen"})
+    ]
+    assert summary["towards"][0]["category"] == "Home > Kitchen"
