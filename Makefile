@@ -36,6 +36,12 @@ bench-quality: model ## Quality on Online Retail (design 7): engine vs baselines
 bench-quality-kafka: setup model ## A slice of the quality replay through Kafka + a worker: same lists?
 	@infra/stack.sh run $(VENV)/python -m bench.quality_kafka
 
+bench-trends: setup model ## Trend detection on the real stack: burst -> trending_item latency; JSON + PNG
+	@infra/stack.sh run $(VENV)/python -m bench.trends_bench
+
+bench-trends-real: setup ## Trend signals on Online Retail (peak hours) and Taobao (trending); JSON + PNG
+	@$(VENV)/python -m bench.trends_real
+
 bench-bandit: setup ## Exploration simulation: Thompson vs epsilon-greedy vs none; JSON + PNG
 	@$(VENV)/python -m bench.bandit_sim
 
@@ -54,4 +60,4 @@ lint: setup ## ruff (lint and format check) and mypy
 format: setup ## Format the code with ruff
 	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .
 
-.PHONY: help setup model up down status demo test bench-e2e bench-quality bench-quality-kafka bench-bandit bench-ann bench-encoder unit lint format
+.PHONY: help setup model up down status demo test bench-e2e bench-quality bench-quality-kafka bench-trends bench-trends-real bench-bandit bench-ann bench-encoder unit lint format

@@ -3,8 +3,9 @@
 Each of the 168 hour-of-week slots (Monday 00:00 is slot 0, in the shop's time zone) holds an
 exponentially decayed count of events in event time (forward decay, half-life
 ``half_life_days``), so the profile follows a shop whose habits change. A slot is a peak when
-its rate is at least ``peak_ratio`` times the mean rate of all slots; a peak starts in a peak
-slot whose previous slot is not one. The profile answers only once it has seen ``min_events``
+its rate is at least ``peak_ratio`` times the mean rate of the active slots (those with any
+activity: a shop that is quiet at night is not "peaking" all day); a peak starts in a peak slot
+whose previous slot is not one. The profile answers only once it has seen ``min_events``
 events over at least ``min_days`` days.
 
 >>> from datetime import datetime, timezone
@@ -88,16 +89,16 @@ class HourOfWeekProfile:
         if not self.ready:
             return set()
         rates = self.rates()
-        return {int(s) for s in np.flatnonzero(rates >= self.peak_ratio * rates.mean())}
+        return {int(s) for s in np.flatnonzero(rates >= self.peak_ratio * _active_mean(rates))}
 
     def peak_starts(self) -> list[int]:
         peaks = self.peak_slots()
         return sorted(s for s in peaks if (s - 1) % SLOTS not in peaks)
 
     def strength(self, slot: int) -> float:
-        """The slot's rate over the mean rate (1 = an average hour)."""
+        """The slot's rate over the mean rate of active slots (1 = an average open hour)."""
         rates = self.rates()
-        mean = float(rates.mean())
+        mean = _active_mean(rates)
         return float(rates[slot]) / mean if mean > 0 else 0.0
 
     def next_peak(self, ts_ms: int) -> tuple[int, datetime] | None:
@@ -114,7 +115,6 @@ class HourOfWeekProfile:
         return (current + ahead) % SLOTS, when
 
 
-def peak_start_at(profile: HourOfWeekProfile, ts_ms: int) -> bool:
-    """Whether the hour of ``ts_ms`` is the first hour of a peak of ``profile``."""
-    slot = hour_of_week(ts_ms, profile.tz)
-    return slot in profile.peak_starts()
+def _active_mean(rates: np.ndarray) -> float:
+    active = rates[rates > 0]
+    return float(active.mean()) if active.size else 0.0

@@ -1,0 +1,186 @@
+"""From a burst to its trending signal, on the real stack: Kafka, Redis, one worker.
+
+    python -m bench.trends_bench [--bursts 20] [--window 2] [--rate 200]
+
+Steady clicks (``--rate`` per second, event time = now, spread over 100 Online Retail items)
+run throughout. After the detector's warm-up, every ``--gap`` seconds one fresh item gets a
+burst of ``--burst-size`` clicks within half a second. Latency: from sending the burst's first
+click to the ``trending_item`` message for that item arriving on the trends topic. Also counted:
+bursts never flagged, and steady items flagged (false alarms). Writes bench/results/trends.json
+and trends.png. Needs the local stack (``infra/stack.sh up``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.common import Latencies, machine, pyplot, save
+from bench.e2e_bench import load_catalogue
+from streams.demo import forget_run, start_worker, stop_worker, wait_healthy
+from streams.producer import EventProducer
+from streams.settings import Settings
+from streams.topics import EventKind, Topics, ensure_topics, topic_reader
+
+
+class SignalFollower:
+    """Follows the trends topic: when each trending item was first announced."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.first_seen: dict[str, float] = {}
+
+    async def run(self) -> None:
+        reader = await topic_reader(
+            self.settings, Topics.from_settings(self.settings).trends, from_end=False
+        )
+        try:
+            while True:
+                batch = await reader.getmany(timeout_ms=100)
+                now = time.monotonic()
+                for records in batch.values():
+                    for record in records:
+                        signal = orjson.loads(record.value)
+                        if signal["kind"] == "trending_item":
+                            self.first_seen.setdefault(signal["subject"], now)
+        finally:
+            await reader.stop()
+
+
+async def steady_clicks(producer: EventProducer, items: list[str], rate: float) -> None:
+    rng = random.Random(1)
+    tick = 0.05
+    while True:
+        started = time.monotonic()
+        now_ms = int(time.time() * 1000)
+        for _ in range(max(1, round(rate * tick))):
+            event = {"user_id": f"steady-{rng.randrange(500)}", "item_id": rng.choice(items)}
+            await producer.send(EventKind.CLICK, {**event, "ts": now_ms})
+        await asyncio.sleep(max(0.0, tick - (time.monotonic() - started)))
+
+
+async def burst(producer: EventProducer, item: str, size: int) -> float:
+    """Send ``size`` clicks on ``item`` within half a second; when the first was sent."""
+    first = time.monotonic()
+    for n in range(size):
+        ts = int(time.time() * 1000)
+        await producer.send(EventKind.CLICK, {"user_id": f"burst-{n}", "item_id": item, "ts": ts})
+        await producer.flush()
+        await asyncio.sleep(0.5 / size)
+    return first
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:6]
+    settings = Settings(
+        topic_prefix=f"trb{run}.",
+        redis_prefix=f"trb{run}",
+        app_id=f"pulse-trb-{run}",
+        web_port=args.web_port,
+        trend_window_seconds=args.window,
+    )
+    await ensure_topics(settings)
+    proc = start_worker(settings, Path("var/log") / f"trends-bench-{run}.log")
+    follower = SignalFollower(settings)
+    tasks = [asyncio.create_task(follower.run())]
+    latencies = Latencies()
+    missed: list[str] = []
+    try:
+        await wait_healthy(f"http://127.0.0.1:{settings.web_port}/health", proc, timeout_s=120)
+        items = await load_catalogue(settings, Path(args.data))
+        steady, fresh = items[:100], items[100:]
+        async with EventProducer(settings, client_id="trends-bench") as producer:
+            tasks.append(asyncio.create_task(steady_clicks(producer, steady, args.rate)))
+            warmup = args.window * (settings.trend_warmup_windows + 2)
+            print(f"steady {args.rate:.0f} clicks/s; learning baselines for {warmup:.0f} s")
+            await asyncio.sleep(warmup)
+            sent: dict[str, float] = {}
+            for n in range(args.bursts):
+                item = fresh[n]
+                sent[item] = await burst(producer, item, args.burst_size)
+                await asyncio.sleep(args.gap)
+            await asyncio.sleep(5)
+        for item, first in sent.items():
+            if item in follower.first_seen:
+                latencies.record_s(follower.first_seen[item] - first)
+            else:
+                missed.append(item)
+        false_alarms = sorted(set(follower.first_seen) & set(steady))
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        stop_worker(proc)
+        await forget_run(settings)
+    summary = latencies.summary_ms()
+    print(
+        f"{args.bursts} bursts of {args.burst_size} clicks in 0.5 s over {args.rate:.0f} steady "
+        f"clicks/s, {args.window:g} s windows: flagged {summary['count']}, missed {len(missed)}, "
+        f"false alarms {len(false_alarms)}; burst start -> trending_item p50 "
+        f"{summary['p50_ms']:.1f} ms, p95 {summary['p95_ms']:.1f} ms, p99 {summary['p99_ms']:.1f} "
+        f"ms, max {summary['max_ms']:.1f} ms",
+        flush=True,
+    )
+    return {
+        "machine": machine(),
+        "settings": {
+            "window_s": args.window,
+            "min_support": settings.trend_min_support,
+            "min_ratio": settings.trend_min_ratio,
+            "min_z": settings.trend_min_z,
+            "warmup_windows": settings.trend_warmup_windows,
+            "steady_clicks_per_s": args.rate,
+            "burst_size": args.burst_size,
+            "bursts": args.bursts,
+        },
+        "latency": summary,
+        "latencies_ms": [
+            round((follower.first_seen[i] - sent[i]) * 1000, 1)
+            for i in sent
+            if i in follower.first_seen
+        ],
+        "missed": missed,
+        "false_alarms": false_alarms,
+    }
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    plt = pyplot()
+    values = result["latencies_ms"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.bar(range(1, len(values) + 1), values)
+    for pct, style in (("p50_ms", "--"), ("p99_ms", ":")):
+        ax.axhline(result["latency"][pct], linestyle=style, color="k", label=pct[:3])
+    ax.set_xlabel("burst")
+    ax.set_ylabel("burst start -> trending_item (ms)")
+    ax.set_title(f"Trending detection, {result['settings']['window_s']:g} s windows")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--data", default="../shared/data/online-retail-uci/online_retail.csv.gz")
+    p.add_argument("--bursts", type=int, default=20)
+    p.add_argument("--burst-size", type=int, default=30)
+    p.add_argument("--gap", type=float, default=3.0, help="seconds between bursts")
+    p.add_argument("--window", type=float, default=2.0, help="trend window in seconds")
+    p.add_argument("--rate", type=float, default=200.0, help="steady clicks per second")
+    p.add_argument("--web-port", type=int, default=6081)
+    args = p.parse_args()
+    result = asyncio.run(main_async(args))
+    save("trends", result, plot)
+
+
+if __name__ == "__main__":
+    main()
