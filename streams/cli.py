@@ -165,6 +165,13 @@ def stats(settings: Settings) -> None:
 @click.option("--seconds", type=float, default=60.0, show_default=True)
 @click.option("--rate", type=float, default=1_000.0, show_default=True)
 @click.option("--invalid-share", type=click.FloatRange(0, 1), default=0.01, show_default=True)
+@click.option(
+    "--trend-window",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Trend window in seconds of event time. Default: a day for Online Retail (the replay "
+    "plays months of the shop in a minute), else PULSE_TREND_WINDOW_SECONDS.",
+)
 @click.pass_obj
 def demo(
     settings: Settings,
@@ -173,6 +180,7 @@ def demo(
     seconds: float,
     rate: float,
     invalid_share: float,
+    trend_window: float | None,
 ) -> None:
     """Start a worker, replay a shop into it, print live per-second counts, stop cleanly."""
     from streams.demo import run_demo
@@ -183,6 +191,10 @@ def demo(
         if source_name == "synthetic":
             click.echo(f"{path} not found: replaying the generated synthetic shop instead.")
     src = open_source(source_name, data, synthetic_events=int(rate * seconds) + 1_000)
+    if trend_window is None and source_name == "online-retail":
+        trend_window = 86_400
+    if trend_window is not None:
+        settings = settings.model_copy(update={"trend_window_seconds": trend_window})
     _run(run_demo(settings, src, seconds=seconds, rate=rate, invalid_share=invalid_share))
 
 

@@ -18,6 +18,7 @@ from feature_store.counts import BatchCounts
 from replay.run import ReplayReport, replay
 from replay.source import Source
 from streams.demo_recs import RecommendationWatcher, describe
+from streams.demo_trends import TrendWatcher, describe_signal
 from streams.errors import ServiceError
 from streams.settings import Settings
 from streams.stats import read_totals
@@ -115,6 +116,8 @@ async def run_demo(
         )
         watcher = RecommendationWatcher(settings)
         await watcher.start()
+        trends = TrendWatcher(settings)
+        await trends.start()
         task = asyncio.create_task(
             replay(
                 settings,
@@ -126,15 +129,18 @@ async def run_demo(
             )
         )
         try:
-            report = await _print_live(settings, before, task, watcher)
+            report = await _print_live(settings, before, task, watcher, trends)
             print(report.summary(), flush=True)
             await _drain(settings, before, report)
             print(
                 f"recommendation lists published: {watcher.count:,}; {watcher.percentiles()}",
                 flush=True,
             )
+            kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(trends.by_kind.items()))
+            print(f"trend signals published: {trends.count:,} ({kinds or 'none'})", flush=True)
         finally:
             await watcher.stop()
+            await trends.stop()
     finally:
         code = stop_worker(proc)
         print(f"worker stopped (exit code {code})", flush=True)
@@ -145,6 +151,7 @@ async def _print_live(
     before: BatchCounts,
     task: asyncio.Task[ReplayReport],
     watcher: RecommendationWatcher,
+    trends: TrendWatcher,
 ) -> ReplayReport:
     started = time.monotonic()
     last_done = 0
@@ -160,6 +167,8 @@ async def _print_live(
             f"{done - last_done:>11,} {watcher.count:>8,}",
             flush=True,
         )
+        for fired in trends.take(3):
+            print(describe_signal(fired), flush=True)
         last_done = done
         if tick % 5 == 0 and watcher.latest:
             print(await describe(settings, watcher.latest[-1]), flush=True)

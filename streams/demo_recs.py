@@ -16,20 +16,18 @@ from streams.settings import Settings
 from streams.topics import Topics, topic_reader
 
 
-class RecommendationWatcher:
-    """Follows the recommendations topic from its end; keeps latencies and the latest lists."""
+class TopicWatcher:
+    """Follows one of Pulse's output topics from its end, handing each message to ``handle``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, topic: str) -> None:
         self.settings = settings
-        self.latencies_ms: list[float] = []
-        self.latest: list[dict[str, Any]] = []
+        self.topic = topic
         self.count = 0
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        topic = Topics.from_settings(self.settings).recommendations
-        self._consumer = await topic_reader(self.settings, topic, from_end=True)
+        self._consumer = await topic_reader(self.settings, self.topic, from_end=True)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -46,13 +44,27 @@ class RecommendationWatcher:
             now = time.time() * 1000
             for records in batch.values():
                 for record in records:
-                    message = orjson.loads(record.value)
                     self.count += 1
-                    if message.get("ingested_at"):
-                        message["latency_ms"] = now - message["ingested_at"]
-                        self.latencies_ms.append(message["latency_ms"])
-                    if len(message["items"]) >= 3:
-                        self.latest.append(message)
+                    self.handle(orjson.loads(record.value), now)
+
+    def handle(self, message: dict[str, Any], now_ms: float) -> None:
+        raise NotImplementedError
+
+
+class RecommendationWatcher(TopicWatcher):
+    """Lists as they are published: latencies and the latest lists."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, Topics.from_settings(settings).recommendations)
+        self.latencies_ms: list[float] = []
+        self.latest: list[dict[str, Any]] = []
+
+    def handle(self, message: dict[str, Any], now_ms: float) -> None:
+        if message.get("ingested_at"):
+            message["latency_ms"] = now_ms - message["ingested_at"]
+            self.latencies_ms.append(message["latency_ms"])
+        if len(message["items"]) >= 3:
+            self.latest.append(message)
             del self.latest[:-20]
 
     def percentiles(self) -> str:

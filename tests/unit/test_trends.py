@@ -204,3 +204,46 @@ def test_observations_count_items_categories_and_normalised_queries() -> None:
     assert obs.items == [("i1", 5, 1.0)] and obs.categories == [("Home", 5, 1.0)]
     assert obs.queries == [("red candles", 6)] and obs.activity == [("Home", 5), (None, 6)]
     assert UserState.new(2).intent is None
+
+
+def test_the_demo_describes_every_kind_of_signal() -> None:
+    from streams.demo_trends import describe_signal
+
+    base = {"score": 4.2, "window": None, "ts": MONDAY}
+    lines = [
+        describe_signal(
+            {
+                **base,
+                "kind": "trending_item",
+                "subject": "K1",
+                "details": {"count": 12.0, "baseline": 1.5, "ratio": 8.0, "title": "TEA TOWEL"},
+            }
+        ),
+        describe_signal(
+            {
+                **base,
+                "kind": "trending_query",
+                "subject": "red",
+                "details": {"count": 10.0, "baseline": 0.0, "ratio": None},
+            }
+        ),
+        describe_signal(
+            {
+                **base,
+                "kind": "peak_time",
+                "subject": "all",
+                "details": {"hour_of_week": "Mon 00:00", "next_peak": "x"},
+            }
+        ),
+        describe_signal(
+            {**base, "kind": "intent_shift", "subject": "u1", "details": {"from": "A", "to": "B"}}
+        ),
+    ]
+    assert lines == [
+        "  trending_item K1 TEA TOWEL: 12 in the window from 2024-06-03 00:00 UTC, usually 1.5"
+        " (z 4.2)",
+        "  trending_query red: 10 in the window from 2024-06-03 00:00 UTC, usually 0.0 (z 4.2)",
+        "  peak_time all: a peak starts Mon 00:00 (2024-06-03 00:00 UTC, 4.2x an average open"
+        " hour); next x",
+        "  intent_shift shopper u1: from A to B (drift 4.20)",
+    ]
