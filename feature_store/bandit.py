@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from feature_store.keys import Keys
+from feature_store.periodic import Periodic
 
 
 class BanditStore:
@@ -27,16 +28,13 @@ class BanditStore:
         self.client = client
         self.keys = keys
         self.refresh_s = refresh_s
-        self.clock = clock
-        self._loaded_at: float | None = None
+        self._refresh = Periodic(refresh_s, clock)
 
     async def due_totals(self) -> tuple[dict[str, float], dict[str, float]] | None:
         """The shared ``(impressions, clicks)`` per arm when ``refresh_s`` has passed, else None."""
-        now = self.clock()
-        if self._loaded_at is not None and now - self._loaded_at < self.refresh_s:
+        if not self._refresh.due():
             return None
         stored = await self.client.hgetall(self.keys.bandit)
-        self._loaded_at = now
         totals: tuple[dict[str, float], dict[str, float]] = ({}, {})
         for field, value in stored.items():
             kind, _, arm = _text(field).partition(":")

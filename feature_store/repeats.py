@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from feature_store.keys import Keys
+from feature_store.periodic import Periodic
 
 # Beta(1, 3) prior: an item nobody has bought twice yet starts at a 0.25 repeat rate.
 PRIOR_REPEATS = 1.0
@@ -56,19 +57,16 @@ class RepeatStore(RepeatCounts):
         self.client = client
         self.keys = keys
         self.refresh_s = refresh_s
-        self.clock = clock
-        self._loaded_at: float | None = None
+        self._refresh = Periodic(refresh_s, clock)
 
     async def rates(self, items: Iterable[str]) -> dict[str, float]:
-        now = self.clock()
-        if self._loaded_at is None or now - self._loaded_at >= self.refresh_s:
+        if self._refresh.due():
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.hgetall(self.keys.purchase_occasions)
                 pipe.hgetall(self.keys.repeat_occasions)
                 occasions, repeats = await pipe.execute()
             self.occasions = {k.decode(): float(v) for k, v in occasions.items()}
             self.repeats = {k.decode(): float(v) for k, v in repeats.items()}
-            self._loaded_at = now
         return self.rates_now(items)
 
     def add(self, pipe: Pipeline, increments: dict[str, tuple[int, int]]) -> None:

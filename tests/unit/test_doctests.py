@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "encoders.pooling",
+    "feature_store.periodic",
     "feature_store.users",
     "ranking.blend",
     "ranking.explore",
