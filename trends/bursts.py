@@ -71,12 +71,7 @@ class BurstDetector:
 
     def add(self, key: str, ts_ms: int, weight: float = 1.0) -> None:
         window = ts_ms // self.window_ms
-        if self.first_window is None:
-            self.first_window = window
-        if ts_ms > self.max_ts:
-            self.max_ts = ts_ms
-            self.watermark = max(self.watermark, window)
-            self._close_until(ts_ms)
+        self.advance(ts_ms)
         if window not in self.windows:
             if self.is_closed(window):
                 self.late += weight
@@ -85,6 +80,17 @@ class BurstDetector:
         self.windows[window][key] += weight  # type: ignore[assignment]
         if window == self.watermark:
             self._touched.add(key)
+
+    def advance(self, ts_ms: int) -> None:
+        """Event time has reached ``ts_ms`` (also when no key of this detector was seen):
+        windows it closes count towards the warm-up, as windows with zero of every key."""
+        window = ts_ms // self.window_ms
+        if self.first_window is None:
+            self.first_window = window
+        if ts_ms > self.max_ts:
+            self.max_ts = ts_ms
+            self.watermark = max(self.watermark, window)
+            self._close_until(ts_ms)
 
     def baseline(self, key: str, window: int | None = None) -> float:
         """The key's expected count per window, as of ``window`` (default: the newest): the

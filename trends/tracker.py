@@ -112,6 +112,13 @@ class TrendTracker:
             queries.add(query, ts)
         for category, ts, weight in obs.categories:
             categories.add(category, ts, weight)
+        if obs.activity:
+            # Every event moves every detector's clock: a first search after a quiet hour of
+            # clicks is measured against that hour, not against nothing.
+            stamps = [ts for _, ts in obs.activity]
+            for detector in self.detectors.values():
+                detector.advance(min(stamps))  # where its first window is, if still unknown
+                detector.advance(max(stamps))
         signals = [
             self._burst_signal(kind, burst)
             for kind in KINDS[:3]

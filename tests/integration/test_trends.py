@@ -66,8 +66,16 @@ async def test_a_burst_trends_and_steady_traffic_does_not() -> None:
             burst = [
                 (EventKind.CLICK, {"user_id": f"b{n}", "item_id": "G2", "ts": T0 + 15_000 + n})
                 for n in range(25)
+            ] + [
+                (
+                    EventKind.SEARCH,
+                    {"user_id": f"q{n}", "query": "Watering  CAN", "ts": T0 + 15_000 + n},
+                )
+                for n in range(12)
             ]
             await send(settings, steady)
+            # The burst's searches are on another topic: let the steady clicks go first.
+            assert not await uncommitted_partitions(settings)
             await send(settings, burst)
             signals = await read_signals(settings)
             async with aiohttp.ClientSession() as session:
@@ -79,7 +87,11 @@ async def test_a_burst_trends_and_steady_traffic_does_not() -> None:
     finally:
         await forget_run(settings)
     trending = {(s["kind"], s["subject"]) for s in signals if s["kind"].startswith("trending")}
-    assert trending == {("trending_item", "G2"), ("trending_category", "Garden > Tools")}
+    assert trending == {
+        ("trending_item", "G2"),
+        ("trending_category", "Garden > Tools"),
+        ("trending_query", "watering can"),
+    }
     item = next(s for s in signals if s["subject"] == "G2")
     assert item["details"]["title"] == "WATERING CAN ZINC" and item["details"]["count"] >= 10
     assert item["window"] == {"start": T0 + 15_000, "ms": 1000}

@@ -247,3 +247,18 @@ def test_the_demo_describes_every_kind_of_signal() -> None:
         " hour); next x",
         "  intent_shift shopper u1: from A to B (drift 4.20)",
     ]
+
+
+def test_a_key_first_seen_late_is_measured_against_the_whole_history() -> None:
+    tracker = TrendTracker(TrendConfig(window_ms=1000, grace_ms=0), UTC)
+    for start in range(0, 15_000, 5_000):  # batches of clicks spanning five windows each
+        obs = Observations()
+        for ts in range(start, start + 5_000, 100):
+            obs.add(Click(f"c{ts}", "u", MONDAY + ts, "i1", "click"), None)
+        tracker.observe(obs)
+    searches = Observations()
+    for n in range(12):
+        searches.add(Search(f"s{n}", "u", MONDAY + 15_000 + n, "watering can"), None)
+    # Windows 0-13 have closed for every detector, queries included (warm-up is ten).
+    assert tracker.detectors["trending_query"].closed == 14
+    assert [s["subject"] for s in tracker.observe(searches)] == ["watering can"]
