@@ -69,6 +69,9 @@ class MemoryRepeatStore(RepeatCounts):
     def add(self, pipe: object, increments: dict[str, tuple[int, int]]) -> None:
         self.count(increments)
 
+    def remember(self, increments: dict[str, tuple[int, int]]) -> None:
+        """Counted already by :meth:`add`."""
+
 
 def _best(counts: Counter[str], n: int) -> list[tuple[str, float]]:
     """The ``n`` heaviest, ties in Redis's ZREVRANGE order (members in reverse byte order)."""

@@ -70,10 +70,13 @@ class RepeatStore(RepeatCounts):
         return self.rates_now(items)
 
     def add(self, pipe: Pipeline, increments: dict[str, tuple[int, int]]) -> None:
-        """Queue ``item -> (occasions, repeats)`` increments; counted here at once too."""
+        """Queue ``item -> (occasions, repeats)`` increments (``remember`` them once written)."""
         for item, (occasions, repeats) in increments.items():
             if occasions:
                 pipe.hincrby(self.keys.purchase_occasions, item, occasions)
             if repeats:
                 pipe.hincrby(self.keys.repeat_occasions, item, repeats)
+
+    def remember(self, increments: dict[str, tuple[int, int]]) -> None:
+        """Count written increments here at once, before the next read of the totals."""
         self.count(increments)

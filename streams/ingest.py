@@ -134,7 +134,7 @@ class BatchProcessor:
                 await self._publish(self.topics.trends, signals, "trend signals")
                 for signal in outcome.trends:
                     self.metrics.inc("pulse_trend_signals_total", "kind", signal["kind"])
-            step.personaliser.users.remember(outcome.states)
+            step.personaliser.committed(outcome)
         for kind, n in result.counts.processed.items():
             self.metrics.inc("pulse_events_processed_total", "kind", kind, n)
         for code, n in result.counts.dead_lettered.items():

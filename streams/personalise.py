@@ -225,6 +225,12 @@ class Personaliser:
         info = self.index.info(item_id)
         return info.category if info else None
 
+    def committed(self, outcome: Outcome) -> None:
+        """The batch's writes are in Redis: keep what this worker caches of them."""
+        self.users.remember(outcome.states)
+        if self.repeats is not None:
+            self.repeats.remember(outcome.repeats)
+
     async def _reward(self, events: Sequence[UserEvent], outcome: Outcome) -> None:
         """Credit the source of every clicked item that came from one of our lists."""
         clicks = [e for e in events if isinstance(e, Click) and e.rec_id]
