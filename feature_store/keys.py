@@ -53,3 +53,7 @@ class Keys:
     def bandit(self) -> str:
         """Hash: impressions:<arm>, clicks:<arm> -> totals of the exploration bandit."""
         return f"{self.prefix}:bandit"
+
+    def trend_signals(self, kind: str) -> str:
+        """List: the latest trend signals of ``kind`` (JSON), newest first, trimmed."""
+        return f"{self.prefix}:trends:{kind}"

@@ -27,6 +27,7 @@ from feature_store.covisit import CovisitStore
 from feature_store.item_index import ItemIndex
 from feature_store.keys import Keys
 from feature_store.repeats import RepeatStore
+from feature_store.trend_signals import TrendSignalStore
 from feature_store.users import UserStore
 from streams.catalog import CatalogFollower
 from streams.deadletter import RawMessage, dead_letter_record, encode_dead_letter
@@ -237,6 +238,7 @@ class IngestResources:
             repeats=RepeatStore(self.redis, self.keys),
             bandit=BanditStore(self.redis, self.keys),
             trends=trend_tracker(settings, index) if settings.trends else None,
+            signals=TrendSignalStore(self.redis, self.keys),
         )
         self.processor.personalise = PersonaliseStep(
             self.personaliser, self.redis, self.count_store

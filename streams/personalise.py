@@ -23,6 +23,7 @@ from encoders.pooling import Floats
 from feature_store.bandit import BanditStore
 from feature_store.item_index import ItemIndex
 from feature_store.stores import CovisitWeights, RepeatRates, ShopperStore
+from feature_store.trend_signals import TrendSignalStore
 from feature_store.user_state import UserState
 from ranking.blend import CANDIDATE_SOURCES, BlendConfig, Recommendation
 from ranking.explore import ThompsonSampler
@@ -76,6 +77,7 @@ class Personaliser:
         bandit: BanditStore | None = None,
         trends: TrendTracker | None = None,
         intent: IntentConfig | None = None,
+        signals: TrendSignalStore | None = None,
     ) -> None:
         self.index = index
         self.users = users
@@ -86,6 +88,7 @@ class Personaliser:
         self.bandit = bandit
         # Without a tracker no trend signals; intent is followed in the shopper state anyway.
         self.trends = trends
+        self.signals = signals
         self.encoder = encoder
         self.profile = profile or ProfileConfig()
         self.intent = intent or IntentConfig(half_life_ms=self.profile.short_half_life_ms)
@@ -207,6 +210,8 @@ class Personaliser:
             self.repeats.add(pipe, outcome.repeats)
         if self.bandit is not None:
             self.bandit.add(pipe, outcome.impressions, outcome.clicks)
+        if outcome.trends and self.signals is not None:
+            self.signals.add(pipe, outcome.trends)
         for uid, message in outcome.messages:
             self.users.write_recommendations(pipe, uid, message)
 

@@ -112,7 +112,13 @@ def register(app: faust.App, runtime: Runtime) -> None:
                 return _error(
                     self, 503, "no_trends", "this worker runs without trends (PULSE_TRENDS=false)"
                 )
-            return self.json(tracker.summary(kind, limit))
+            summary = tracker.summary(kind, limit)
+            if personaliser is not None and personaliser.signals is not None:
+                try:  # every worker's signals, not only this one's
+                    summary["signals"] = await personaliser.signals.latest(kind, limit)
+                except (RedisError, OSError) as exc:
+                    return _error(self, 503, "redis_unavailable", str(exc))
+            return self.json(summary)
 
     @app.page("/health")
     class Health(View):

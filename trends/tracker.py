@@ -195,8 +195,9 @@ class TrendTracker:
         }
 
     def summary(self, kind: str, limit: int) -> dict[str, Any]:
-        """What ``GET /trends?kind=`` shows: the latest signals, and for peak times and intent
-        shifts the learned picture (next peaks per profile; categories shoppers move towards)."""
+        """What ``GET /trends?kind=`` shows: this tracker's latest signals (the worker shows every
+        worker's, from Redis), and for peak times and intent shifts the learned picture (next
+        peaks per profile; categories shoppers move towards)."""
         out: dict[str, Any] = {"kind": kind, "signals": self.recent[kind][:limit]}
         if kind == "peak_time":
             peaks = []

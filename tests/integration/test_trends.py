@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+import redis.asyncio as aioredis
 
 from streams.topics import EventKind, Topics, topic_reader
 from tests.integration.conftest import (
@@ -86,6 +87,12 @@ async def test_a_burst_trends_and_steady_traffic_does_not() -> None:
                     items = await response.json()
                 async with session.get(f"{base}?kind=nonsense") as response:
                     refused = (response.status, await response.json())
+            # Kept in Redis, so any worker answers GET /trends with every worker's signals.
+            client = aioredis.from_url(settings.redis_url)
+            try:
+                stored = await client.lrange(f"{settings.redis_prefix}:trends:trending_item", 0, -1)
+            finally:
+                await client.aclose()
     finally:
         await forget_run(settings)
     trending = {(s["kind"], s["subject"]) for s in signals if s["kind"].startswith("trending")}
@@ -98,6 +105,7 @@ async def test_a_burst_trends_and_steady_traffic_does_not() -> None:
     assert item["details"]["title"] == "WATERING CAN ZINC" and item["details"]["count"] >= 10
     assert item["window"] == {"start": T0 + 15_000, "ms": 1000}
     assert [s["subject"] for s in items["signals"]] == ["G2"]
+    assert [orjson.loads(row) for row in stored] == items["signals"]
     assert refused[0] == 400 and refused[1]["error"]["code"] == "bad_choice"
 
 
