@@ -52,6 +52,8 @@ class UserState:
     events: int = 0
     # The last session category seen (trends.intent): a new one is an intent shift.
     intent: str | None = None
+    # Short-term interest far from the long-term one (trends.intent, items without category).
+    drifted: bool = False
 
     @classmethod
     def new(cls, dim: int) -> UserState:
@@ -103,6 +105,7 @@ def encode(state: UserState) -> bytes:
             "cr": state.categories_ref_ms,
             "q": state.last_query,
             "i": state.intent,
+            "d": state.drifted,
         }
     )
     return header + struct.pack("<H", len(short)) + short + long + seen + bytes(records) + tail
@@ -161,4 +164,5 @@ def decode(data: bytes) -> UserState:
         last_query=(str(tail["q"][0]), int(tail["q"][1])) if tail["q"] else None,
         events=n_events,
         intent=tail.get("i"),
+        drifted=bool(tail.get("d", False)),
     )

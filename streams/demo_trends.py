@@ -45,6 +45,11 @@ def describe_signal(signal: dict[str, Any]) -> str:
             f"  peak_time {subject}: a peak starts {details['hour_of_week']} ({when} UTC, "
             f"{signal['score']:.1f}x an average open hour); next {details['next_peak']}"
         )
+    if details.get("trigger") == "drift":
+        return (
+            f"  intent_shift shopper {subject}: moved away from {details['from'] or 'their usual'}"
+            f" interests, towards {details.get('item')} (drift {signal['score']:.2f})"
+        )
     return (
         f"  intent_shift shopper {subject}: from {details['from']} to {details['to']} "
         f"(drift {signal['score']:.2f})"

@@ -21,7 +21,7 @@ from redis.asyncio.client import Pipeline
 
 from encoders.pooling import Floats
 from feature_store.bandit import BanditStore
-from feature_store.item_index import ItemIndex
+from feature_store.item_index import ItemIndex, ItemInfo
 from feature_store.stores import CovisitWeights, RepeatRates, ShopperStore
 from feature_store.trend_signals import TrendSignalStore
 from feature_store.user_state import UserState
@@ -33,7 +33,7 @@ from ranking.trending import DecayedCounter
 from streams.events import Click, Purchase, Review, Search, UserEvent
 from streams.metrics import Metrics
 from streams.settings import Settings, parse_weights
-from trends.intent import IntentConfig, drift, next_intent, session_category
+from trends.intent import IntentConfig, drift, next_drift, next_intent, session_category
 from trends.tracker import Observations, TrendTracker
 
 # A new item is paired with this many of the shopper's latest items.
@@ -143,8 +143,10 @@ class Personaliser:
                 category=info.category if info else None,
             )
             observed.add(event, info.category if info else None)
-            if info is not None and info.category and isinstance(event, Click | Purchase):
-                states[event.user_id] = self._follow_intent(states[event.user_id], event, observed)
+            if info is not None and isinstance(event, Click | Purchase):
+                states[event.user_id] = self._follow_intent(
+                    states[event.user_id], event, info, observed
+                )
             outcome.states[event.user_id] = states[event.user_id]
             if isinstance(event, Click | Purchase):
                 weight = self.profile.weight(
@@ -216,15 +218,24 @@ class Personaliser:
             self.users.write_recommendations(pipe, uid, message)
 
     def _follow_intent(
-        self, state: UserState, event: UserEvent, observed: Observations
+        self, state: UserState, event: UserEvent, info: ItemInfo, observed: Observations
     ) -> UserState:
-        """Remember the shopper's session category; a new one is an intent shift."""
-        current = session_category(state.recent, self._category_of, event.ts_ms, self.intent)
+        """Remember the shopper's session category (or, for items without one, whether their
+        interest has drifted); a change is an intent shift."""
         score = drift(state.short.total, state.long.total)
-        intent, shift = next_intent(event.user_id, state.intent, current, score, event.ts_ms)
+        if info.category:
+            current = session_category(state.recent, self._category_of, event.ts_ms, self.intent)
+            intent, shift = next_intent(event.user_id, state.intent, current, score, event.ts_ms)
+            changed = replace(state, intent=intent) if intent != state.intent else state
+        else:
+            strongest = max(state.categories, key=state.categories.__getitem__, default=None)
+            drifted, shift = next_drift(
+                event.user_id, state.drifted, score, event.ts_ms, self.intent, strongest, info.title
+            )
+            changed = replace(state, drifted=drifted) if drifted != state.drifted else state
         if shift is not None:
             observed.shifts.append(shift)
-        return state if intent == state.intent else replace(state, intent=intent)
+        return changed
 
     def _category_of(self, item_id: str) -> str | None:
         info = self.index.info(item_id)

@@ -4,9 +4,14 @@ A shopper's session category is the category holding the largest share of their 
 each item weighted by its recency (decayed with the short-term half-life); it counts once it
 holds at least ``min_share`` of that weight over at least ``min_items`` items. The state keeps
 the last session category seen (``UserState.intent``); when another one takes its place, that is
-an intent shift from the old category to the new. Its score is how far the shopper's short-term
-interest has moved from their long-term one: 1 - cosine of the two vectors (0 when either is
-empty).
+an intent shift from the old category to the new. Its score is the drift: how far the shopper's
+short-term interest has moved from their long-term one, 1 - cosine of the two vectors (0 when
+either is empty).
+
+For items without a category the drift itself is the trigger: a shift when it rises to
+``drift_threshold``, named by the shopper's strongest long-term category (if any) and the item
+that took them there; the state remembers it (``UserState.drifted``) until the drift falls
+below ``drift_threshold - drift_hysteresis``, so one move away is one signal.
 
 >>> recent = (("c1", 0), ("c2", 1000), ("k1", 2000), ("k2", 3000), ("x", 4000))
 >>> category = {"c1": "Candles", "c2": "Candles", "k1": "Kitchen", "k2": "Kitchen"}.get
@@ -35,15 +40,19 @@ class IntentConfig:
     half_life_ms: float = 30 * 60 * 1000.0
     min_share: float = 0.5
     min_items: int = 2
+    drift_threshold: float = 0.5
+    drift_hysteresis: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
 class IntentShift:
     user_id: str
-    from_category: str
-    to_category: str
+    from_category: str | None
+    to_category: str | None
     score: float
     ts_ms: int
+    trigger: str = "category"  # or "drift" (items without a category)
+    item: str | None = None  # for a drift: the title of the item that moved the shopper
 
 
 def session_category(
@@ -88,3 +97,20 @@ def next_intent(
     if previous is None:
         return current, None  # a first session category is not a change
     return current, IntentShift(user_id, previous, current, score, ts_ms)
+
+
+def next_drift(
+    user_id: str,
+    drifted: bool,
+    score: float,
+    ts_ms: int,
+    cfg: IntentConfig,
+    from_category: str | None,
+    item: str | None,
+) -> tuple[bool, IntentShift | None]:
+    """Whether the shopper is drifted now, and the shift to announce (on the way up only)."""
+    if not drifted and score >= cfg.drift_threshold:
+        return True, IntentShift(user_id, from_category, None, score, ts_ms, "drift", item)
+    if drifted and score < cfg.drift_threshold - cfg.drift_hysteresis:
+        return False, None
+    return drifted, None

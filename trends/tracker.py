@@ -126,7 +126,8 @@ class TrendTracker:
         ]
         signals += self._peaks(obs.activity)
         for shift in obs.shifts:
-            self.towards.add(shift.to_category, 1.0, shift.ts_ms)
+            if shift.to_category is not None:
+                self.towards.add(shift.to_category, 1.0, shift.ts_ms)
             signals.append(_shift_signal(shift))
         for _, ts in obs.activity:
             self.latest_ts = max(self.latest_ts, ts)
@@ -228,5 +229,10 @@ def _shift_signal(shift: IntentShift) -> dict[str, Any]:
         "score": shift.score,
         "window": None,
         "ts": shift.ts_ms,
-        "details": {"from": shift.from_category, "to": shift.to_category},
+        "details": {
+            "from": shift.from_category,
+            "to": shift.to_category,
+            "trigger": shift.trigger,
+            **({"item": shift.item} if shift.item is not None else {}),
+        },
     }

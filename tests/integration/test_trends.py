@@ -133,6 +133,6 @@ async def test_a_change_of_category_is_one_intent_shift() -> None:
         await forget_run(settings)
     shifts = [s for s in signals if s["kind"] == "intent_shift"]
     assert [(s["subject"], s["details"]) for s in shifts] == [
-        (user, {"from": "Home > Candles", "to": "Home > Kitchen"})
+        (user, {"from": "Home > Candles", "to": "Home > Kitchen", "trigger": "category"})
     ]
     assert summary["towards"][0]["category"] == "Home > Kitchen"

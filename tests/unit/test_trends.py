@@ -176,7 +176,7 @@ async def test_a_shopper_moving_from_candles_to_tea_towels_raises_one_intent_shi
         p.queue_writes(None, outcome)  # type: ignore[arg-type]
         signals += [s for s in outcome.trends if s["kind"] == "intent_shift"]
     assert [(s["subject"], s["details"]) for s in signals] == [
-        ("mover", {"from": "Home > Candles", "to": "Home > Kitchen"})
+        ("mover", {"from": "Home > Candles", "to": "Home > Kitchen", "trigger": "category"})
     ]
     assert 0 <= signals[0]["score"] <= 2
     assert tracker.summary("intent_shift", 3)["towards"][0]["category"] == "Home > Kitchen"
@@ -262,3 +262,48 @@ def test_a_key_first_seen_late_is_measured_against_the_whole_history() -> None:
     # Windows 0-13 have closed for every detector, queries included (warm-up is ten).
     assert tracker.detectors["trending_query"].closed == 14
     assert [s["subject"] for s in tracker.observe(searches)] == ["watering can"]
+
+
+async def test_without_categories_a_move_away_from_long_term_interest_is_one_shift() -> None:
+    idx = ItemIndex(4)
+    for item, vector in [("a1", [1, 0.1, 0, 0]), ("a2", [1, 0, 0.1, 0]), ("a3", [1, 0, 0, 0.1])]:
+        idx.upsert(ItemInfo(item, item.upper(), None, True), np.array(vector, np.float32))
+    for item, vector in [("b1", [0, 1, 0, 0.1]), ("b2", [0.1, 1, 0, 0]), ("b3", [0, 1, 0.1, 0])]:
+        idx.upsert(ItemInfo(item, item.upper(), None, True), np.array(vector, np.float32))
+    p = Personaliser(
+        idx,
+        MemoryUserStore(4),
+        MemoryCovisitStore(),
+        encoder=None,
+        trends=TrendTracker(TrendConfig(), UTC),
+    )  # type: ignore[arg-type]
+    day = 24 * HOUR_MS
+    clicks = [(n * 60_000, f"a{n % 3 + 1}") for n in range(6)]  # a week of "a" interest
+    clicks += [(day + n * 60_000, f"b{n % 3 + 1}") for n in range(8)]  # a day later, "b"
+    shifts = []
+    for n, (offset, item) in enumerate(clicks):
+        outcome = await p.prepare([Click(f"e{n}", "u", MONDAY + offset, item, "click")])
+        p.queue_writes(None, outcome)  # type: ignore[arg-type]
+        shifts += [s for s in outcome.trends if s["kind"] == "intent_shift"]
+    assert [s["details"] for s in shifts] == [
+        {"from": None, "to": None, "trigger": "drift", "item": "B1"}
+    ]
+    assert shifts[0]["score"] >= 0.5
+    state = (await p.users.load(["u"]))["u"]
+    assert decode(encode(state)).drifted == state.drifted
+
+
+def test_the_demo_describes_a_drift() -> None:
+    from streams.demo_trends import describe_signal
+
+    signal = {
+        "kind": "intent_shift",
+        "subject": "u1",
+        "score": 0.8,
+        "window": None,
+        "ts": MONDAY,
+        "details": {"from": None, "to": None, "trigger": "drift", "item": "B1"},
+    }
+    assert describe_signal(signal) == (
+        "  intent_shift shopper u1: moved away from their usual interests, towards B1 (drift 0.80)"
+    )
