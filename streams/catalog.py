@@ -17,7 +17,6 @@ import logging
 import numpy as np
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from feature_store.item_index import ItemIndex, ItemInfo
 from feature_store.keys import Keys
@@ -25,7 +24,7 @@ from streams.errors import InvalidEventError
 from streams.events import CatalogItem, CatalogRemoval
 from streams.personalise import TextEncoder
 from streams.settings import Settings
-from streams.topics import EventKind, Topics
+from streams.topics import EventKind, Topics, topic_partitions
 from streams.validation import parse
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ class CatalogFollower:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        partitions = await self._partitions()
+        partitions = await topic_partitions(self.settings, self.topic)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap,
             enable_auto_commit=False,
@@ -83,15 +82,6 @@ class CatalogFollower:
                 await self._task
         if self._consumer is not None:
             await self._consumer.stop()
-
-    async def _partitions(self) -> list[int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
-        await admin.start()
-        try:
-            described = await admin.describe_topics([self.topic])
-        finally:
-            await admin.close()
-        return sorted(p["partition"] for p in described[0]["partitions"])
 
     async def _follow(self, ends: dict[TopicPartition, int]) -> None:
         assert self._consumer is not None

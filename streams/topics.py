@@ -126,16 +126,29 @@ async def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[
         await admin.close()
 
 
+async def topic_partitions(settings: Settings, topic: str) -> list[int]:
+    """The partitions ``topic`` has on the broker (a topic made earlier may have a count other
+    than ``PULSE_PARTITIONS``)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for p in described[0]["partitions"])
+
+
 async def topic_reader(settings: Settings, topic: str, *, from_end: bool) -> AIOKafkaConsumer:
     """A started, group-less consumer of every partition of ``topic``, at its start or end.
 
     For tools that watch a topic (the demo, benchmarks, tests); workers use Faust's group.
     """
+    partitions = await topic_partitions(settings, topic)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
     )
     await consumer.start()
-    parts = [TopicPartition(topic, p) for p in range(settings.partitions)]
+    parts = [TopicPartition(topic, p) for p in partitions]
     consumer.assign(parts)
     if from_end:
         await consumer.seek_to_end(*parts)
