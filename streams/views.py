@@ -120,6 +120,8 @@ def register(app: faust.App, runtime: Runtime) -> None:
                     return _error(self, 503, "redis_unavailable", str(exc))
             return self.json(summary)
 
+    inputs = set(runtime.topics.inputs)
+
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
@@ -128,7 +130,12 @@ def register(app: faust.App, runtime: Runtime) -> None:
                 redis_ok = True
             except (RedisError, OSError):
                 redis_ok = False
-            body = {"status": "ok" if redis_ok else "degraded", "redis": redis_ok}
+            body = {
+                "status": "ok" if redis_ok else "degraded",
+                "redis": redis_ok,
+                # Input partitions this worker consumes now (0 until the group has assigned it).
+                "partitions": sum(tp.topic in inputs for tp in app.consumer.assignment()),
+            }
             return self.json(body, status=200 if redis_ok else 503)
 
     @app.page("/metrics")

@@ -147,7 +147,13 @@ async def test_health_and_metrics(settings: Settings, worker: subprocess.Popen[b
     async with aiohttp.ClientSession() as session:
         async with session.get(f"http://127.0.0.1:{settings.web_port}/health") as response:
             assert response.status == 200
-            assert (await response.json())["redis"] is True
+            health = await response.json()
+            # One worker in its group: every input partition is its own.
+            assert health["redis"] is True
+            assert (
+                health["partitions"]
+                == len(Topics.from_settings(settings).inputs) * settings.partitions
+            )
         async with session.get(f"http://127.0.0.1:{settings.web_port}/metrics") as response:
             text = await response.text()
     totals = await read_totals(settings)
