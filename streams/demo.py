@@ -28,8 +28,9 @@ LOG_DIR = Path("var/log")
 
 
 async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
-    """Until the worker reaches Redis and its consumer group has given it partitions (events
-    sent before that wait in Kafka, and the first lists would measure the group's start)."""
+    """Until the worker reaches Redis, has loaded the catalogue and its consumer group has given
+    it partitions (events sent before that wait in Kafka, and the first lists would measure the
+    worker's start)."""
     deadline = time.monotonic() + timeout_s
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
@@ -37,7 +38,8 @@ async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float
                 raise ServiceError(f"the worker exited with code {proc.returncode}; see its log")
             try:
                 async with session.get(url) as response:
-                    if response.status == 200 and (await response.json()).get("partitions"):
+                    body = await response.json() if response.status == 200 else {}
+                    if body.get("partitions") and body.get("ready"):
                         return
             except aiohttp.ClientError:
                 pass

@@ -246,6 +246,10 @@ class IngestResources:
         self.follower = CatalogFollower(settings, index, self.encoder, self.redis, self.keys)
         await self.follower.start()
 
+    @property
+    def is_ready(self) -> bool:
+        return self._started and (self.follower is None or self.follower.ready.is_set())
+
     async def wait_ready(self) -> None:
         """Until the catalogue is loaded (so first events find their items)."""
         if self.follower is not None:

@@ -135,6 +135,8 @@ def register(app: faust.App, runtime: Runtime) -> None:
                 "redis": redis_ok,
                 # Input partitions this worker consumes now (0 until the group has assigned it).
                 "partitions": sum(tp.topic in inputs for tp in app.consumer.assignment()),
+                # The catalogue is loaded and encoded: events are being processed.
+                "ready": runtime.ingest.is_ready,
             }
             return self.json(body, status=200 if redis_ok else 503)
 
