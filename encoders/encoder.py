@@ -40,6 +40,10 @@ class OnnxEncoder:
         self.session: ort.InferenceSession = open_session(choice, threads)
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.providers: list[str] = self.session.get_providers()
+        files = (manifest.read(choice.path.parent) or {}).get("files", {})
+        digest = files.get(choice.path.name, {}).get("sha256", "unknown")
+        # The variant and its file's digest (CUDA and CPU runs of one file count as one).
+        self.tag = f"{choice.precision}:{digest[:16]}"
 
     @classmethod
     def load(

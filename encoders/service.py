@@ -32,6 +32,11 @@ class EncoderService:
         self.queries = QueryCache(self.batcher.encode, settings.query_cache_size, metrics)
 
     @property
+    def model_tag(self) -> str:
+        """Which model and variant make the vectors: stored vectors are reused only under it."""
+        return self.model.tag
+
+    @property
     def description(self) -> str:
         return f"{self.model.choice.precision} on {self.model.providers[0]}"
 

@@ -18,10 +18,12 @@ import numpy as np
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from encoders.pooling import Floats
 from feature_store.item_index import ItemIndex, ItemInfo
 from feature_store.keys import Keys
 from streams.errors import InvalidEventError
 from streams.events import CatalogItem, CatalogRemoval
+from streams.metrics import Metrics
 from streams.personalise import TextEncoder
 from streams.settings import Settings
 from streams.topics import EventKind, Topics, topic_partitions
@@ -48,8 +50,18 @@ class CatalogFollower:
         encoder: TextEncoder,
         redis: aioredis.Redis,
         keys: Keys,
+        model_tag: str,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        # Vectors in Redis made by this model from the same text are reused, not re-encoded.
+        self.model_tag = model_tag
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.describe(
+                "pulse_catalog_vectors_total",
+                "Catalogue item vectors: encoded, or reused from Redis.",
+            )
         self.topic = Topics.from_settings(settings).for_kind(EventKind.CATALOG)
         self.index = index
         self.encoder = encoder
@@ -101,6 +113,25 @@ class CatalogFollower:
                     log.info("catalogue loaded: %d items", len(self.index))
                     self.ready.set()
 
+    def _digest(self, text: str) -> str:
+        return hashlib.sha1(f"{self.model_tag}\n{text}".encode()).hexdigest()[:16]
+
+    async def _stored_vectors(self, digests: dict[str, str]) -> dict[str, Floats]:
+        """Vectors already in Redis for these items, made by this model from the same text."""
+        if not digests:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item_id in digests:
+                pipe.hmget(self.keys.item(item_id), "text_sha", "vector")
+            rows = await pipe.execute()
+        out: dict[str, Floats] = {}
+        for (item_id, digest), (stored, blob) in zip(digests.items(), rows, strict=True):
+            if stored is not None and blob and stored.decode() == digest:
+                vector = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+                if vector.shape == (self.index.dim,):
+                    out[item_id] = vector
+        return out
+
     async def apply(self, messages: list[object]) -> None:
         items: dict[str, CatalogItem] = {}
         removed: set[str] = set()
@@ -116,9 +147,19 @@ class CatalogFollower:
                 items[event.item_id] = event
                 removed.discard(event.item_id)
         texts = {item_id: item_text(item) for item_id, item in items.items()}
-        vectors = await asyncio.gather(*(self.encoder.encode_text(t) for t in texts.values()))
+        digests = {i: self._digest(t) for i, t in texts.items()}
+        vectors = await self._stored_vectors(digests)
+        missing = [i for i in items if i not in vectors]
+        encoded = await asyncio.gather(*(self.encoder.encode_text(texts[i]) for i in missing))
+        vectors.update(zip(missing, encoded, strict=True))
+        if self.metrics is not None:
+            self.metrics.inc("pulse_catalog_vectors_total", "how", "encoded", len(missing))
+            self.metrics.inc(
+                "pulse_catalog_vectors_total", "how", "reused", len(items) - len(missing)
+            )
         async with self.redis.pipeline(transaction=False) as pipe:
-            for (item_id, item), vector in zip(items.items(), vectors, strict=True):
+            for item_id, item in items.items():
+                vector = vectors[item_id]
                 self.index.upsert(
                     ItemInfo(item_id, item.title, item.category, item.in_stock), vector
                 )
@@ -128,7 +169,7 @@ class CatalogFollower:
                         "title": item.title,
                         "category": item.category or "",
                         "in_stock": int(item.in_stock),
-                        "text_sha": hashlib.sha1(texts[item_id].encode()).hexdigest()[:16],
+                        "text_sha": digests[item_id],
                         "vector": np.asarray(vector, dtype=np.float16).tobytes(),
                     },
                 )

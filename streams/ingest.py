@@ -243,7 +243,15 @@ class IngestResources:
         self.processor.personalise = PersonaliseStep(
             self.personaliser, self.redis, self.count_store
         )
-        self.follower = CatalogFollower(settings, index, self.encoder, self.redis, self.keys)
+        self.follower = CatalogFollower(
+            settings,
+            index,
+            self.encoder,
+            self.redis,
+            self.keys,
+            self.encoder.model_tag,
+            self.metrics,
+        )
         await self.follower.start()
 
     @property

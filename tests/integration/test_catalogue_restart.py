@@ -1,0 +1,49 @@
+"""A restarted worker takes the catalogue's vectors from Redis instead of encoding them again."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import aiohttp
+import pytest
+
+from streams.settings import Settings
+from tests.integration.conftest import check_services, forget_run, new_settings, running_worker
+from tests.integration.test_recommendations import CATALOGUE, send_catalogue
+
+pytestmark = pytest.mark.integration
+
+
+async def vector_counts(settings: Settings, least: int = 0) -> dict[str, int]:
+    """The worker's catalogue vector counts, once they add up to at least ``least``."""
+    url = f"http://127.0.0.1:{settings.web_port}/metrics"
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as session:
+        while True:
+            async with session.get(url) as response:
+                text = await response.text()
+            found = re.findall(r'pulse_catalog_vectors_total\{how="(\w+)"\} (\d+)', text)
+            counts = {how: int(n) for how, n in found}
+            if sum(counts.values()) >= least or time.monotonic() > deadline:
+                return counts
+            await asyncio.sleep(0.2)
+
+
+async def test_a_restarted_worker_reuses_stored_vectors() -> None:
+    settings = new_settings()
+    await check_services(settings)
+    try:
+        async with running_worker(settings):
+            await send_catalogue(settings)
+            first = await vector_counts(settings)
+        async with running_worker(settings):  # reads the whole catalogue topic again
+            second = await vector_counts(settings)
+            await send_catalogue(settings, {"K1": {"title": "SET OF 4 TEA TOWELS"}})
+            third = await vector_counts(settings, least=len(CATALOGUE) + 1)
+    finally:
+        await forget_run(settings)
+    assert first.get("encoded") == len(CATALOGUE) and not first.get("reused")
+    assert second.get("reused") == len(CATALOGUE) and not second.get("encoded")
+    assert third.get("encoded") == 1  # a new title is a new text: encoded again
