@@ -11,6 +11,7 @@ from streams.errors import ConfigError
 
 DATA = Path("../shared/data")
 RETAIL = DATA / "online-retail-uci" / "online_retail.csv.gz"
+TAOBAO = DATA / "taobao-userbehavior" / "UserBehavior_first110k.csv.gz"
 REVIEWS = DATA / "amazon-reviews-all-beauty" / "All_Beauty_5.json.gz"
 
 

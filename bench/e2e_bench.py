@@ -17,7 +17,6 @@ import asyncio
 import random
 import sys
 import time
-import uuid
 import zlib
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,10 @@ import orjson
 import redis.asyncio as aioredis
 
 from bench.common import RESULTS, Latencies, machine, pyplot, save
+from bench.datasets import RETAIL
 from feature_store.keys import Keys
 from replay import online_retail
-from streams.demo import start_worker, stop_worker, wait_healthy
+from streams.demo import isolated, start_worker, stop_worker, wait_healthy
 from streams.producer import EventProducer
 from streams.settings import Settings
 from streams.stats import read_totals
@@ -247,11 +247,10 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    run = uuid.uuid4().hex[:6]
+    names = isolated("bench")
+    run = names["redis_prefix"]
     settings = Settings(
-        topic_prefix=f"bench{run}.",
-        redis_prefix=f"bench{run}",
-        app_id=f"pulse-bench-{run}",
+        **names,
         partitions=args.partitions,
         web_port=args.web_port,
     )
@@ -341,7 +340,7 @@ def main() -> None:
     p.add_argument("--web-port", type=int, default=6077)
     p.add_argument(
         "--data",
-        default=str(online_retail.Path("../shared/data/online-retail-uci/online_retail.csv.gz")),
+        default=str(RETAIL),
     )
     p.add_argument("--name", default="e2e")
     args = p.parse_args()

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import machine, pyplot, save
+from bench.datasets import RETAIL
 from bench.quality_baselines import ContentVectors, CoOccurrence, OwnHistory, Popularity
 from bench.retail_invoices import Invoice, load
 from encoders.encoder import OnnxEncoder
@@ -260,7 +261,7 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--data", default="../shared/data/online-retail-uci/online_retail.csv.gz")
+    p.add_argument("--data", default=str(RETAIL))
     p.add_argument("--models", default="onnx_models")
     p.add_argument("--split", default="2011-10-01")
     p.add_argument(

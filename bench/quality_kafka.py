@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,10 @@ import orjson
 import redis.asyncio as aioredis
 
 from bench.common import machine, write_json
+from bench.datasets import RETAIL
 from bench.quality_bench import Engine, build_index, engine_settings
 from bench.retail_invoices import Invoice, load
-from streams.demo import forget_run, start_worker, stop_worker, wait_healthy
+from streams.demo import forget_run, isolated, start_worker, stop_worker, wait_healthy
 from streams.personalise import ranking_configs
 from streams.producer import EventProducer
 from streams.settings import Settings
@@ -68,11 +68,8 @@ class SliceReport:
 
 def slice_settings(models: Path, **overrides: Any) -> Settings:
     """A worker of its own (topics, keys, group, port) with the benchmark's engine settings."""
-    run = uuid.uuid4().hex[:8]
     values: dict[str, Any] = {
-        "topic_prefix": f"qk{run}.",
-        "redis_prefix": f"qk{run}",
-        "app_id": f"pulse-qk-{run}",
+        **isolated("qk"),
         "partitions": 1,
         "batch_max_wait_ms": 100,
         "encoder_precision": "fp32",
@@ -229,7 +226,7 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--data", default="../shared/data/online-retail-uci/online_retail.csv.gz")
+    p.add_argument("--data", default=str(RETAIL))
     p.add_argument("--models", default="onnx_models")
     p.add_argument("--invoices", type=int, default=300)
     args = p.parse_args()

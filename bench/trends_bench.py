@@ -16,15 +16,15 @@ import argparse
 import asyncio
 import random
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from bench.common import Latencies, machine, pyplot, save
+from bench.datasets import RETAIL
 from bench.e2e_bench import load_catalogue
-from streams.demo import forget_run, start_worker, stop_worker, wait_healthy
+from streams.demo import forget_run, isolated, start_worker, stop_worker, wait_healthy
 from streams.producer import EventProducer
 from streams.settings import Settings
 from streams.topics import EventKind, Topics, ensure_topics, topic_reader
@@ -78,11 +78,10 @@ async def burst(producer: EventProducer, item: str, size: int) -> float:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    run = uuid.uuid4().hex[:6]
+    names = isolated("trb")
+    run = names["redis_prefix"]
     settings = Settings(
-        topic_prefix=f"trb{run}.",
-        redis_prefix=f"trb{run}",
-        app_id=f"pulse-trb-{run}",
+        **names,
         web_port=args.web_port,
         trend_window_seconds=args.window,
     )
@@ -170,7 +169,7 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--data", default="../shared/data/online-retail-uci/online_retail.csv.gz")
+    p.add_argument("--data", default=str(RETAIL))
     p.add_argument("--bursts", type=int, default=20)
     p.add_argument("--burst-size", type=int, default=30)
     p.add_argument("--gap", type=float, default=3.0, help="seconds between bursts")

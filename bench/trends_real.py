@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from bench.common import machine, pyplot, save
+from bench.datasets import RETAIL, TAOBAO
 from replay import online_retail, taobao
 from replay.source import Item
 from streams.producer import complete
@@ -149,10 +150,8 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--retail", default="../shared/data/online-retail-uci/online_retail.csv.gz")
-    p.add_argument(
-        "--taobao", default="../shared/data/taobao-userbehavior/UserBehavior_first110k.csv.gz"
-    )
+    p.add_argument("--retail", default=str(RETAIL))
+    p.add_argument("--taobao", default=str(TAOBAO))
     args = p.parse_args()
     result = {
         "machine": machine(),

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import aiohttp
@@ -45,6 +46,13 @@ async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float
                 pass
             await asyncio.sleep(0.5)
     raise ServiceError(f"the worker did not report healthy at {url} within {timeout_s:.0f} s")
+
+
+def isolated(label: str) -> dict[str, str]:
+    """Topic prefix, Redis prefix and consumer group of a run of its own (tests, benchmarks);
+    ``forget_run`` deletes all three."""
+    run = f"{label}{uuid.uuid4().hex[:8]}"
+    return {"topic_prefix": f"{run}.", "redis_prefix": run, "app_id": f"pulse-{run}"}
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -114,13 +114,15 @@ class Personaliser:
         outcome = Outcome()
         if not events:
             return outcome
+        # Every read (Redis, encoder) comes before this worker's in-process learning, so a
+        # read that fails and is retried with the whole batch never counts anything twice.
         states = await self.users.load({e.user_id for e in events})
-        if self.bandit is not None and (totals := await self.bandit.due_totals()) is not None:
-            self.sampler.set_counts(*totals)
-        await self._reward(events, outcome)
+        totals = await self.bandit.due_totals() if self.bandit is not None else None
+        credited = await self._clicked_sources(events)
         queries, reviews = await self._texts(events)
         last: dict[str, UserEvent] = {}
         observed = Observations()
+        chosen: list[tuple[str, float, int]] = []  # (item, weight, ts) for the trending counts
         for event in events:
             state = states[event.user_id]
             if state.has_seen(event.event_id):
@@ -152,28 +154,37 @@ class Personaliser:
                 weight = self.profile.weight(
                     "purchase" if isinstance(event, Purchase) else event.action
                 )
-                self.trending.add(event.item_id, weight, event.ts_ms)
+                chosen.append((event.item_id, weight, event.ts_ms))
                 for previous in before:
                     if previous != event.item_id:
                         outcome.pairs[tuple(sorted((previous, event.item_id)))] += weight  # type: ignore[index]
             if event.user_id not in last or event.ts_ms >= last[event.user_id].ts_ms:
                 last[event.user_id] = event
-        if self.trends is not None:
-            outcome.trends = self.trends.observe(observed)
-        if not outcome.states:
-            return outcome
         recent = {
             i
             for s in outcome.states.values()
             for i, _ in s.recent[-self.ranking.recent_for_covisit :]
         }
-        neighbours = await self.covisit.neighbours(recent)
+        neighbours: dict[str, list[tuple[str, float]]] = {}
+        rates = None
+        if outcome.states:
+            neighbours = await self.covisit.neighbours(recent)
+            rates = await self._repeat_rates(outcome.states.values())
+        # Reads done: learn in process, then rank.
+        if totals is not None:
+            self.sampler.set_counts(*totals)
+        self._reward(credited, outcome)
+        for item, weight, ts in chosen:
+            self.trending.add(item, weight, ts)
+        if self.trends is not None:
+            outcome.trends = self.trends.observe(observed)
+        if not outcome.states:
+            return outcome
         now_ms = max(e.ts_ms for e in events)
         trending = self.trending.top(self.ranking.per_source, now_ms)
         generated = int(self.clock() * 1000)
         now = {uid: last[uid].ts_ms for uid in outcome.states}
         similar = similar_many(outcome.states, self.index, self.ranking, now)
-        rates = await self._repeat_rates(outcome.states.values())
         for uid, state in outcome.states.items():
             trigger = last[uid]
             recs = recommend(
@@ -247,23 +258,29 @@ class Personaliser:
         if self.repeats is not None:
             self.repeats.remember(outcome.repeats)
 
-    async def _reward(self, events: Sequence[UserEvent], outcome: Outcome) -> None:
-        """Credit the source of every clicked item that came from one of our lists."""
+    async def _clicked_sources(self, events: Sequence[UserEvent]) -> list[tuple[str, str]]:
+        """``(arm, source)`` of every clicked item that came from one of our lists."""
         clicks = [e for e in events if isinstance(e, Click) and e.rec_id]
         if not clicks:
-            return
+            return []
         lists = await self.users.recommendations_many({c.user_id for c in clicks})
+        credited = []
         for click in clicks:
             stored = lists.get(click.user_id)
             if not stored or stored.get("rec_id") != click.rec_id:
                 continue
             item = next((i for i in stored["items"] if i["item_id"] == click.item_id), None)
             if item is not None:
-                arm = item.get("arm") or item["source"]
-                self.sampler.record_click(arm)
-                outcome.clicks[arm] += 1
-                if self.metrics is not None:
-                    self.metrics.inc("pulse_recommendation_clicks_total", "source", item["source"])
+                credited.append((item.get("arm") or item["source"], item["source"]))
+        return credited
+
+    def _reward(self, credited: list[tuple[str, str]], outcome: Outcome) -> None:
+        """Credit the arm of every clicked item (the bandit, the batch's counts, metrics)."""
+        for arm, source in credited:
+            self.sampler.record_click(arm)
+            outcome.clicks[arm] += 1
+            if self.metrics is not None:
+                self.metrics.inc("pulse_recommendation_clicks_total", "source", source)
 
     def _count_impressions(self, recs: Sequence[Recommendation], outcome: Outcome) -> None:
         for rec in recs:

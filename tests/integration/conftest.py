@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from feature_store.counts import BatchCounts
-from streams.demo import forget_run, start_worker, stop_worker, wait_healthy
+from streams.demo import forget_run, isolated, start_worker, stop_worker, wait_healthy
 from streams.settings import Settings
 from streams.stats import read_totals
 from streams.topics import ensure_topics
@@ -38,11 +37,8 @@ def free_port() -> int:
 
 
 def new_settings(**overrides: object) -> Settings:
-    run = uuid.uuid4().hex[:8]
     values: dict[str, object] = {
-        "topic_prefix": f"it{run}.",
-        "redis_prefix": f"it{run}",
-        "app_id": f"pulse-it-{run}",
+        **isolated("it"),
         "partitions": 3,
         "web_port": free_port(),
         "batch_max_wait_ms": 20,

@@ -76,3 +76,53 @@ async def test_clicks_on_a_list_reward_its_sources() -> None:
     assert 'pulse_recommendation_clicks_total{source="explore"} 1' in text
     assert 'pulse_recommendation_impressions_total{source="explore"}' in text
     assert metrics.get("pulse_exploration_share") > 0
+
+
+class FlakyCovisit(MemoryCovisitStore):
+    """Fails its first read, as Redis might: the step is then retried with the same batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    async def neighbours(self, items, n=30):  # type: ignore[no-untyped-def]
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("Redis went away")
+        return await super().neighbours(items, n)
+
+
+async def test_a_retried_batch_is_learned_once() -> None:
+    from datetime import UTC
+
+    import pytest
+
+    from trends.tracker import TrendConfig, TrendTracker
+
+    index = index_of(30)
+    users = MemoryUserStore(8)
+    p = Personaliser(
+        index,
+        users,
+        MemoryCovisitStore(),
+        encoder=None,
+        ranking=RecommendConfig(k=5, explore_share=0.2),
+    )  # type: ignore[arg-type]
+    first = await p.prepare([Click("e1", "u", T0, "i2", "click")])
+    p.queue_writes(None, first)
+    item = first.messages[0][1]["items"][0]
+    tracker = TrendTracker(TrendConfig(), UTC)
+    p.covisit, p.trends = FlakyCovisit(), tracker
+    clicks_before = dict(p.sampler.clicks)
+    batch = [
+        Click("e2", "u", T0 + 1000, item["item_id"], "click", rec_id=first.messages[0][1]["rec_id"])
+    ]
+    with pytest.raises(ConnectionError):
+        await p.prepare(batch)
+    await p.prepare(batch)  # the retry
+    arm = item.get("arm") or item["source"]
+    assert p.sampler.clicks[arm] == clicks_before[arm] + 1
+    assert dict(p.trending.top(5, T0 + 1000))[item["item_id"]] == 1.0 + (
+        1.0 if item["item_id"] == "i2" else 0.0
+    )
+    assert tracker.detectors["trending_item"].windows[(T0 + 1000) // 60_000][item["item_id"]] == 1
