@@ -4,11 +4,15 @@ FROM python:3.11-slim
 WORKDIR /app
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
 COPY pyproject.toml README.md ./
-COPY streams ./streams
-COPY replay ./replay
-COPY feature_store ./feature_store
+COPY core ./core
 COPY encoders ./encoders
 COPY ranking ./ranking
+COPY trends ./trends
+COPY feature_store ./feature_store
+COPY personalisation ./personalisation
+COPY streams ./streams
+COPY replay ./replay
+COPY tools ./tools
 RUN pip install .
 EXPOSE 6066
 CMD ["pulse", "worker"]

@@ -7,7 +7,7 @@ import gzip
 import json
 from pathlib import Path
 
-from streams.errors import ConfigError
+from core.errors import ConfigError
 
 DATA = Path("../shared/data")
 RETAIL = DATA / "online-retail-uci" / "online_retail.csv.gz"

@@ -27,13 +27,15 @@ import redis.asyncio as aioredis
 
 from bench.common import RESULTS, Latencies, machine, pyplot, save
 from bench.datasets import RETAIL
+from core.events import EventKind
+from core.settings import Settings
+from core.topics import Topics
 from feature_store.keys import Keys
 from replay import online_retail
-from streams.demo import isolated, start_worker, stop_worker, wait_healthy
+from streams.admin import ensure_topics, topic_reader
 from streams.producer import EventProducer
-from streams.settings import Settings
-from streams.stats import read_totals
-from streams.topics import EventKind, Topics, ensure_topics, topic_reader
+from tools.harness import isolated, start_worker, stop_worker, wait_healthy
+from tools.stats import read_totals
 
 WARMUP_S = 2.0
 

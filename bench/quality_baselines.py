@@ -8,7 +8,7 @@ from collections import defaultdict
 import numpy as np
 
 from bench.retail_invoices import Invoice
-from feature_store.item_index import ItemIndex
+from ranking.item_index import ItemIndex
 from ranking.trending import DecayedCounter
 
 Ranked = list[str]

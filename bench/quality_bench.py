@@ -6,7 +6,7 @@ Every invoice is replayed in time order. Each invoice on or after the split date
 customer has an earlier invoice is a test case: before it is fed in, every model is asked for
 its top 20 for that customer at the invoice's time, scored against the invoice's distinct
 items (Recall@20, HitRate@20, NDCG@20). The engine is the workers' own code: the
-personalisation step (``streams.personalise.Personaliser``) over in-memory stores, with the
+personalisation pipeline (``personalisation.pipeline.Personaliser``) over in-memory stores, with the
 item vectors of the real encoder. Writes bench/results/quality.json and quality.png.
 """
 
@@ -27,16 +27,18 @@ from bench.common import machine, pyplot, save
 from bench.datasets import RETAIL
 from bench.quality_baselines import ContentVectors, CoOccurrence, OwnHistory, Popularity
 from bench.retail_invoices import Invoice, load
+from core.events import Purchase
+from core.settings import Settings
 from encoders.encoder import OnnxEncoder
-from feature_store.item_index import ItemIndex, ItemInfo
-from feature_store.memory import MemoryCovisitStore, MemoryRepeatStore, MemoryUserStore
-from feature_store.user_state import encode
+from feature_store.memory import MemoryUserStore, memory_stores
+from feature_store.state_codec import encode
+from feature_store.writes import BatchWrites
+from personalisation.configs import ranking_configs
+from personalisation.pipeline import Personaliser
 from ranking.diversity import intra_list_diversity
+from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig
 from ranking.recommend import RecommendConfig
-from streams.events import Purchase
-from streams.personalise import Outcome, Personaliser, ranking_configs
-from streams.settings import Settings
 
 K = 20
 # Chosen on the validation span (2011-09-01 to 2011-10-01, before the test period): a shop
@@ -81,15 +83,13 @@ class Engine:
         self.name = "Pulse engine" + (f", MMR {ranking.diversity:g}" if ranking.diversity else "")
         self.personaliser = Personaliser(
             index,
-            MemoryUserStore(index.dim),
-            MemoryCovisitStore(),
-            encoder=_NoText(),
+            memory_stores(index.dim, repeats=True),
+            _NoText(),
             profile=profile,
             ranking=ranking,
-            repeats=MemoryRepeatStore(),
         )
 
-    async def feed(self, invoice: Invoice) -> Outcome:
+    async def feed(self, invoice: Invoice) -> BatchWrites:
         events = [
             Purchase(
                 f"{invoice.invoice}-{n}",
@@ -102,9 +102,7 @@ class Engine:
             )
             for n, (item, qty, price) in enumerate(invoice.lines)
         ]
-        outcome = await self.personaliser.prepare(events)
-        self.personaliser.queue_writes(None, outcome)  # type: ignore[arg-type]
-        return outcome
+        return await self.personaliser.run(events)
 
     async def recommend(self, customer: str, now_ms: int, k: int) -> list[str]:
         return [r.item_id for r in await self.personaliser.recommend_for(customer, now_ms, k)]
@@ -228,7 +226,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def state_sizes(engine: Engine) -> dict[str, float]:
     """Bytes of each shopper's packed state (as a worker stores it in Redis) after the replay."""
-    users = engine.personaliser.users
+    users = engine.personaliser.stores.users
     assert isinstance(users, MemoryUserStore)
     sizes = np.array([len(encode(s)) for s in users.states.values()])
     return {

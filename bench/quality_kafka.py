@@ -30,11 +30,13 @@ from bench.common import machine, write_json
 from bench.datasets import RETAIL
 from bench.quality_bench import Engine, build_index, engine_settings
 from bench.retail_invoices import Invoice, load
-from streams.demo import forget_run, isolated, start_worker, stop_worker, wait_healthy
-from streams.personalise import ranking_configs
+from core.events import EventKind
+from core.settings import Settings
+from core.topics import Topics
+from personalisation.configs import ranking_configs
+from streams.admin import ensure_topics, topic_reader
 from streams.producer import EventProducer
-from streams.settings import Settings
-from streams.topics import EventKind, Topics, ensure_topics, topic_reader
+from tools.harness import forget_run, isolated, start_worker, stop_worker, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORE_TOLERANCE = 1e-6

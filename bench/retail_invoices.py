@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.validation import parse_ts
 from replay.online_retail import local_iso
-from streams.validation import parse_ts
 
 STOCK_CODE = re.compile(r"^\d{5}[A-Za-z]?$")
 

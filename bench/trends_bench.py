@@ -24,10 +24,12 @@ import orjson
 from bench.common import Latencies, machine, pyplot, save
 from bench.datasets import RETAIL
 from bench.e2e_bench import load_catalogue
-from streams.demo import forget_run, isolated, start_worker, stop_worker, wait_healthy
+from core.events import EventKind
+from core.settings import Settings
+from core.topics import Topics
+from streams.admin import ensure_topics, topic_reader
 from streams.producer import EventProducer
-from streams.settings import Settings
-from streams.topics import EventKind, Topics, ensure_topics, topic_reader
+from tools.harness import forget_run, isolated, start_worker, stop_worker, wait_healthy
 
 
 class SignalFollower:

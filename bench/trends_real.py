@@ -23,11 +23,11 @@ import numpy as np
 
 from bench.common import machine, pyplot, save
 from bench.datasets import RETAIL, TAOBAO
+from core.events import EventKind
+from core.validation import validate_dict
 from replay import online_retail, taobao
 from replay.source import Item
 from streams.producer import complete
-from streams.topics import EventKind
-from streams.validation import validate_dict
 from trends.peaks import SLOTS, slot_name
 from trends.tracker import ALL, Observations, TrendConfig, TrendTracker
 

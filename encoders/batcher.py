@@ -25,16 +25,8 @@ from types import TracebackType
 
 import numpy as np
 
+from core.errors import EncoderClosedError, EncoderInputError, PulseError
 from encoders.pooling import Floats
-from streams.errors import PulseError
-
-
-class EncoderClosedError(PulseError):
-    """The batcher was closed before this text was encoded."""
-
-
-class EncoderInputError(PulseError, ValueError):
-    """A text the encoder does not take (not a string, or empty)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from core.metrics import Metrics
 from encoders.pooling import Floats
-from streams.metrics import Metrics
 
 V = TypeVar("V")
 _SPACES = re.compile(r"\s+")

@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import ConfigError
 from encoders import manifest
 from encoders.encoder import OnnxEncoder
 from encoders.pooling import Floats
 from encoders.session import SessionChoice
 from encoders.tokenizer import TextTokenizer
-from streams.errors import ConfigError
 
 OPSET = 17
 MAX_LENGTH = 256

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from core.metrics import Metrics
+from core.settings import Settings
 from encoders.batcher import BatcherConfig, MicroBatcher
 from encoders.cache import QueryCache
 from encoders.encoder import OnnxEncoder
 from encoders.pooling import Floats
-from streams.metrics import Metrics
-from streams.settings import Settings
 
 
 class EncoderService:

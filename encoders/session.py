@@ -9,8 +9,8 @@ from typing import Literal
 
 import onnxruntime as ort
 
+from core.errors import ConfigError
 from encoders import manifest
-from streams.errors import ConfigError
 
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "int8", "fp16"]

@@ -24,7 +24,7 @@ class Keys:
         return f"{self.prefix}:stats:dead_lettered"
 
     def user(self, user_id: str) -> str:
-        """String: the shopper's packed interest state (``feature_store.user_state``)."""
+        """String: the shopper's packed interest state (``feature_store.state_codec``)."""
         return f"{self.prefix}:u:{{{user_id}}}"
 
     def recommendations(self, user_id: str) -> str:

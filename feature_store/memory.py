@@ -1,7 +1,7 @@
-"""In-memory stand-ins for the Redis stores, with the same methods.
+"""In-memory stand-ins for the Redis stores and the batch writer, with the same methods.
 
 For unit tests of other parts and for offline replays (the quality benchmark drives the very
-personalisation code the workers run through these). ``pipe`` arguments are ignored.
+personalisation pipeline the workers run through these).
 """
 
 from __future__ import annotations
@@ -11,8 +11,11 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from feature_store.counts import MemoryCountStore
 from feature_store.repeats import RepeatCounts
-from feature_store.user_state import UserState
+from feature_store.stores import Stores
+from feature_store.writes import BatchWrites
+from ranking.state import UserState
 
 
 class MemoryUserStore:
@@ -26,15 +29,6 @@ class MemoryUserStore:
 
     async def load(self, user_ids: Iterable[str]) -> dict[str, UserState]:
         return {uid: self.states.get(uid) or UserState.new(self.dim) for uid in user_ids}
-
-    def write(self, pipe: object, states: dict[str, UserState]) -> None:
-        self.states.update(states)
-
-    def remember(self, states: dict[str, UserState]) -> None:
-        """Written already by :meth:`write`."""
-
-    def write_recommendations(self, pipe: object, user_id: str, message: dict[str, Any]) -> None:
-        self.lists[user_id] = message
 
     async def recommendations(self, user_id: str) -> dict[str, Any] | None:
         return self.lists.get(user_id)
@@ -53,7 +47,7 @@ class MemoryCovisitStore:
     ) -> dict[str, list[tuple[str, float]]]:
         return {item: _best(self.weights[item], n) for item in set(items) if item in self.weights}
 
-    def add(self, pipe: object, pairs: dict[tuple[str, str], float]) -> None:
+    def add(self, pairs: dict[tuple[str, str], float]) -> None:
         for (a, b), weight in pairs.items():
             for x, y in ((a, b), (b, a)):
                 counts = self.weights.setdefault(x, Counter())
@@ -66,11 +60,46 @@ class MemoryRepeatStore(RepeatCounts):
     async def rates(self, items: Iterable[str]) -> dict[str, float]:
         return self.rates_now(items)
 
-    def add(self, pipe: object, increments: dict[str, tuple[int, int]]) -> None:
-        self.count(increments)
 
-    def remember(self, increments: dict[str, tuple[int, int]]) -> None:
-        """Counted already by :meth:`add`."""
+class MemoryBatchWriter:
+    """Applies a batch's writes to the in-memory stores at once and keeps every batch written
+    (``batches``), for tests to read back."""
+
+    transient: tuple[type[BaseException], ...] = ()
+
+    def __init__(
+        self,
+        users: MemoryUserStore,
+        covisit: MemoryCovisitStore,
+        repeats: MemoryRepeatStore | None = None,
+        counts: MemoryCountStore | None = None,
+    ) -> None:
+        self.users = users
+        self.covisit = covisit
+        self.repeats = repeats
+        self.counts = counts or MemoryCountStore()
+        self.batches: list[BatchWrites] = []
+
+    async def write(self, writes: BatchWrites) -> None:
+        self.batches.append(writes)
+        self.users.states.update(writes.states)
+        for uid, message in writes.messages:
+            self.users.lists[uid] = message
+        if writes.pairs:
+            self.covisit.add(writes.pairs)
+        if writes.repeats and self.repeats is not None:
+            self.repeats.count(writes.repeats)
+        await self.counts.add(writes.counts)
+
+    def remember(self, writes: BatchWrites) -> None:
+        """Applied already by :meth:`write`."""
+
+
+def memory_stores(dim: int, *, repeats: bool = False) -> Stores:
+    """Fresh in-memory stores of ``dim``-dimensional shoppers (with repeat rates if asked)."""
+    users, covisit = MemoryUserStore(dim), MemoryCovisitStore()
+    rates = MemoryRepeatStore() if repeats else None
+    return Stores(users, covisit, MemoryBatchWriter(users, covisit, rates), rates)
 
 
 def _best(counts: Counter[str], n: int) -> list[tuple[str, float]]:

@@ -1,11 +1,27 @@
-"""The store seams the personalisation step talks to: Redis adapters and in-memory fakes."""
+"""What the personalisation pipeline reads, and the bundle of stores it runs on.
+
+The read seams are Protocols; :func:`redis_stores` builds the real adapters around one Redis
+client, ``feature_store.memory.memory_stores`` the in-memory fakes. Every write goes through
+the bundle's one :class:`~feature_store.writes.BatchWriter`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from feature_store.user_state import UserState
+import redis.asyncio as aioredis
+
+from feature_store.bandit import BanditStore
+from feature_store.counts import RedisCountStore
+from feature_store.covisit import CovisitStore
+from feature_store.keys import Keys
+from feature_store.repeats import RepeatStore
+from feature_store.trend_signals import TrendSignalStore
+from feature_store.users import UserStore
+from feature_store.writes import BatchWriter, RedisBatchWriter
+from ranking.state import UserState
 
 
 class ShopperStore(Protocol):
@@ -14,12 +30,6 @@ class ShopperStore(Protocol):
     def clear_cache(self) -> None: ...
 
     async def load(self, user_ids: Iterable[str]) -> dict[str, UserState]: ...
-
-    def write(self, pipe: Any, states: dict[str, UserState]) -> None: ...
-
-    def remember(self, states: dict[str, UserState]) -> None: ...
-
-    def write_recommendations(self, pipe: Any, user_id: str, message: dict[str, Any]) -> None: ...
 
     async def recommendations(self, user_id: str) -> dict[str, Any] | None: ...
 
@@ -33,14 +43,53 @@ class CovisitWeights(Protocol):
         self, items: Iterable[str], n: int = 30
     ) -> dict[str, list[tuple[str, float]]]: ...
 
-    def add(self, pipe: Any, pairs: dict[tuple[str, str], float]) -> None: ...
-
 
 class RepeatRates(Protocol):
     """``feature_store.repeats.RepeatStore`` (Redis) or ``feature_store.memory`` fake."""
 
     async def rates(self, items: Iterable[str]) -> dict[str, float]: ...
 
-    def add(self, pipe: Any, increments: dict[str, tuple[int, int]]) -> None: ...
 
-    def remember(self, increments: dict[str, tuple[int, int]]) -> None: ...
+class BanditTotals(Protocol):
+    """``feature_store.bandit.BanditStore``: the exploration counts every worker shares."""
+
+    async def due_totals(self) -> tuple[dict[str, float], dict[str, float]] | None: ...
+
+
+class TrendSignals(Protocol):
+    """``feature_store.trend_signals.TrendSignalStore``: every worker's latest signals."""
+
+    async def latest(self, kind: str, limit: int) -> list[dict[str, Any]]: ...
+
+
+@dataclass(slots=True)
+class Stores:
+    """The stores of one personalisation pipeline: what it reads, and its one writer.
+
+    Without ``repeats`` the history source ranks by decayed purchase occasions alone; without
+    ``bandit`` each worker's exploration learns alone, from its start; without ``signals``
+    trend signals are published but not kept for ``GET /trends``. ``transient`` names the
+    errors worth retrying a read on (a lost connection), none for in-memory stores.
+    """
+
+    users: ShopperStore
+    covisit: CovisitWeights
+    writer: BatchWriter
+    repeats: RepeatRates | None = None
+    bandit: BanditTotals | None = None
+    signals: TrendSignals | None = None
+    transient: tuple[type[BaseException], ...] = ()
+
+
+def redis_stores(client: aioredis.Redis, keys: Keys, dim: int, ttl_s: int) -> Stores:
+    """Every store in Redis, written with one transaction per batch; shoppers expire after
+    ``ttl_s`` seconds without an event."""
+    users = UserStore(client, keys, dim, ttl_s=ttl_s)
+    covisit = CovisitStore(client, keys)
+    repeats = RepeatStore(client, keys)
+    bandit = BanditStore(client, keys)
+    signals = TrendSignalStore(client, keys)
+    writer = RedisBatchWriter(
+        client, RedisCountStore(client, keys), users, covisit, repeats, bandit, signals
+    )
+    return Stores(users, covisit, writer, repeats, bandit, signals, RedisBatchWriter.transient)

@@ -16,7 +16,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from feature_store.keys import Keys
-from feature_store.user_state import UserState, decode, encode
+from feature_store.state_codec import decode, encode
+from ranking.state import UserState
 
 
 class UserStore:

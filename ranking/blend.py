@@ -11,9 +11,10 @@ import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-# Sources that propose candidates (blend weights, exploration arms); "explore" marks the slots
+from core.settings import CANDIDATE_SOURCES
+
+# Every source a recommended item can name: the candidate sources, and "explore" for the slots
 # exploration fills.
-CANDIDATE_SOURCES = ("similar", "covisit", "history", "trending")
 SOURCES = (*CANDIDATE_SOURCES, "explore")
 
 

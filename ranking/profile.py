@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from feature_store.user_state import MAX_CATEGORIES, MAX_PURCHASES, MAX_RECENT, UserState
+from core.events import Click, Purchase, Review, Search, UserEvent
 from ranking.interest import Vector, decay
-from streams.events import Click, Purchase, Review, Search, UserEvent
+from ranking.state import MAX_CATEGORIES, MAX_PURCHASES, MAX_RECENT, UserState
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from feature_store.item_index import ItemIndex
-from feature_store.user_state import UserState
 from ranking.blend import BlendConfig, Proposal, Recommendation, apply_rules, blend
 from ranking.diversity import mmr
 from ranking.explore import ThompsonSampler, exploration_slots
 from ranking.interest import Vector, decay
 from ranking.interest import blend as blend_interest
+from ranking.item_index import ItemIndex
+from ranking.state import UserState
 
 
 @dataclass(frozen=True, slots=True)

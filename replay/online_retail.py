@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from core.errors import ConfigError
+from core.events import EventKind
 from replay.source import Item, Skipped, Source
-from streams.errors import ConfigError
-from streams.topics import EventKind
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from core.events import EventKind
+from core.settings import Settings
 from replay.corrupt import corrupt
 from replay.source import Source
 from streams.producer import EventProducer, complete
-from streams.settings import Settings
-from streams.topics import EventKind
 
 
 @dataclass(slots=True)

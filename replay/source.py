@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.topics import EventKind
+from core.events import EventKind
 
 Item = tuple[EventKind, dict[str, Any]]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
+from core.events import EventKind
 from replay.source import Item, Skipped, Source
-from streams.topics import EventKind
 
 CATEGORIES = {
     "Home > Kitchen": ["tea towel", "mixing bowl", "teapot", "chopping board", "apron"],

@@ -12,9 +12,9 @@ import gzip
 from collections.abc import Iterator
 from pathlib import Path
 
+from core.errors import ConfigError
+from core.events import EventKind
 from replay.source import Item, Skipped, Source
-from streams.errors import ConfigError
-from streams.topics import EventKind
 
 
 def _rows(path: Path) -> Iterator[list[str]]:

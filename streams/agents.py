@@ -1,4 +1,4 @@
-"""Faust agents: thin loops that take micro-batches and hand them to the runtime."""
+"""Faust agents: thin loops that take micro-batches and hand them to the worker."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from typing import Any
 
 import faust
 
-from streams.deadletter import RawMessage
-from streams.runtime import Runtime
+from core.deadletter import RawMessage
+from streams.worker import Worker
 
 
-def register(app: faust.App, runtime: Runtime) -> None:
-    settings = runtime.settings
+def register(app: faust.App, worker: Worker) -> None:
+    settings = worker.settings
     inputs = app.topic(
-        *runtime.topics.inputs,
+        *worker.topics.inputs,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -23,20 +23,18 @@ def register(app: faust.App, runtime: Runtime) -> None:
 
     @app.agent(inputs, name="pulse.ingest")
     async def ingest(stream: Any) -> None:
-        await runtime.start()
-        await runtime.ingest.wait_ready()
+        await worker.start()
+        await worker.wait_ready()
         async for events in stream.take_events(
             settings.batch_max_size, within=settings.batch_max_wait_ms / 1000
         ):
-            # Returns after dead letters and counts are acknowledged; only then does
+            # Returns after dead letters and writes are acknowledged; only then does
             # take_events ack the batch, so Faust commits its offsets after the writes.
-            await runtime.ingest.processor.process([_raw(e) for e in events])
+            await worker.process([_raw(e) for e in events])
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_shoppers(_app: Any, *_args: Any, signal: Any, **_kwargs: Any) -> None:
-        # Another worker may own these shoppers now: read them from Redis from here on.
-        if runtime.ingest.personaliser is not None:
-            runtime.ingest.personaliser.users.clear_cache()
+        worker.partitions_revoked()
 
 
 def _raw(event: Any) -> RawMessage:

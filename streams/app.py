@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import faust
 
+from core.settings import Settings
 from streams import agents, views
-from streams.runtime import Runtime, RuntimeService
-from streams.settings import Settings
+from streams.api import Api
+from streams.worker import Worker, WorkerService
 
 
 def broker_url(bootstrap: str) -> str:
@@ -15,7 +16,7 @@ def broker_url(bootstrap: str) -> str:
     return ";".join(f"kafka://{h}" for h in hosts)
 
 
-def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
+def create_app(settings: Settings) -> tuple[faust.App, Worker]:
     app = faust.App(
         settings.app_id,
         broker=broker_url(settings.kafka_bootstrap),
@@ -32,8 +33,9 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         web_port=settings.web_port,
         web_application_options={"client_max_size": settings.http_max_body_bytes},
     )
-    runtime = Runtime(settings)
-    app.add_dependency(RuntimeService(runtime))
-    agents.register(app, runtime)
-    views.register(app, runtime)
-    return app, runtime
+    worker = Worker(settings)
+    worker.assignment = lambda: app.consumer.assignment()
+    app.add_dependency(WorkerService(worker))
+    agents.register(app, worker)
+    views.register(app, Api(worker))
+    return app, worker

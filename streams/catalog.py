@@ -18,16 +18,17 @@ import numpy as np
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from core.errors import InvalidEventError
+from core.events import CatalogItem, CatalogRemoval, EventKind
+from core.metrics import Metrics
+from core.settings import Settings
+from core.topics import Topics
+from core.validation import parse
 from encoders.pooling import Floats
-from feature_store.item_index import ItemIndex, ItemInfo
+from encoders.protocol import TextEncoder
 from feature_store.keys import Keys
-from streams.errors import InvalidEventError
-from streams.events import CatalogItem, CatalogRemoval
-from streams.metrics import Metrics
-from streams.personalise import TextEncoder
-from streams.settings import Settings
-from streams.topics import EventKind, Topics, topic_partitions
-from streams.validation import parse
+from ranking.item_index import ItemIndex, ItemInfo
+from streams.admin import topic_partitions
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,9 @@ from typing import Any
 
 import orjson
 
-from streams.errors import InvalidEventError
-from streams.events import Event
-from streams.topics import EventKind
-from streams.validation import ErrorCode
+from core.errors import BodyError, InvalidEventError
+from core.events import Event, EventKind
+from core.validation import ErrorCode
 
 Prepare = Callable[[EventKind, Mapping[str, Any]], tuple[bytes, bytes, Event]]
 KINDS = tuple(kind.value for kind in EventKind)
@@ -33,10 +32,6 @@ class PreparedBatch:
     @property
     def by_type(self) -> dict[str, int]:
         return dict(Counter(kind.value for kind, _, _ in self.messages))
-
-
-class BodyError(InvalidEventError):
-    """The request body as a whole is unusable (not JSON, empty, too many events)."""
 
 
 def split_body(body: bytes, max_events: int) -> list[Any]:

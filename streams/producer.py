@@ -5,7 +5,7 @@
         await producer.flush()
 
 ``send`` fills ``event_id`` and ``ts`` when they are absent, validates the event against the
-contract (raising :class:`~streams.errors.InvalidEventError` before anything reaches Kafka) and
+contract (raising :class:`~core.errors.InvalidEventError` before anything reaches Kafka) and
 keys it by ``user_id`` (``item_id`` for the catalogue). Messages are batched by aiokafka;
 ``flush`` waits until every queued message is acknowledged by all in-sync replicas.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -23,11 +23,11 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from streams.errors import InvalidEventError, ServiceError
-from streams.events import Event, partition_key
-from streams.settings import Settings
-from streams.topics import EventKind, Topics
-from streams.validation import ErrorCode, validate_dict
+from core.errors import InvalidEventError, ServiceError
+from core.events import Event, EventKind, partition_key
+from core.settings import Settings
+from core.topics import Topics
+from core.validation import ErrorCode, validate_dict
 
 
 def new_producer(settings: Settings, *, client_id: str, linger_ms: int = 5) -> AIOKafkaProducer:
@@ -169,3 +169,30 @@ class EventProducer:
             raise ServiceError(
                 f"{len(failures)} messages were not acknowledged by Kafka: {failures[0]!r}"
             ) from failures[0]
+
+
+class KafkaSink:
+    """The worker's producer for what it publishes: dead letters, lists and trend signals."""
+
+    # A lost connection, a moved leader or a stopped producer: worth sending again.
+    transient: tuple[type[BaseException], ...] = (KafkaError, ServiceError, OSError)
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        self.producer = new_producer(self.settings, client_id="pulse-worker", linger_ms=1)
+        await start_producer(self.producer, self.settings)
+
+    async def stop(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+            self.producer = None
+
+    async def publish(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
+        if self.producer is None:
+            raise ServiceError("the worker's producer is not started")
+        producer = self.producer
+        futures = [await producer.send(topic, value=v, key=k) for k, v in messages]
+        await asyncio.gather(*futures)

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.deadletter import RawMessage, dead_letter_record
+from core.errors import InvalidEventError
+from core.events import Event, EventKind
+from core.topics import Topics
+from core.validation import parse
 from feature_store.counts import BatchCounts
-from streams.deadletter import RawMessage, dead_letter_record
-from streams.errors import InvalidEventError
-from streams.events import Event
-from streams.topics import EventKind, Topics
-from streams.validation import parse
 
 
 @dataclass(slots=True)

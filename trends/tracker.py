@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
 
+from core.events import Click, Purchase, Search, UserEvent
+from ranking.intent import IntentShift
 from ranking.trending import DecayedCounter
-from streams.events import Click, Purchase, Search, UserEvent
 from trends.bursts import Burst, BurstDetector
-from trends.intent import IntentShift
 from trends.peaks import HOUR_MS, HourOfWeekProfile, hour_of_week, slot_name
 
 KINDS = ("trending_item", "trending_query", "trending_category", "peak_time", "intent_shift")

@@ -1,68 +1,25 @@
-"""Integration fixtures: the real local Kafka and Redis (``infra/stack.sh up``), a real worker.
+"""Integration fixtures: a session's own settings, the real services, a real worker.
 
-Each test session uses its own topic prefix, Redis key prefix and consumer group, so runs never
-see each other's data. When Kafka or Redis is not reachable the tests fail with a hint; they are
-never skipped.
+The helpers behind them (and the small shop the tests send) are in ``tests.integration.stack``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
-from feature_store.counts import BatchCounts
-from streams.demo import forget_run, isolated, start_worker, stop_worker, wait_healthy
-from streams.settings import Settings
-from streams.stats import read_totals
-from streams.topics import ensure_topics
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def new_settings(**overrides: object) -> Settings:
-    values: dict[str, object] = {
-        **isolated("it"),
-        "partitions": 3,
-        "web_port": free_port(),
-        "batch_max_wait_ms": 20,
-        "model_path": ROOT / "onnx_models",
-    }
-    return Settings(**{**values, **overrides})  # type: ignore[arg-type]
+from core.settings import Settings
+from feature_store.keys import Keys
+from tests.integration.stack import check_services, new_settings, running_worker
+from tools.harness import forget_run
 
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return new_settings()
-
-
-async def check_services(settings: Settings) -> None:
-    client = aioredis.from_url(settings.redis_url)
-    try:
-        await client.ping()
-    except OSError as exc:
-        pytest.fail(
-            f"Redis is not reachable at {settings.redis_url} ({exc}); run `infra/stack.sh up`"
-        )
-    finally:
-        await client.aclose()
-    await ensure_topics(settings, timeout_s=20)
 
 
 @pytest.fixture(scope="session")
@@ -72,99 +29,20 @@ async def services(settings: Settings) -> AsyncIterator[None]:
     await forget_run(settings)
 
 
-@contextlib.asynccontextmanager
-async def running_worker(settings: Settings) -> AsyncIterator[subprocess.Popen[bytes]]:
-    """A real worker process with ``settings`` (passed as PULSE_* variables)."""
-    log = ROOT / "var" / "log" / f"it-worker-{settings.app_id}.log"
-    proc = start_worker(settings, log)
-    try:
-        await wait_healthy(f"http://127.0.0.1:{settings.web_port}/health", proc, timeout_s=90)
-        yield proc
-    finally:
-        code = stop_worker(proc)
-        if code not in (0, -15):
-            sys.stderr.write(log.read_text()[-5000:])
-
-
 @pytest.fixture(scope="session")
 async def worker(settings: Settings, services: None) -> AsyncIterator[subprocess.Popen[bytes]]:
     async with running_worker(settings) as proc:
         yield proc
 
 
-async def wait_for_totals(settings: Settings, before: BatchCounts, expected: int) -> BatchCounts:
-    """Totals since ``before`` once ``expected`` messages are counted (or after 60 s)."""
-    deadline = time.monotonic() + 60
-    while True:
-        now = await read_totals(settings)
-        delta = BatchCounts(
-            now.processed - before.processed, now.dead_lettered - before.dead_lettered
-        )
-        if delta.total >= expected or time.monotonic() > deadline:
-            # A little longer, so that extra (duplicate) counts would show up too.
-            await asyncio.sleep(1.0)
-            now = await read_totals(settings)
-            return BatchCounts(
-                now.processed - before.processed, now.dead_lettered - before.dead_lettered
-            )
-        await asyncio.sleep(0.2)
-
-
-async def uncommitted_partitions(
-    settings: Settings, timeout_s: float = 30
-) -> dict[TopicPartition, int]:
-    """Input partitions whose committed offset is still behind their end (waits up to timeout_s).
-
-    Empty once the worker has processed (and committed) everything sent so far, on every topic.
-    """
-    from streams.topics import Topics
-
-    names = Topics.from_settings(settings).inputs
-    parts = [TopicPartition(name, p) for name in names for p in range(settings.partitions)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await consumer.start()
-    await admin.start()
+@pytest.fixture
+async def redis_keys() -> AsyncIterator[tuple[aioredis.Redis, Keys]]:
+    """A client of the real Redis and a key prefix of its own, deleted afterwards."""
+    settings = new_settings()
+    await check_services(settings)
+    client = aioredis.from_url(settings.redis_url)
     try:
-        ends = dict(await consumer.end_offsets(parts))
-        deadline = time.monotonic() + timeout_s
-        while True:
-            committed = await admin.list_consumer_group_offsets(settings.app_id)
-            lagging = {
-                tp: end
-                for tp, end in ends.items()
-                if end > 0 and (tp not in committed or committed[tp].offset < end)
-            }
-            if not lagging or time.monotonic() > deadline:
-                return lagging
-            await asyncio.sleep(0.2)
+        yield client, Keys(settings.redis_prefix)
     finally:
-        await admin.close()
-        await consumer.stop()
-
-
-async def read_topic(settings: Settings, topic: str) -> list[tuple[bytes | None, bytes | None]]:
-    """Every message of ``topic`` from the beginning up to its current end."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in range(settings.partitions)]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        end = await consumer.end_offsets(parts)
-        out: list[tuple[bytes | None, bytes | None]] = []
-        remaining = {tp for tp in parts if end[tp] > 0}
-        deadline = time.monotonic() + 30
-        while remaining and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for tp, messages in batch.items():
-                for m in messages:
-                    if m.offset < end[tp]:
-                        out.append((m.key, m.value))
-                    if m.offset >= end[tp] - 1:
-                        remaining.discard(tp)
-        return out
-    finally:
-        await consumer.stop()
+        await client.aclose()
+        await forget_run(settings)

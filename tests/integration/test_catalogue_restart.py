@@ -9,9 +9,15 @@ import time
 import aiohttp
 import pytest
 
-from streams.settings import Settings
-from tests.integration.conftest import check_services, forget_run, new_settings, running_worker
-from tests.integration.test_recommendations import CATALOGUE, send_catalogue
+from core.settings import Settings
+from tests.integration.stack import (
+    CATALOGUE,
+    check_services,
+    new_settings,
+    running_worker,
+    send_catalogue,
+)
+from tools.harness import forget_run
 
 pytestmark = pytest.mark.integration
 

@@ -15,16 +15,17 @@ import aiohttp
 import orjson
 import pytest
 
+from core.deadletter import original_payload
+from core.errors import InvalidEventError
+from core.events import EventKind
+from core.settings import Settings
+from core.topics import Topics
 from replay import synthetic
 from replay.corrupt import corrupt
-from streams.deadletter import original_payload
-from streams.errors import InvalidEventError
 from streams.producer import EventProducer, complete
-from streams.settings import Settings
-from streams.stats import read_totals
-from streams.topics import EventKind, Topics
-from tests.integration.conftest import read_topic, uncommitted_partitions, wait_for_totals
+from tests.integration.stack import read_topic, uncommitted_partitions, wait_for_totals
 from tests.unit.examples import VALID
+from tools.stats import read_totals
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.quality_kafka import check_slice
-from tests.integration.conftest import ROOT
+from tests.integration.stack import ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -13,35 +12,25 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from streams.producer import EventProducer
-from streams.settings import Settings
-from streams.topics import EventKind, Topics, topic_reader
-from tests.integration.conftest import (
+from core.events import EventKind
+from core.settings import Settings
+from core.topics import Topics
+from streams.admin import topic_reader
+from tests.integration.stack import (
+    CATALOGUE,
+    T0,
     check_services,
-    forget_run,
     new_settings,
     running_worker,
+    send,
+    send_catalogue,
     uncommitted_partitions,
 )
+from tools.harness import forget_run
 
 pytestmark = pytest.mark.integration
 
-CATALOGUE = [
-    ("K1", "SET OF 3 TEA TOWELS VINTAGE KITCHEN", "Home > Kitchen"),
-    ("K2", "RETROSPOT TEA TOWEL RED", "Home > Kitchen"),
-    ("K3", "KITCHEN APRON RED SPOTTY", "Home > Kitchen"),
-    ("K4", "ENAMEL TEAPOT BLUE KITCHEN", "Home > Kitchen"),
-    ("K5", "WOODEN CHOPPING BOARD KITCHEN", "Home > Kitchen"),
-    ("K6", "OVEN GLOVE TEA TOWEL SET", "Home > Kitchen"),
-    ("C1", "VANILLA SCENTED CANDLE", "Home > Candles"),
-    ("C2", "GLASS TEA LIGHT HOLDER", "Home > Candles"),
-    ("C3", "ROSE SCENTED CANDLE IN TIN", "Home > Candles"),
-    ("G1", "GARDEN TROWEL GREEN", "Garden > Tools"),
-    ("G2", "WATERING CAN ZINC", "Garden > Tools"),
-    ("G3", "BIRD FEEDER HANGING", "Garden > Outdoor"),
-]
 KITCHEN = {item for item, _, cat in CATALOGUE if cat == "Home > Kitchen"}
-T0 = 1_717_232_400_000  # 2024-06-01T09:00:00Z
 
 
 class Recs:
@@ -85,43 +74,6 @@ async def shop(settings: Settings) -> AsyncIterator[Recs]:
         yield recs
         await recs.consumer.stop()
     await forget_run(settings)
-
-
-async def send_catalogue(
-    settings: Settings, changes: dict[str, dict[str, Any]] | None = None
-) -> None:
-    async with EventProducer(settings, client_id="it-catalogue") as producer:
-        for item, title, category in CATALOGUE:
-            if changes is None or item in changes:
-                event = {
-                    "item_id": item,
-                    "title": title,
-                    "category": category,
-                    **(changes or {}).get(item, {}),
-                }
-                await producer.send(EventKind.CATALOG, event)
-    client = aioredis.from_url(settings.redis_url)
-    try:
-        deadline = time.monotonic() + 60
-        for item, *_ in CATALOGUE:
-            while True:
-                stored = await client.hgetall(f"{settings.redis_prefix}:i:{{{item}}}")
-                expected = (changes or {}).get(item, {}).get("in_stock")
-                if stored and (expected is None or int(stored[b"in_stock"]) == int(expected)):
-                    break
-                assert time.monotonic() < deadline, f"catalogue item {item} never reached Redis"
-                await asyncio.sleep(0.1)
-    finally:
-        await client.aclose()
-
-
-async def send(settings: Settings, events: list[tuple[EventKind, dict[str, Any]]]) -> list[str]:
-    ids = []
-    async with EventProducer(settings, client_id="it-shopper") as producer:
-        for kind, event in events:
-            record = await producer.send(kind, event)
-            ids.append(record.event_id)  # type: ignore[union-attr]
-    return ids
 
 
 def shopper() -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 import redis.asyncio as aioredis
 
@@ -11,7 +9,6 @@ from feature_store.bandit import BanditStore
 from feature_store.keys import Keys
 from feature_store.repeats import RepeatStore, repeat_rate
 from ranking.explore import ThompsonSampler
-from tests.integration.conftest import check_services, forget_run, new_settings
 
 pytestmark = pytest.mark.integration
 
@@ -22,19 +19,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def redis_keys() -> AsyncIterator[tuple[aioredis.Redis, Keys]]:
-    """A client of the real Redis and a key prefix of its own, deleted afterwards."""
-    settings = new_settings()
-    await check_services(settings)
-    client = aioredis.from_url(settings.redis_url)
-    try:
-        yield client, Keys(settings.redis_prefix)
-    finally:
-        await client.aclose()
-        await forget_run(settings)
 
 
 async def test_bandit_counts_are_shared_and_survive_a_restart(

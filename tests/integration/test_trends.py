@@ -12,15 +12,19 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from streams.topics import EventKind, Topics, topic_reader
-from tests.integration.conftest import (
+from core.events import EventKind
+from core.topics import Topics
+from streams.admin import topic_reader
+from tests.integration.stack import (
+    T0,
     check_services,
-    forget_run,
     new_settings,
     running_worker,
+    send,
+    send_catalogue,
     uncommitted_partitions,
 )
-from tests.integration.test_recommendations import T0, send, send_catalogue
+from tools.harness import forget_run
 
 pytestmark = pytest.mark.integration
 

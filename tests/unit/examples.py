@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.topics import EventKind
+from core.events import EventKind
 
 VALID: dict[EventKind, dict[str, Any]] = {
     EventKind.CLICK: {

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from encoders.batcher import BatcherConfig, EncoderClosedError, EncoderInputError, MicroBatcher
+from core.errors import EncoderClosedError, EncoderInputError
+from encoders.batcher import BatcherConfig, MicroBatcher
 from encoders.encoder import HashingEncoder
 from encoders.pooling import Floats
 

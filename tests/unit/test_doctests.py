@@ -8,15 +8,15 @@ import importlib
 import pytest
 
 MODULES = [
+    "core.metrics",
     "encoders.pooling",
     "feature_store.periodic",
     "feature_store.users",
     "ranking.blend",
     "ranking.explore",
+    "ranking.intent",
     "ranking.trending",
-    "streams.metrics",
     "trends.bursts",
-    "trends.intent",
     "trends.peaks",
 ]
 

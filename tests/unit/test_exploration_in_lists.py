@@ -6,15 +6,15 @@ import random
 
 import numpy as np
 
-from feature_store.item_index import ItemIndex, ItemInfo
-from feature_store.memory import MemoryCovisitStore, MemoryUserStore
-from feature_store.user_state import UserState
+from core.events import Click
+from core.metrics import Metrics
+from feature_store.memory import MemoryCovisitStore, memory_stores
+from personalisation.pipeline import Personaliser
 from ranking.explore import ThompsonSampler
+from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig, apply
 from ranking.recommend import RecommendConfig, recommend
-from streams.events import Click
-from streams.metrics import Metrics
-from streams.personalise import Personaliser
+from ranking.state import UserState
 
 T0 = 1_700_000_000_000
 
@@ -50,24 +50,21 @@ def test_the_last_slot_explores_an_allowed_candidate() -> None:
 async def test_clicks_on_a_list_reward_its_sources() -> None:
     index = index_of(30)
     metrics = Metrics()
-    users = MemoryUserStore(8)
     p = Personaliser(
         index,
-        users,
-        MemoryCovisitStore(),
-        encoder=None,
+        memory_stores(8),
+        encoder=None,  # type: ignore[arg-type]
         ranking=RecommendConfig(k=5, explore_share=0.2),
         metrics=metrics,
-    )  # type: ignore[arg-type]
-    outcome = await p.prepare([Click("e1", "u", T0, "i2", "click")])
-    p.queue_writes(None, outcome)
+    )
+    outcome = await p.run([Click("e1", "u", T0, "i2", "click")])
     message = outcome.messages[0][1]
     shown = sum(p.sampler.impressions.values())
     assert shown == 5 and outcome.impressions.total() == 5  # the batch's counts, for Redis
     explored = [i for i in message["items"] if i["source"] == "explore"]
     assert len(explored) == 1 and explored[0]["arm"] in p.sampler.clicks
     target = explored[0]
-    clicked = await p.prepare(
+    clicked = await p.run(
         [Click("e2", "u", T0 + 1000, target["item_id"], "click", rec_id=message["rec_id"])]
     )
     assert p.sampler.clicks[target["arm"]] == 1.0
@@ -100,26 +97,23 @@ async def test_a_retried_batch_is_learned_once() -> None:
     from trends.tracker import TrendConfig, TrendTracker
 
     index = index_of(30)
-    users = MemoryUserStore(8)
     p = Personaliser(
         index,
-        users,
-        MemoryCovisitStore(),
-        encoder=None,
+        memory_stores(8),
+        encoder=None,  # type: ignore[arg-type]
         ranking=RecommendConfig(k=5, explore_share=0.2),
-    )  # type: ignore[arg-type]
-    first = await p.prepare([Click("e1", "u", T0, "i2", "click")])
-    p.queue_writes(None, first)
+    )
+    first = await p.run([Click("e1", "u", T0, "i2", "click")])
     item = first.messages[0][1]["items"][0]
     tracker = TrendTracker(TrendConfig(), UTC)
-    p.covisit, p.trends = FlakyCovisit(), tracker
+    p.stores.covisit, p.trends = FlakyCovisit(), tracker
     clicks_before = dict(p.sampler.clicks)
     batch = [
         Click("e2", "u", T0 + 1000, item["item_id"], "click", rec_id=first.messages[0][1]["rec_id"])
     ]
     with pytest.raises(ConnectionError):
-        await p.prepare(batch)
-    await p.prepare(batch)  # the retry
+        await p.run(batch)
+    await p.run(batch)  # the retry
     arm = item.get("arm") or item["source"]
     assert p.sampler.clicks[arm] == clicks_before[arm] + 1
     assert dict(p.trending.top(5, T0 + 1000))[item["item_id"]] == 1.0 + (

@@ -5,10 +5,11 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.http_batch import BodyError, prepare_batch, split_body
+from core.errors import BodyError
+from core.events import EventKind
+from core.validation import validate_dict
+from streams.http_batch import prepare_batch, split_body
 from streams.producer import complete, message_key
-from streams.topics import EventKind
-from streams.validation import validate_dict
 from tests.unit.examples import VALID
 
 

@@ -8,16 +8,24 @@ from collections.abc import Sequence
 import orjson
 from aiokafka.errors import KafkaConnectionError
 
+from core.deadletter import RawMessage
+from core.events import EventKind
+from core.metrics import Metrics
+from core.topics import Topics
 from feature_store.counts import MemoryCountStore
-from streams.deadletter import RawMessage
-from streams.ingest import BatchProcessor
-from streams.metrics import Metrics
-from streams.topics import EventKind, Topics
+from feature_store.memory import MemoryBatchWriter, MemoryCovisitStore, MemoryUserStore
+from feature_store.stores import Stores
+from personalisation.pipeline import Personaliser
+from ranking.item_index import ItemIndex
+from ranking.state import UserState
+from streams.batch import BatchProcessor
 from tests.unit.examples import VALID
 
 
 class FlakySink:
     """Refuses the first ``failures`` publishes, then records what it is given."""
+
+    transient = (KafkaConnectionError,)
 
     def __init__(self, failures: int = 0) -> None:
         self.failures = failures
@@ -34,6 +42,11 @@ class FlakySink:
 TOPICS = Topics("pulse.")
 
 
+def counting(store: MemoryCountStore) -> MemoryBatchWriter:
+    """A writer that keeps the batch counts in ``store``."""
+    return MemoryBatchWriter(MemoryUserStore(8), MemoryCovisitStore(), counts=store)
+
+
 def message(
     kind: EventKind, value: bytes | None, offset: int, key: bytes | None = None
 ) -> RawMessage:
@@ -42,7 +55,7 @@ def message(
 
 async def test_batch_counts_dead_letters_and_metrics() -> None:
     sink, store, metrics = FlakySink(), MemoryCountStore(), Metrics()
-    processor = BatchProcessor(TOPICS, sink, store, metrics)
+    processor = BatchProcessor(TOPICS, sink, counting(store), metrics)
     batch = [
         message(EventKind.CLICK, orjson.dumps(VALID[EventKind.CLICK]), 0),
         message(EventKind.CLICK, b"{broken", 1, key=b"17850"),
@@ -66,7 +79,7 @@ async def test_batch_counts_dead_letters_and_metrics() -> None:
 
 async def test_dead_letters_are_retried_until_acknowledged() -> None:
     sink, store = FlakySink(failures=2), MemoryCountStore()
-    processor = BatchProcessor(TOPICS, sink, store, Metrics())
+    processor = BatchProcessor(TOPICS, sink, counting(store), Metrics())
     await processor.process([message(EventKind.REVIEW, b"\xff", 9)])
     assert len(sink.published) == 1
     assert orjson.loads(sink.published[0][1])["payload_encoding"] == "base64"
@@ -75,31 +88,24 @@ async def test_dead_letters_are_retried_until_acknowledged() -> None:
 
 async def test_message_on_a_foreign_topic_is_dead_lettered() -> None:
     sink, store = FlakySink(), MemoryCountStore()
-    processor = BatchProcessor(TOPICS, sink, store, Metrics())
+    processor = BatchProcessor(TOPICS, sink, counting(store), Metrics())
     counts = await processor.process([RawMessage("other.topic", 0, 0, None, b"{}")])
     assert counts.dead_lettered == Counter({"unknown_topic": 1})
 
 
-class BrokenPersonaliser:
-    async def prepare(self, events: object, ingested: object = None) -> object:
+class BrokenStore(MemoryUserStore):
+    """Reading a shopper hits a defect (not a lost connection)."""
+
+    async def load(self, user_ids: object) -> dict[str, UserState]:
         raise ValueError("a defect")
-
-    def committed(self, outcome: object) -> None:
-        """Nothing to keep: the batch's events were dead-lettered."""
-
-
-class RecordingStep:
-    def __init__(self) -> None:
-        self.personaliser = BrokenPersonaliser()
-        self.committed: list[object] = []
-
-    async def commit(self, outcome: object, counts: object) -> None:
-        self.committed.append(counts)
 
 
 async def test_a_defect_dead_letters_the_batch_instead_of_losing_it() -> None:
-    sink, store, step = FlakySink(), MemoryCountStore(), RecordingStep()
-    processor = BatchProcessor(TOPICS, sink, store, Metrics(), personalise=step)  # type: ignore[arg-type]
+    sink, store = FlakySink(), MemoryCountStore()
+    users, covisit = BrokenStore(8), MemoryCovisitStore()
+    writer = MemoryBatchWriter(users, covisit, counts=store)
+    personaliser = Personaliser(ItemIndex(8), Stores(users, covisit, writer), encoder=None)  # type: ignore[arg-type]
+    processor = BatchProcessor(TOPICS, sink, writer, Metrics(), personaliser=personaliser)
     batch = [
         message(EventKind.CLICK, orjson.dumps(VALID[EventKind.CLICK]), 0),
         message(EventKind.CATALOG, orjson.dumps(VALID[EventKind.CATALOG]), 1),
@@ -110,4 +116,4 @@ async def test_a_defect_dead_letters_the_batch_instead_of_losing_it() -> None:
     assert counts.dead_lettered == Counter({"processing_error": 1, "not_json": 1})
     codes = sorted(orjson.loads(v)["error"]["code"] for _, v in sink.published)
     assert codes == ["not_json", "processing_error"]
-    assert step.committed == [counts]
+    assert [written.counts for written in writer.batches] == [counts]

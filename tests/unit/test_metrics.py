@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import doctest
 
-import streams.metrics
-from streams.metrics import Metrics
+import core.metrics
+from core.metrics import Metrics
 
 
 def test_doctests() -> None:
-    assert doctest.testmod(streams.metrics).failed == 0
+    assert doctest.testmod(core.metrics).failed == 0
 
 
 def test_prometheus_text() -> None:

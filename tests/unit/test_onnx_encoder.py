@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import ConfigError
 from encoders import manifest
 from encoders.batcher import BatcherConfig, MicroBatcher
 from encoders.encoder import OnnxEncoder
 from encoders.export import export, torch_embeddings
 from encoders.session import CPU, choose_precision, choose_providers
-from streams.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "onnx_models"
@@ -193,9 +193,9 @@ def test_a_missing_or_altered_model_is_a_clear_error(tmp_path: Path) -> None:
 
 
 async def test_encoder_service_from_settings(model_root: Path) -> None:
+    from core.metrics import Metrics
+    from core.settings import Settings
     from encoders.service import EncoderService
-    from streams.metrics import Metrics
-    from streams.settings import Settings
 
     metrics = Metrics()
     service = EncoderService(Settings(model_path=model_root, device="cpu"), metrics)

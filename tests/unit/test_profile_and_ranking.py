@@ -6,12 +6,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feature_store.item_index import ItemIndex, ItemInfo
-from feature_store.user_state import MAX_SEEN, UserState, decode, encode
+from core.events import Click, Purchase, Review, Search
+from feature_store.state_codec import decode, encode
 from ranking.blend import BlendConfig, Proposal, apply_rules, blend
+from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig, apply, review_sign, top_category
 from ranking.recommend import RecommendConfig, recommend
-from streams.events import Click, Purchase, Review, Search
+from ranking.state import MAX_SEEN, UserState
 
 CFG = ProfileConfig()
 T0 = 1_700_000_000_000
@@ -117,7 +118,7 @@ def test_states_stored_by_the_first_codec_are_still_read() -> None:
 
     import orjson
 
-    from feature_store.user_state import _HEADER
+    from feature_store.state_codec import _HEADER
 
     vector = bytes([1, 255]) + bytes(382)
     v1 = (

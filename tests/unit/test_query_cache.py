@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import encoders.cache
+from core.metrics import Metrics
 from encoders.cache import LruCache, QueryCache, normalise_query
 from encoders.encoder import HashingEncoder
 from encoders.pooling import Floats
-from streams.metrics import Metrics
 
 
 def test_doctests() -> None:

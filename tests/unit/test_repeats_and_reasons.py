@@ -9,15 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.quality_kafka import same_list
-from feature_store.item_index import ItemIndex, ItemInfo
-from feature_store.memory import MemoryCovisitStore, MemoryRepeatStore, MemoryUserStore
+from core.events import Click, Purchase, Search
+from feature_store.memory import MemoryCovisitStore, MemoryRepeatStore, memory_stores
 from feature_store.repeats import repeat_rate
-from feature_store.user_state import UserState
+from personalisation.pipeline import Personaliser
 from ranking.blend import BlendConfig
+from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig, apply
 from ranking.recommend import RecommendConfig, history, recommend, similar_reason
-from streams.events import Click, Purchase, Search
-from streams.personalise import Personaliser
+from ranking.state import UserState
 
 T0 = 1_700_000_000_000
 DAY = 86_400_000
@@ -40,13 +40,13 @@ def test_repeat_rate_starts_at_the_prior_and_follows_the_counts() -> None:
 
 
 async def test_the_step_counts_occasions_and_repeats_once_per_order() -> None:
-    repeats = MemoryRepeatStore()
-    p = Personaliser(
-        index(), MemoryUserStore(4), MemoryCovisitStore(), encoder=None, repeats=repeats
-    )  # type: ignore[arg-type]
+    stores = memory_stores(4, repeats=True)
+    repeats = stores.repeats
+    assert isinstance(repeats, MemoryRepeatStore)
+    p = Personaliser(index(), stores, encoder=None)  # type: ignore[arg-type]
 
     async def feed(*events: Purchase) -> None:
-        p.queue_writes(None, await p.prepare(list(events)))  # type: ignore[arg-type]
+        await p.run(list(events))
 
     # One order with i1 on two lines: one occasion, no repeat.
     await feed(Purchase("a1", "u", T0, "i1", 1, 1.0), Purchase("a2", "u", T0, "i1", 2, 1.0))
@@ -148,7 +148,7 @@ def test_every_reason_is_backed_by_its_evidence(
 
 async def test_the_memory_fake_orders_ties_as_redis_does() -> None:
     store = MemoryCovisitStore(max_neighbours=2)
-    store.add(None, {("a", "b"): 1.0, ("a", "c"): 1.0, ("a", "d"): 2.0})
+    store.add({("a", "b"): 1.0, ("a", "c"): 1.0, ("a", "d"): 2.0})
     # ZREVRANGE: highest score first, equal scores in reverse member order.
     assert (await store.neighbours(["a"], n=3))["a"] == [("d", 2.0), ("c", 1.0), ("b", 1.0)]
     assert Counter(dict((await store.neighbours(["a"], n=2))["a"])) == {"d": 2.0, "c": 1.0}

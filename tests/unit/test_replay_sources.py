@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError
+from core.events import EventKind
+from core.validation import validate_dict
 from replay import online_retail, synthetic, taobao
-from streams.errors import ConfigError
-from streams.topics import EventKind
-from streams.validation import validate_dict
 
 RETAIL = """InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
 536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01T08:26:00,2.55,17850,United Kingdom

@@ -3,12 +3,12 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from core.errors import InvalidEventError
+from core.events import EventKind, Search
+from core.settings import Settings
+from core.topics import Topics
 from streams.app import broker_url
-from streams.errors import InvalidEventError
-from streams.events import Search
 from streams.producer import EventProducer, complete
-from streams.settings import Settings
-from streams.topics import EventKind, Topics
 from tests.unit.examples import valid
 
 
@@ -58,7 +58,7 @@ def test_producer_refuses_bad_events_before_kafka() -> None:
 
 
 def test_blend_weights_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    from streams.settings import parse_weights
+    from core.settings import parse_weights
 
     assert parse_weights("similar=0.1, history=2") == (("similar", 0.1), ("history", 2.0))
     for bad in ("similar", "magic=1", "history=lots", "history=-1"):

@@ -8,13 +8,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feature_store.item_index import ItemIndex, ItemInfo
-from feature_store.memory import MemoryCovisitStore, MemoryUserStore
-from feature_store.user_state import UserState, decode, encode
-from streams.events import Click, Search
-from streams.personalise import Personaliser
+from core.events import Click, Search
+from feature_store.memory import memory_stores
+from feature_store.state_codec import decode, encode
+from personalisation.pipeline import Personaliser
+from ranking.intent import IntentConfig, drift, session_category
+from ranking.item_index import ItemIndex, ItemInfo
+from ranking.state import UserState
 from trends.bursts import BurstDetector
-from trends.intent import IntentConfig, drift, session_category
 from trends.peaks import HOUR_MS, SLOTS, HourOfWeekProfile, hour_of_week
 from trends.tracker import Observations, TrendConfig, TrendTracker
 
@@ -162,9 +163,7 @@ def index() -> ItemIndex:
 
 async def test_a_shopper_moving_from_candles_to_tea_towels_raises_one_intent_shift() -> None:
     tracker = TrendTracker(TrendConfig(), UTC)
-    p = Personaliser(
-        index(), MemoryUserStore(8), MemoryCovisitStore(), encoder=None, trends=tracker
-    )  # type: ignore[arg-type]
+    p = Personaliser(index(), memory_stores(8), encoder=None, trends=tracker)  # type: ignore[arg-type]
     t = MONDAY
     signals = []
     steps = [("mover", "c1"), ("mover", "c2"), ("stayer", "c1"), ("mover", "c3")]
@@ -172,15 +171,14 @@ async def test_a_shopper_moving_from_candles_to_tea_towels_raises_one_intent_shi
     steps += [("stayer", "c3"), ("mover", "k1"), ("mover", "k2")]
     for n, (user, item) in enumerate(steps):
         event = Click(f"e{n}", user, t + n * 60_000, item, "click")
-        outcome = await p.prepare([event])
-        p.queue_writes(None, outcome)  # type: ignore[arg-type]
+        outcome = await p.run([event])
         signals += [s for s in outcome.trends if s["kind"] == "intent_shift"]
     assert [(s["subject"], s["details"]) for s in signals] == [
         ("mover", {"from": "Home > Candles", "to": "Home > Kitchen", "trigger": "category"})
     ]
     assert 0 <= signals[0]["score"] <= 2
     assert tracker.summary("intent_shift", 3)["towards"][0]["category"] == "Home > Kitchen"
-    state = (await p.users.load(["mover"]))["mover"]
+    state = (await p.stores.users.load(["mover"]))["mover"]
     assert state.intent == "Home > Kitchen" and decode(encode(state)).intent == "Home > Kitchen"
 
 
@@ -207,7 +205,7 @@ def test_observations_count_items_categories_and_normalised_queries() -> None:
 
 
 def test_the_demo_describes_every_kind_of_signal() -> None:
-    from streams.demo_trends import describe_signal
+    from tools.demo_trends import describe_signal
 
     base = {"score": 4.2, "window": None, "ts": MONDAY}
     lines = [
@@ -272,29 +270,27 @@ async def test_without_categories_a_move_away_from_long_term_interest_is_one_shi
         idx.upsert(ItemInfo(item, item.upper(), None, True), np.array(vector, np.float32))
     p = Personaliser(
         idx,
-        MemoryUserStore(4),
-        MemoryCovisitStore(),
-        encoder=None,
+        memory_stores(4),
+        encoder=None,  # type: ignore[arg-type]
         trends=TrendTracker(TrendConfig(), UTC),
-    )  # type: ignore[arg-type]
+    )
     day = 24 * HOUR_MS
     clicks = [(n * 60_000, f"a{n % 3 + 1}") for n in range(6)]  # a week of "a" interest
     clicks += [(day + n * 60_000, f"b{n % 3 + 1}") for n in range(8)]  # a day later, "b"
     shifts = []
     for n, (offset, item) in enumerate(clicks):
-        outcome = await p.prepare([Click(f"e{n}", "u", MONDAY + offset, item, "click")])
-        p.queue_writes(None, outcome)  # type: ignore[arg-type]
+        outcome = await p.run([Click(f"e{n}", "u", MONDAY + offset, item, "click")])
         shifts += [s for s in outcome.trends if s["kind"] == "intent_shift"]
     assert [s["details"] for s in shifts] == [
         {"from": None, "to": None, "trigger": "drift", "item": "B1"}
     ]
     assert shifts[0]["score"] >= 0.5
-    state = (await p.users.load(["u"]))["u"]
+    state = (await p.stores.users.load(["u"]))["u"]
     assert decode(encode(state)).drifted == state.drifted
 
 
 def test_the_demo_describes_a_drift() -> None:
-    from streams.demo_trends import describe_signal
+    from tools.demo_trends import describe_signal
 
     signal = {
         "kind": "intent_shift",

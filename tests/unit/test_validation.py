@@ -7,10 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.errors import InvalidEventError
-from streams.events import CatalogItem, CatalogRemoval, Click, Purchase, Review, Search
-from streams.topics import EventKind
-from streams.validation import MAX_MESSAGE_BYTES, parse, parse_ts, validate_dict
+from core.errors import InvalidEventError
+from core.events import CatalogItem, CatalogRemoval, Click, EventKind, Purchase, Review, Search
+from core.validation import MAX_MESSAGE_BYTES, parse, parse_ts, validate_dict
 from tests.unit.examples import VALID, valid
 
 C, S, P, R, K = (

@@ -11,12 +11,12 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.deadletter import RawMessage, dead_letter_record, original_payload
-from streams.errors import InvalidEventError
-from streams.events import Event, partition_key
-from streams.topics import EventKind, Topics
+from core.deadletter import RawMessage, dead_letter_record, original_payload
+from core.errors import InvalidEventError
+from core.events import Event, EventKind, partition_key
+from core.topics import Topics
+from core.validation import ErrorCode, parse, validate_dict
 from streams.triage import triage
-from streams.validation import ErrorCode, parse, validate_dict
 from tests.unit.examples import VALID
 
 CODES = {code.value for code in ErrorCode}

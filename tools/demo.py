@@ -3,112 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
-import aiohttp
-import redis.asyncio as aioredis
-from aiokafka.admin import AIOKafkaAdminClient
-
+from core.settings import Settings
 from feature_store.counts import BatchCounts
 from replay.run import ReplayReport, replay
 from replay.source import Source
-from streams.demo_recs import RecommendationWatcher, describe
-from streams.demo_trends import TrendWatcher, describe_signal
-from streams.errors import ServiceError
-from streams.settings import Settings
-from streams.stats import read_totals
-from streams.topics import ensure_topics
+from streams.admin import ensure_topics
+from tools.demo_recs import RecommendationWatcher, describe
+from tools.demo_trends import TrendWatcher, describe_signal
+from tools.harness import start_worker, stop_worker, wait_healthy
+from tools.stats import read_totals
 
 LOG_DIR = Path("var/log")
-
-
-async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
-    """Until the worker reaches Redis, has loaded the catalogue and its consumer group has given
-    it partitions (events sent before that wait in Kafka, and the first lists would measure the
-    worker's start)."""
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise ServiceError(f"the worker exited with code {proc.returncode}; see its log")
-            try:
-                async with session.get(url) as response:
-                    body = await response.json() if response.status == 200 else {}
-                    if body.get("partitions") and body.get("ready"):
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.5)
-    raise ServiceError(f"the worker did not report healthy at {url} within {timeout_s:.0f} s")
-
-
-def isolated(label: str) -> dict[str, str]:
-    """Topic prefix, Redis prefix and consumer group of a run of its own (tests, benchmarks);
-    ``forget_run`` deletes all three."""
-    run = f"{label}{uuid.uuid4().hex[:8]}"
-    return {"topic_prefix": f"{run}.", "redis_prefix": run, "app_id": f"pulse-{run}"}
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """``settings`` as the PULSE_* variables a child worker reads (all fields, as set)."""
-    env: dict[str, str] = {}
-    for name, value in settings.model_dump().items():
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[f"PULSE_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
-    return env
-
-
-async def forget_run(settings: Settings) -> None:
-    """Delete a run's topics (its own and Faust's) and Redis keys: tests, benchmarks."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        names = [
-            t
-            for t in await admin.list_topics()
-            if t.startswith(settings.topic_prefix) or t.startswith(settings.app_id)
-        ]
-        if names:
-            await admin.delete_topics(names)
-    finally:
-        await admin.close()
-    client = aioredis.from_url(settings.redis_url)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{settings.redis_prefix}:*", count=1000)]
-        for start in range(0, len(keys), 1000):
-            await client.delete(*keys[start : start + 1000])
-    finally:
-        await client.aclose()
-
-
-def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **settings_env(settings)}
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-
-
-def stop_worker(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
 
 
 async def run_demo(

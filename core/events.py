@@ -1,4 +1,4 @@
-"""Typed records of the event contract (design §3), produced by ``streams.validation``.
+"""Typed records of the event contract (design §3), produced by ``core.validation``.
 
 Times are normalised to integer epoch milliseconds (``ts_ms``). Fields the contract does not
 name are kept in ``extra`` and otherwise ignored.
@@ -7,7 +7,19 @@ name are kept in ``extra`` and otherwise ignored.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
+
+
+class EventKind(StrEnum):
+    """The five kinds of input, each with a topic of its own."""
+
+    CLICK = "click"
+    SEARCH = "search"
+    PURCHASE = "purchase"
+    REVIEW = "review"
+    CATALOG = "catalog"
+
 
 ClickAction = Literal["view", "click", "add_to_cart"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from core.errors import ServiceError
+from core.settings import Settings
 from feature_store.counts import BatchCounts, RedisCountStore
 from feature_store.keys import Keys
-from streams.errors import ServiceError
-from streams.settings import Settings
 
 
 async def read_totals(settings: Settings) -> BatchCounts:

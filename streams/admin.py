@@ -1,79 +1,20 @@
-"""Topic names and their creation at start-up."""
+"""Kafka administration: create Pulse's topics, look up partitions, open topic readers."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from enum import StrEnum
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams.errors import ServiceError
-from streams.settings import Settings
+from core.errors import ServiceError
+from core.events import EventKind
+from core.settings import Settings
+from core.topics import Topics
 
 log = logging.getLogger(__name__)
-
-
-class EventKind(StrEnum):
-    """The five kinds of input, each with a topic of its own."""
-
-    CLICK = "click"
-    SEARCH = "search"
-    PURCHASE = "purchase"
-    REVIEW = "review"
-    CATALOG = "catalog"
-
-
-_SUFFIX = {
-    EventKind.CLICK: "events.clicks",
-    EventKind.SEARCH: "events.searches",
-    EventKind.PURCHASE: "events.purchases",
-    EventKind.REVIEW: "events.reviews",
-    EventKind.CATALOG: "catalog",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Topics:
-    """Every topic name Pulse uses, derived from one prefix (``pulse.`` by default)."""
-
-    prefix: str
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Topics:
-        return cls(settings.topic_prefix)
-
-    def for_kind(self, kind: EventKind) -> str:
-        return self.prefix + _SUFFIX[kind]
-
-    def kind_of(self, topic: str) -> EventKind:
-        for kind in EventKind:
-            if self.for_kind(kind) == topic:
-                return kind
-        raise KeyError(f"{topic!r} is not an input topic of prefix {self.prefix!r}")
-
-    @property
-    def inputs(self) -> list[str]:
-        return [self.for_kind(kind) for kind in EventKind]
-
-    @property
-    def dead_letter(self) -> str:
-        return self.prefix + "dead-letter"
-
-    @property
-    def recommendations(self) -> str:
-        return self.prefix + "recommendations"
-
-    @property
-    def trends(self) -> str:
-        return self.prefix + "trends"
-
-    @property
-    def all(self) -> list[str]:
-        return [*self.inputs, self.dead_letter, self.recommendations, self.trends]
 
 
 async def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:

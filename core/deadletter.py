@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from streams.errors import InvalidEventError
+from core.errors import InvalidEventError
 
 
 @dataclass(frozen=True, slots=True)

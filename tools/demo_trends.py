@@ -6,9 +6,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.demo_recs import TopicWatcher
-from streams.settings import Settings
-from streams.topics import Topics
+from core.settings import Settings
+from core.topics import Topics
+from tools.demo_recs import TopicWatcher
 
 
 class TrendWatcher(TopicWatcher):

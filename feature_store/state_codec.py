@@ -1,4 +1,4 @@
-"""A shopper's interest state and its compact binary form in Redis.
+"""The compact binary form of a shopper's state (``ranking.state.UserState``) in Redis.
 
 Layout (little-endian): a header (version, the two decayed vectors' weights, reference times and
 int8 scales), the short- and long-term vectors as int8 with a scale (384 bytes each), the
@@ -11,14 +11,13 @@ and purchases in the JSON tail) is still read.
 
 from __future__ import annotations
 
-import hashlib
 import struct
-from dataclasses import dataclass, field, replace
 
 import numpy as np
 import orjson
 
 from ranking.interest import DecayedVector
+from ranking.state import UserState
 
 VERSION = 2
 _ID = struct.Struct("<H")
@@ -28,43 +27,6 @@ _COUNT_UNIT = 10_000
 _HEADER = struct.Struct(
     "<BxxxfqffqfII"
 )  # version, sw, sref, sscale, lw, lref, lscale, n_seen, n_events
-MAX_RECENT = 20
-MAX_PURCHASES = 100
-MAX_SEEN = 32
-MAX_CATEGORIES = 12
-
-
-def event_hash(event_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "little")
-
-
-@dataclass(frozen=True, slots=True)
-class UserState:
-    short: DecayedVector
-    long: DecayedVector
-    recent: tuple[tuple[str, int], ...] = ()  # (item_id, ts_ms), oldest first
-    categories: dict[str, float] = field(default_factory=dict)  # decayed with the long half-life
-    categories_ref_ms: int = 0
-    # item -> (purchase occasions decayed with the long half-life to the last one, last ts)
-    purchases: dict[str, tuple[float, int]] = field(default_factory=dict)
-    seen: tuple[int, ...] = ()  # hashes of the latest event ids, oldest first
-    last_query: tuple[str, int] | None = None
-    events: int = 0
-    # The last session category seen (trends.intent): a new one is an intent shift.
-    intent: str | None = None
-    # Short-term interest far from the long-term one (trends.intent, items without category).
-    drifted: bool = False
-
-    @classmethod
-    def new(cls, dim: int) -> UserState:
-        return cls(DecayedVector.empty(dim), DecayedVector.empty(dim))
-
-    def has_seen(self, event_id: str) -> bool:
-        return event_hash(event_id) in self.seen
-
-    def mark_seen(self, event_id: str) -> UserState:
-        seen = (*self.seen, event_hash(event_id))[-MAX_SEEN:]
-        return replace(self, seen=seen, events=self.events + 1)
 
 
 def _quantise(v: np.ndarray) -> tuple[bytes, float]:

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ranking.blend import CANDIDATE_SOURCES
+# Sources that propose recommendation candidates: the blend weights and the exploration arms.
+CANDIDATE_SOURCES = ("similar", "covisit", "history", "trending")
 
 
 class Settings(BaseSettings):

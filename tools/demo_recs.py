@@ -11,9 +11,10 @@ import orjson
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 
+from core.settings import Settings
+from core.topics import Topics
 from feature_store.keys import Keys
-from streams.settings import Settings
-from streams.topics import Topics, topic_reader
+from streams.admin import topic_reader
 
 
 class TopicWatcher:

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 import click
 
+from core.errors import PulseError
+from core.settings import Settings
 from replay.source import Source
-from streams.errors import PulseError
-from streams.settings import Settings
 
 T = TypeVar("T")
 DATA_ROOT = Path("../shared/data")
@@ -42,8 +42,8 @@ def worker(settings: Settings) -> None:
     """Run a worker: consume events, dead-letter bad ones, serve HTTP on PULSE_WEB_PORT."""
     from faust import Worker
 
+    from streams.admin import ensure_topics
     from streams.app import create_app
-    from streams.topics import ensure_topics
 
     _run(ensure_topics(settings))
     asyncio.set_event_loop(asyncio.new_event_loop())
@@ -55,7 +55,7 @@ def worker(settings: Settings) -> None:
 @click.pass_obj
 def topics(settings: Settings) -> None:
     """Create Pulse's topics (PULSE_PARTITIONS partitions each) if they are missing."""
-    from streams.topics import ensure_topics
+    from streams.admin import ensure_topics
 
     created = _run(ensure_topics(settings))
     click.echo(f"created: {', '.join(created)}" if created else "all topics exist")
@@ -89,7 +89,7 @@ def replay(
 ) -> None:
     """Replay real shop data (or a synthetic shop) into Pulse's topics."""
     from replay.run import replay as run_replay
-    from streams.topics import ensure_topics
+    from streams.admin import ensure_topics
 
     src = open_source(source, data, synthetic_events)
     _run(ensure_topics(settings))
@@ -146,7 +146,7 @@ def export_model(settings: Settings, fp16: bool, force: bool, check: bool) -> No
 @click.pass_obj
 def stats(settings: Settings) -> None:
     """Print the totals of processed and dead-lettered events kept in Redis."""
-    from streams.stats import read_totals
+    from tools.stats import read_totals
 
     totals = _run(read_totals(settings))
     click.echo(f"processed: {dict(totals.processed)}")
@@ -183,7 +183,7 @@ def demo(
     trend_window: float | None,
 ) -> None:
     """Start a worker, replay a shop into it, print live per-second counts, stop cleanly."""
-    from streams.demo import run_demo
+    from tools.demo import run_demo
 
     if source_name is None:
         path = data or DEFAULT_DATA["online-retail"]

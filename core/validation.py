@@ -1,7 +1,7 @@
 """Parse and validate raw messages against the event contract (design §3).
 
 Pure functions, no I/O. :func:`parse` turns the bytes of one message into a typed record or
-raises :class:`~streams.errors.InvalidEventError` with a code from :class:`ErrorCode`;
+raises :class:`~core.errors.InvalidEventError` with a code from :class:`ErrorCode`;
 :func:`validate_dict` does the same for an already decoded object (the producer's side).
 Nothing else escapes: any input either validates or yields an error with a code.
 """
@@ -17,18 +17,18 @@ from typing import Any
 
 import orjson
 
-from streams.errors import InvalidEventError
-from streams.events import (
+from core.errors import InvalidEventError
+from core.events import (
     CatalogItem,
     CatalogRemoval,
     Click,
     Event,
+    EventKind,
     Purchase,
     Review,
     Search,
     partition_key,
 )
-from streams.topics import EventKind
 
 MAX_MESSAGE_BYTES = 64 * 1024
 # Event times outside [1973-03-03, 2100) are taken for unit mistakes: epoch seconds below,

@@ -1,0 +1,51 @@
+"""The exception tree of Pulse: every exception the project raises on purpose is here.
+
+::
+
+    PulseError
+     ├── ConfigError            settings that cannot work (bad port, missing data file, no model)
+     ├── InvalidEventError      an event breaks the contract; carries ``code`` and ``message``
+     │    └── BodyError         a ``POST /events`` body is unusable as a whole
+     ├── ServiceError           Kafka or Redis did not answer as needed
+     ├── EncoderClosedError     the encoder was closed before a text was encoded
+     └── EncoderInputError      a text the encoder does not take (also a ``ValueError``)
+"""
+
+from __future__ import annotations
+
+
+class PulseError(Exception):
+    """Root of every error Pulse raises on purpose."""
+
+
+class ConfigError(PulseError):
+    """A setting or a path given to Pulse cannot work."""
+
+
+class ServiceError(PulseError):
+    """Kafka or Redis is unreachable or refused a request."""
+
+
+class InvalidEventError(PulseError):
+    """An event does not follow the contract.
+
+    ``code`` is a stable machine-readable reason (see ``core.validation.ErrorCode``);
+    ``message`` says what is wrong and where, for a person.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class BodyError(InvalidEventError):
+    """The request body as a whole is unusable (not JSON, empty, too many events)."""
+
+
+class EncoderClosedError(PulseError):
+    """The batcher was closed before this text was encoded."""
+
+
+class EncoderInputError(PulseError, ValueError):
+    """A text the encoder does not take (not a string, or empty)."""

@@ -1,0 +1,141 @@
+"""Fold a micro-batch of events into shoppers' states. Pure: no I/O, no clock, no learning.
+
+States, the item index and the batch's text vectors come in; the new states come out, with
+what the batch says beyond them: co-visited pairs, purchase and repeat occasions, the trend
+observations (intent shifts included), the items chosen (for the trending counts) and each
+shopper's latest event (what triggers the shopper's list). Events already in a shopper's
+state (the same event id) change nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from core.events import Click, Purchase, Review, Search, UserEvent
+from ranking.intent import IntentConfig, drift, next_drift, next_intent, session_category
+from ranking.interest import Vector
+from ranking.item_index import ItemIndex, ItemInfo
+from ranking.profile import ProfileConfig, apply
+from ranking.state import UserState
+from trends.tracker import Observations
+
+# A new item is paired with this many of the shopper's latest items.
+COVISIT_RECENT = 3
+
+
+@dataclass(slots=True)
+class Folded:
+    """A batch folded into states: only the shoppers whose state changed are in ``states``."""
+
+    states: dict[str, UserState] = field(default_factory=dict)
+    pairs: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    # item -> (purchase occasions, repeat occasions) seen in the batch
+    repeats: dict[str, tuple[int, int]] = field(default_factory=dict)
+    observed: Observations = field(default_factory=Observations)
+    # (item, weight, ts) of every click and purchase, for the trending counts
+    chosen: list[tuple[str, float, int]] = field(default_factory=list)
+    # each changed shopper's latest event in event time: the trigger of their list
+    last: dict[str, UserEvent] = field(default_factory=dict)
+
+
+def fold(
+    states: Mapping[str, UserState],
+    events: Sequence[UserEvent],
+    index: ItemIndex,
+    profile: ProfileConfig,
+    intent: IntentConfig,
+    queries: Mapping[str, Vector],
+    reviews: Mapping[str, Vector],
+) -> Folded:
+    """Apply ``events`` in order to ``states`` (which is not changed).
+
+    ``queries`` and ``reviews`` hold the vectors of the batch's search queries and review
+    texts; item vectors and categories come from ``index``.
+    """
+    current = dict(states)
+    out = Folded()
+    for event in events:
+        state = current[event.user_id]
+        if state.has_seen(event.event_id):
+            continue
+        item_id = getattr(event, "item_id", None)
+        info = index.info(item_id) if item_id else None
+        before = [i for i, _ in state.recent[-COVISIT_RECENT:]]
+        if isinstance(event, Purchase):
+            _count_occasion(out.repeats, state, event)
+        state = apply(
+            state,
+            event,
+            profile,
+            item_vector=index.vector(item_id) if item_id else None,
+            text_vector=_text_vector(event, queries, reviews),
+            category=info.category if info else None,
+        )
+        out.observed.add(event, info.category if info else None)
+        if info is not None and isinstance(event, Click | Purchase):
+            state = follow_intent(state, event, info, index, intent, out.observed)
+        current[event.user_id] = out.states[event.user_id] = state
+        if isinstance(event, Click | Purchase):
+            weight = profile.weight("purchase" if isinstance(event, Purchase) else event.action)
+            out.chosen.append((event.item_id, weight, event.ts_ms))
+            for previous in before:
+                if previous != event.item_id:
+                    a, b = sorted((previous, event.item_id))
+                    out.pairs[(a, b)] += weight
+        latest = out.last.get(event.user_id)
+        if latest is None or event.ts_ms >= latest.ts_ms:
+            out.last[event.user_id] = event
+    return out
+
+
+def _text_vector(
+    event: UserEvent, queries: Mapping[str, Vector], reviews: Mapping[str, Vector]
+) -> Vector | None:
+    if isinstance(event, Search):
+        return queries.get(event.query)
+    if isinstance(event, Review):
+        return reviews.get(event.text)
+    return None
+
+
+def follow_intent(
+    state: UserState,
+    event: Click | Purchase,
+    info: ItemInfo,
+    index: ItemIndex,
+    cfg: IntentConfig,
+    observed: Observations,
+) -> UserState:
+    """Remember the shopper's session category (or, for items without one, whether their
+    interest has drifted); a change is an intent shift, added to ``observed``."""
+    score = drift(state.short.total, state.long.total)
+    if info.category:
+
+        def category_of(item_id: str) -> str | None:
+            known = index.info(item_id)
+            return known.category if known else None
+
+        now = session_category(state.recent, category_of, event.ts_ms, cfg)
+        remembered, shift = next_intent(event.user_id, state.intent, now, score, event.ts_ms)
+        changed = replace(state, intent=remembered) if remembered != state.intent else state
+    else:
+        strongest = max(state.categories, key=state.categories.__getitem__, default=None)
+        drifted, shift = next_drift(
+            event.user_id, state.drifted, score, event.ts_ms, cfg, strongest, info.title
+        )
+        changed = replace(state, drifted=drifted) if drifted != state.drifted else state
+    if shift is not None:
+        observed.shifts.append(shift)
+    return changed
+
+
+def _count_occasion(counts: dict[str, tuple[int, int]], before: UserState, event: Purchase) -> None:
+    """One purchase occasion of the item; a repeat when the shopper bought it at an earlier
+    time (several lines of one order are one occasion)."""
+    known = before.purchases.get(event.item_id)
+    if known is not None and known[1] == event.ts_ms:
+        return
+    occasions, repeats = counts.get(event.item_id, (0, 0))
+    counts[event.item_id] = (occasions + 1, repeats + int(known is not None))

@@ -1,0 +1,349 @@
+"""The personalisation pipeline: a micro-batch of valid user events in, updated shopper states,
+shared counts, fresh recommendation lists and trend signals out. Read top to bottom:
+
+1. read: the batch's shoppers' states, the vectors of its queries and review texts, the shared
+   exploration counts (when due) and the lists its clicks came from;
+2. fold: every event into its shopper's state (``personalisation.fold``, pure);
+3. read what the new states point at: co-visit neighbours of their recent items, repeat rates
+   of their purchases;
+4. learn: this worker's in-process statistics (exploration rewards, trending counts, trend
+   detectors), only now that every read is done, so a read that fails and is retried never
+   counts anything twice;
+5. rank: a fresh list for every shopper whose state changed (``ranking``, pure);
+6. write: everything in one call of the stores' writer (one Redis transaction);
+7. publish: the lists and trend signals, acknowledged by Kafka;
+8. remember: the writer's caches keep what was written.
+
+:meth:`Personaliser.run` is the one entry point for the worker, the quality benchmark and the
+tests. Reads and the write are retried on the stores' transient errors, publishing on the
+publisher's, with backoff, until they succeed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from core.events import Click, Review, Search, UserEvent
+from core.metrics import Metrics
+from core.retry import until_done
+from core.settings import CANDIDATE_SOURCES
+from core.topics import Topics
+from encoders.pooling import Floats
+from encoders.protocol import TextEncoder
+from feature_store.counts import BatchCounts
+from feature_store.stores import Stores
+from feature_store.writes import BatchWrites
+from personalisation.fold import Folded, fold
+from personalisation.messages import KafkaMessage, list_message, list_records, signal_records
+from ranking.blend import Recommendation
+from ranking.explore import ThompsonSampler
+from ranking.intent import IntentConfig
+from ranking.item_index import ItemIndex
+from ranking.profile import ProfileConfig
+from ranking.recommend import RecommendConfig, recommend, similar_many
+from ranking.state import UserState
+from ranking.trending import DecayedCounter
+from trends.tracker import TrendTracker
+
+log = logging.getLogger(__name__)
+
+# Called with the exception when preparing a batch fails for a reason other than a transient
+# one (a defect): it deals with the batch's events, and the batch's counts are still written.
+OnDefect = Callable[[Exception], Awaitable[None]]
+
+
+class Publisher(Protocol):
+    """Sends messages to a topic; ``transient`` names the errors worth retrying on."""
+
+    transient: tuple[type[BaseException], ...]
+
+    async def publish(self, topic: str, messages: Sequence[KafkaMessage]) -> None:
+        """Send ``(key, value)`` pairs to ``topic``; return once every one is acknowledged."""
+
+
+@dataclass(slots=True)
+class Reads:
+    """What the batch read before folding."""
+
+    states: dict[str, UserState]
+    queries: dict[str, Floats]
+    reviews: dict[str, Floats]
+    # the shared exploration counts (impressions, clicks), when due for a refresh
+    totals: tuple[dict[str, float], dict[str, float]] | None
+    # (arm, source) of every clicked item that came from one of our lists
+    credited: list[tuple[str, str]]
+
+
+class Personaliser:
+    def __init__(
+        self,
+        index: ItemIndex,
+        stores: Stores,
+        encoder: TextEncoder,
+        *,
+        profile: ProfileConfig | None = None,
+        ranking: RecommendConfig | None = None,
+        intent: IntentConfig | None = None,
+        trends: TrendTracker | None = None,
+        publisher: Publisher | None = None,
+        topics: Topics | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.index = index
+        self.stores = stores
+        self.encoder = encoder
+        self.profile = profile or ProfileConfig()
+        self.intent = intent or IntentConfig(half_life_ms=self.profile.short_half_life_ms)
+        self.ranking = ranking or RecommendConfig()
+        # Without a tracker no trend signals; intent is followed in the shopper state anyway.
+        self.trends = trends
+        # Without a publisher lists and signals are written to the stores only.
+        self.publisher = publisher
+        self.topics = topics or Topics("pulse.")
+        self.clock = clock
+        self.trending = DecayedCounter(half_life_ms=6 * 3600 * 1000.0)
+        # Exploration over candidate sources, learned from clicks on the lists.
+        self.sampler = ThompsonSampler(CANDIDATE_SOURCES, prior=(1.0, 10.0))
+        self.rng = random.Random(0)
+        self._shown = 0
+        self._explored = 0
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.describe("pulse_recommendation_impressions_total", "Items shown, by source.")
+            metrics.describe(
+                "pulse_recommendation_clicks_total", "Clicks on shown items, by source."
+            )
+            metrics.describe("pulse_exploration_share", "Share of shown items that explore.")
+            metrics.describe("pulse_recommendations_published_total", "Lists published.")
+            metrics.describe("pulse_trend_signals_total", "Trend signals published, by kind.")
+
+    async def run(
+        self,
+        events: Sequence[UserEvent],
+        *,
+        counts: BatchCounts | None = None,
+        ingested_ms: Mapping[str, int] | None = None,
+        on_defect: OnDefect | None = None,
+    ) -> BatchWrites:
+        """The whole pipeline for one micro-batch; returns what it wrote (and published).
+
+        ``counts`` (a ``BatchCounts``) are written with the batch; ``ingested_ms`` maps event
+        ids to when Kafka took them, for the lists' latency fields.
+        """
+        try:
+            writes = await self._prepare(events, ingested_ms or {})
+        except Exception as exc:
+            if on_defect is None:
+                raise
+            log.exception("personalisation failed on a batch of %d events", len(events))
+            await on_defect(exc)
+            writes = BatchWrites()
+        if counts is not None:
+            writes.counts = counts
+        await until_done(
+            lambda: self.stores.writer.write(writes),
+            "writing the batch",
+            retry_on=self.stores.transient,
+        )
+        await self._publish(writes)
+        self.stores.writer.remember(writes)
+        return writes
+
+    async def _prepare(
+        self, events: Sequence[UserEvent], ingested_ms: Mapping[str, int]
+    ) -> BatchWrites:
+        """Read, fold, learn and rank."""
+        writes = BatchWrites()
+        if not events:
+            return writes
+        reads = await until_done(
+            lambda: self._read(events), "reading shopper state", retry_on=self.stores.transient
+        )
+        folded = fold(
+            reads.states,
+            events,
+            self.index,
+            self.profile,
+            self.intent,
+            reads.queries,
+            reads.reviews,
+        )
+        writes.states, writes.pairs, writes.repeats = folded.states, folded.pairs, folded.repeats
+        neighbours: dict[str, list[tuple[str, float]]] = {}
+        rates = None
+        if folded.states:
+            neighbours, rates = await until_done(
+                lambda: self._read_context(folded.states),
+                "reading co-visits and repeat rates",
+                retry_on=self.stores.transient,
+            )
+        self._learn(reads, folded, writes)
+        if folded.states:
+            self._rank(events, folded, neighbours, rates, ingested_ms, writes)
+        return writes
+
+    async def _read(self, events: Sequence[UserEvent]) -> Reads:
+        stores = self.stores
+        states = await stores.users.load({e.user_id for e in events})
+        totals = await stores.bandit.due_totals() if stores.bandit is not None else None
+        credited = await self._clicked_sources(events)
+        queries, reviews = await self._texts(events)
+        return Reads(states, queries, reviews, totals, credited)
+
+    async def _read_context(
+        self, states: dict[str, UserState]
+    ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, float] | None]:
+        last = self.ranking.recent_for_covisit
+        recent = {i for s in states.values() for i, _ in s.recent[-last:]}
+        neighbours = await self.stores.covisit.neighbours(recent)
+        return neighbours, await self._repeat_rates(states.values())
+
+    def _learn(self, reads: Reads, folded: Folded, writes: BatchWrites) -> None:
+        if reads.totals is not None:
+            self.sampler.set_counts(*reads.totals)
+        for arm, source in reads.credited:
+            self.sampler.record_click(arm)
+            writes.clicks[arm] += 1
+            if self.metrics is not None:
+                self.metrics.inc("pulse_recommendation_clicks_total", "source", source)
+        for item, weight, ts in folded.chosen:
+            self.trending.add(item, weight, ts)
+        if self.trends is not None:
+            writes.trends = self.trends.observe(folded.observed)
+
+    def _rank(
+        self,
+        events: Sequence[UserEvent],
+        folded: Folded,
+        neighbours: dict[str, list[tuple[str, float]]],
+        rates: dict[str, float] | None,
+        ingested_ms: Mapping[str, int],
+        writes: BatchWrites,
+    ) -> None:
+        """A list for every shopper whose state changed, ranked as of their latest event."""
+        now_ms = max(e.ts_ms for e in events)
+        trending = self.trending.top(self.ranking.per_source, now_ms)
+        generated = int(self.clock() * 1000)
+        last = folded.last
+        now = {uid: last[uid].ts_ms for uid in folded.states}
+        similar = similar_many(folded.states, self.index, self.ranking, now)
+        explorer = (self.sampler, self.rng) if self.ranking.explore_share > 0 else None
+        for uid, state in folded.states.items():
+            trigger = last[uid]
+            recs = recommend(
+                state,
+                self.index,
+                neighbours,
+                trending,
+                self.ranking,
+                trigger.ts_ms,
+                similar_proposals=similar[uid],
+                explorer=explorer,
+                repeat_rates=rates,
+            )
+            self._count_impressions(recs, writes)
+            message = list_message(uid, recs, trigger, ingested_ms.get(trigger.event_id), generated)
+            writes.messages.append((uid, message))
+
+    async def _publish(self, writes: BatchWrites) -> None:
+        if self.publisher is None:
+            return
+        publisher = self.publisher
+
+        async def send(topic: str, records: list[KafkaMessage], what: str) -> None:
+            if records:
+                await until_done(
+                    lambda: publisher.publish(topic, records),
+                    f"publishing {len(records)} {what}",
+                    retry_on=publisher.transient,
+                )
+
+        # Both topics at once: the batch waits for one round of acknowledgements.
+        await asyncio.gather(
+            send(self.topics.recommendations, list_records(writes.messages), "recommendations"),
+            send(self.topics.trends, signal_records(writes.trends), "trend signals"),
+        )
+        if self.metrics is not None:
+            self.metrics.inc("pulse_recommendations_published_total", n=len(writes.messages))
+            for signal in writes.trends:
+                self.metrics.inc("pulse_trend_signals_total", "kind", signal["kind"])
+
+    async def _clicked_sources(self, events: Sequence[UserEvent]) -> list[tuple[str, str]]:
+        """``(arm, source)`` of every clicked item that came from one of our lists."""
+        clicks = [e for e in events if isinstance(e, Click) and e.rec_id]
+        if not clicks:
+            return []
+        lists = await self.stores.users.recommendations_many({c.user_id for c in clicks})
+        credited = []
+        for click in clicks:
+            stored = lists.get(click.user_id)
+            if not stored or stored.get("rec_id") != click.rec_id:
+                continue
+            item = next((i for i in stored["items"] if i["item_id"] == click.item_id), None)
+            if item is not None:
+                credited.append((item.get("arm") or item["source"], item["source"]))
+        return credited
+
+    def _count_impressions(self, recs: Sequence[Recommendation], writes: BatchWrites) -> None:
+        for rec in recs:
+            self.sampler.record_impression(rec.arm or rec.source)
+            writes.impressions[rec.arm or rec.source] += 1
+            if self.metrics is not None:
+                self.metrics.inc("pulse_recommendation_impressions_total", "source", rec.source)
+        self._shown += len(recs)
+        self._explored += sum(rec.source == "explore" for rec in recs)
+        if self.metrics is not None and self._shown:
+            self.metrics.set("pulse_exploration_share", self._explored / self._shown)
+
+    async def recommend_for(self, user_id: str, now_ms: int, k: int) -> list[Recommendation]:
+        """A fresh list for one shopper at ``now_ms``, ranked as after an event."""
+        state = (await self.stores.users.load([user_id]))[user_id]
+        recent = [i for i, _ in state.recent[-self.ranking.recent_for_covisit :]]
+        neighbours = await self.stores.covisit.neighbours(recent)
+        trending = self.trending.top(self.ranking.per_source, now_ms)
+        cfg = replace(self.ranking, k=k)
+        rates = await self._repeat_rates([state])
+        return recommend(state, self.index, neighbours, trending, cfg, now_ms, repeat_rates=rates)
+
+    async def _repeat_rates(self, states: Iterable[UserState]) -> dict[str, float] | None:
+        if self.stores.repeats is None:
+            return None
+        return await self.stores.repeats.rates({i for s in states for i in s.purchases})
+
+    def cold_start(self, k: int, now_ms: int | None = None) -> list[dict[str, Any]]:
+        """Trending items for a shopper Pulse knows nothing about yet."""
+        at = now_ms if now_ms is not None else int(self.clock() * 1000)
+        out = []
+        for item, score in self.trending.top(k * 3, at):
+            if self.index.available(item):
+                out.append(
+                    {
+                        "item_id": item,
+                        "score": round(score, 6),
+                        "source": "trending",
+                        "reason": "trending now",
+                    }
+                )
+            if len(out) == k:
+                break
+        return out
+
+    async def _texts(
+        self, events: Sequence[UserEvent]
+    ) -> tuple[dict[str, Floats], dict[str, Floats]]:
+        queries = sorted({e.query for e in events if isinstance(e, Search)})
+        reviews = sorted({e.text for e in events if isinstance(e, Review) and e.text.strip()})
+        vectors = await asyncio.gather(
+            *(self.encoder.encode_query(q) for q in queries),
+            *(self.encoder.encode_text(t) for t in reviews),
+        )
+        q = dict(zip(queries, vectors[: len(queries)], strict=True))
+        r = dict(zip(reviews, vectors[len(queries) :], strict=True))
+        return q, r

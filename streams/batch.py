@@ -1,0 +1,97 @@
+"""A worker's micro-batch: validate, dead-letter the bad, personalise the good, count both.
+
+:class:`BatchProcessor` talks to two seams: a publisher (the worker's Kafka producer, or a fake)
+for dead letters, and the stores' batch writer for the counts; with personalisation on, the
+counts go with the batch's other writes through ``personalisation.pipeline.Personaliser.run``.
+``process`` returns only after the dead letters are acknowledged by Kafka and the writes by
+Redis, so the agent acks (and Faust commits) offsets after both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.deadletter import RawMessage, dead_letter_record, encode_dead_letter
+from core.errors import InvalidEventError
+from core.events import EventKind, UserEvent
+from core.metrics import Metrics
+from core.retry import until_done
+from core.topics import Topics
+from feature_store.counts import BatchCounts
+from feature_store.writes import BatchWriter, BatchWrites
+from personalisation.pipeline import Personaliser, Publisher
+from streams.triage import Triage, triage
+
+
+class BatchProcessor:
+    def __init__(
+        self,
+        topics: Topics,
+        publisher: Publisher,
+        writer: BatchWriter,
+        metrics: Metrics,
+        personaliser: Personaliser | None = None,
+    ) -> None:
+        self.topics = topics
+        self.publisher = publisher
+        self.writer = writer
+        self.metrics = metrics
+        self.personaliser = personaliser
+        metrics.describe("pulse_events_processed_total", "Valid events processed, by kind.")
+        metrics.describe("pulse_events_dead_lettered_total", "Messages dead-lettered, by code.")
+        metrics.describe("pulse_batches_total", "Micro-batches processed.")
+
+    async def process(self, messages: Sequence[RawMessage]) -> BatchCounts:
+        result = triage(messages, self.topics)
+        if result.dead_letters:
+            payloads = [(m.key, encode_dead_letter(r)) for m, r in result.dead_letters]
+            await self._dead_letter(payloads, "dead letters")
+        if self.personaliser is None:
+            await until_done(
+                lambda: self.writer.write(BatchWrites(counts=result.counts)),
+                "writing batch counts",
+                retry_on=self.writer.transient,
+            )
+        else:
+            events: list[UserEvent] = [
+                e  # type: ignore[misc]
+                for kind, e in result.valid
+                if kind is not EventKind.CATALOG
+            ]
+
+            # A defect must not lose the batch: its user events go to the dead-letter topic
+            # with the reason (to be replayed once fixed), the rest of the batch goes on.
+            async def on_defect(exc: Exception) -> None:
+                await self._dead_letter_unprocessed(messages, result, exc)
+
+            await self.personaliser.run(
+                events, counts=result.counts, ingested_ms=result.ingested_ms, on_defect=on_defect
+            )
+        for kind, n in result.counts.processed.items():
+            self.metrics.inc("pulse_events_processed_total", "kind", kind, n)
+        for code, n in result.counts.dead_lettered.items():
+            self.metrics.inc("pulse_events_dead_lettered_total", "code", code, n)
+        self.metrics.inc("pulse_batches_total")
+        return result.counts
+
+    async def _dead_letter_unprocessed(
+        self, messages: Sequence[RawMessage], result: Triage, exc: Exception
+    ) -> None:
+        error = InvalidEventError("processing_error", f"{type(exc).__name__}: {exc}"[:500])
+        user_topics = {self.topics.for_kind(k) for k in EventKind if k is not EventKind.CATALOG}
+        bad = {id(m) for m, _ in result.dead_letters}
+        failed = [m for m in messages if m.topic in user_topics and id(m) not in bad]
+        payloads = [(m.key, encode_dead_letter(dead_letter_record(m, error))) for m in failed]
+        if payloads:
+            await self._dead_letter(payloads, "unprocessed events")
+        for kind in EventKind:
+            if kind is not EventKind.CATALOG:
+                result.counts.processed.pop(kind.value, None)
+        result.counts.dead_lettered[error.code] += len(failed)
+
+    async def _dead_letter(self, payloads: list[tuple[bytes | None, bytes]], what: str) -> None:
+        await until_done(
+            lambda: self.publisher.publish(self.topics.dead_letter, payloads),
+            f"publishing {len(payloads)} {what}",
+            retry_on=self.publisher.transient,
+        )

@@ -1,0 +1,231 @@
+"""One Pulse worker: it owns its parts and offers named operations to the agents and views.
+
+Parts: the Redis client and stores, the Kafka producers (one for what the worker publishes, one
+for ``POST /events``), and when personalising, the encoder, the item index with its catalogue
+follower and the personalisation pipeline. :class:`WorkerService` ties their start and stop to
+the Faust app's lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from mode import Service
+from redis.exceptions import RedisError
+
+from core.deadletter import RawMessage
+from core.errors import ServiceError
+from core.events import Event, EventKind
+from core.metrics import Metrics
+from core.settings import Settings
+from core.topics import Topics
+from encoders.service import EncoderService
+from feature_store.counts import BatchCounts, RedisCountStore
+from feature_store.keys import Keys
+from feature_store.stores import redis_stores
+from feature_store.writes import RedisBatchWriter
+from personalisation.configs import ranking_configs, trend_tracker
+from personalisation.pipeline import Personaliser
+from ranking.item_index import ItemIndex
+from streams.batch import BatchProcessor
+from streams.catalog import CatalogFollower
+from streams.producer import EventProducer, KafkaSink
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topics = Topics.from_settings(settings)
+        self.metrics = Metrics()
+        self.redis = aioredis.from_url(settings.redis_url)
+        self.keys = Keys(settings.redis_prefix)
+        self.sink = KafkaSink(settings)
+        self.producer = EventProducer(settings, client_id="pulse-http-ingest")
+        # Counts only, until personalisation (if on) brings the shopper stores.
+        writer = RedisBatchWriter(self.redis, RedisCountStore(self.redis, self.keys))
+        self.processor = BatchProcessor(self.topics, self.sink, writer, self.metrics)
+        self.encoder: EncoderService | None = None
+        self.personaliser: Personaliser | None = None
+        self.follower: CatalogFollower | None = None
+        # The input partitions the consumer group gives this worker (set by the app).
+        self.assignment: Callable[[], Collection[Any]] = tuple
+        self._started = False
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self._started:
+                return
+            try:
+                await self.redis.ping()
+            except (RedisError, OSError) as exc:
+                raise ServiceError(
+                    f"cannot reach Redis at {self.settings.redis_url}: {exc}; "
+                    "start it with `infra/stack.sh up` or set PULSE_REDIS_URL"
+                ) from exc
+            await self.sink.start()
+            if self.settings.personalise:
+                await self._start_personalisation()
+            await self.producer.start()
+            self._started = True
+
+    async def _start_personalisation(self) -> None:
+        settings = self.settings
+        self.encoder = EncoderService(settings, self.metrics)
+        log.info("encoder: %s", self.encoder.description)
+        index = ItemIndex(self.encoder.model.dim)
+        stores = redis_stores(
+            self.redis, self.keys, index.dim, ttl_s=int(settings.user_ttl_days * 86_400)
+        )
+        profile, ranking = ranking_configs(settings)
+        self.personaliser = Personaliser(
+            index,
+            stores,
+            self.encoder,
+            profile=profile,
+            ranking=ranking,
+            trends=trend_tracker(settings, index) if settings.trends else None,
+            publisher=self.sink,
+            topics=self.topics,
+            metrics=self.metrics,
+        )
+        self.processor.writer = stores.writer
+        self.processor.personaliser = self.personaliser
+        self.follower = CatalogFollower(
+            settings,
+            index,
+            self.encoder,
+            self.redis,
+            self.keys,
+            self.encoder.model_tag,
+            self.metrics,
+        )
+        await self.follower.start()
+
+    async def stop(self) -> None:
+        async with self._lock:
+            if not self._started:
+                return
+            self._started = False
+            await self.producer.stop()
+            if self.follower is not None:
+                await self.follower.stop()
+            if self.encoder is not None:
+                await self.encoder.close()
+            await self.sink.stop()
+            await self.redis.aclose()
+
+    # For the agents.
+
+    async def wait_ready(self) -> None:
+        """Until the catalogue is loaded (so first events find their items)."""
+        if self.follower is not None:
+            await self.follower.ready.wait()
+
+    @property
+    def is_ready(self) -> bool:
+        return self._started and (self.follower is None or self.follower.ready.is_set())
+
+    async def process(self, messages: Sequence[RawMessage]) -> BatchCounts:
+        """One micro-batch, written and published before this returns."""
+        return await self.processor.process(messages)
+
+    def partitions_revoked(self) -> None:
+        """Another worker may own these shoppers now: read them from Redis from here on."""
+        if self.personaliser is not None:
+            self.personaliser.stores.users.clear_cache()
+
+    # For the views.
+
+    @property
+    def personalising(self) -> bool:
+        return self.personaliser is not None
+
+    @property
+    def trending(self) -> bool:
+        return self.personaliser is not None and self.personaliser.trends is not None
+
+    def prepare_event(
+        self, kind: EventKind, event: Mapping[str, Any]
+    ) -> tuple[bytes, bytes, Event]:
+        return self.producer.prepare(kind, event)
+
+    async def send_events(self, messages: list[tuple[EventKind, bytes, bytes]]) -> None:
+        await self.producer.send_and_wait(messages)
+
+    async def recommendations(self, user_id: str, k: int) -> dict[str, Any]:
+        """The shopper's latest list (its first ``k`` items), or trending items at once for a
+        shopper Pulse has not seen yet. Raises ServiceError when Redis does not answer."""
+        personaliser = self._personaliser()
+        try:
+            stored = await personaliser.stores.users.recommendations(user_id)
+        except (RedisError, OSError) as exc:
+            raise ServiceError(str(exc)) from exc
+        if stored is None:
+            return {
+                "user_id": user_id,
+                "items": personaliser.cold_start(k),
+                "rec_id": None,
+                "generated_at": None,
+                "cold_start": True,
+            }
+        return {**stored, "items": stored["items"][:k], "cold_start": False}
+
+    async def trends(self, kind: str, limit: int) -> dict[str, Any]:
+        """This worker's summary of ``kind`` with every worker's latest signals."""
+        personaliser = self._personaliser()
+        tracker = personaliser.trends
+        if tracker is None:
+            raise ServiceError("this worker runs without trends (PULSE_TRENDS=false)")
+        summary = tracker.summary(kind, limit)
+        signals = personaliser.stores.signals
+        if signals is not None:
+            try:  # every worker's signals, not only this one's
+                summary["signals"] = await signals.latest(kind, limit)
+            except (RedisError, OSError) as exc:
+                raise ServiceError(str(exc)) from exc
+        return summary
+
+    async def health(self) -> dict[str, Any]:
+        try:
+            await self.redis.ping()
+            redis_ok = True
+        except (RedisError, OSError):
+            redis_ok = False
+        inputs = set(self.topics.inputs)
+        return {
+            "status": "ok" if redis_ok else "degraded",
+            "redis": redis_ok,
+            # Input partitions this worker consumes now (0 until the group has assigned it).
+            "partitions": sum(tp.topic in inputs for tp in self.assignment()),
+            # The catalogue is loaded and encoded: events are being processed.
+            "ready": self.is_ready,
+        }
+
+    def metrics_text(self) -> str:
+        return self.metrics.render()
+
+    def _personaliser(self) -> Personaliser:
+        if self.personaliser is None:
+            raise ServiceError("this worker runs with PULSE_PERSONALISE=false")
+        return self.personaliser
+
+
+class WorkerService(Service):
+    """Starts the worker's parts with the app and stops them when it stops."""
+
+    def __init__(self, worker: Worker, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.worker = worker
+
+    async def on_start(self) -> None:
+        await self.worker.start()
+
+    async def on_stop(self) -> None:
+        await self.worker.stop()
