@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.deadletter import RawMessage, dead_letter_record, encode_dead_letter
+from core.deadletter import RawMessage, dead_letter_key, dead_letter_record, encode_dead_letter
 from core.errors import InvalidEventError
 from core.events import EventKind, UserEvent
 from core.metrics import Metrics
@@ -44,7 +44,7 @@ class BatchProcessor:
     async def process(self, messages: Sequence[RawMessage]) -> BatchCounts:
         result = triage(messages, self.topics)
         if result.dead_letters:
-            payloads = [(m.key, encode_dead_letter(r)) for m, r in result.dead_letters]
+            payloads = [(dead_letter_key(m), encode_dead_letter(r)) for m, r in result.dead_letters]
             await self._dead_letter(payloads, "dead letters")
         if self.personaliser is None:
             await until_done(
@@ -81,7 +81,9 @@ class BatchProcessor:
         user_topics = {self.topics.for_kind(k) for k in EventKind if k is not EventKind.CATALOG}
         bad = {id(m) for m, _ in result.dead_letters}
         failed = [m for m in messages if m.topic in user_topics and id(m) not in bad]
-        payloads = [(m.key, encode_dead_letter(dead_letter_record(m, error))) for m in failed]
+        payloads = [
+            (dead_letter_key(m), encode_dead_letter(dead_letter_record(m, error))) for m in failed
+        ]
         if payloads:
             await self._dead_letter(payloads, "unprocessed events")
         for kind in EventKind:

@@ -5,13 +5,22 @@ Never another exception: a poison message becomes a dead letter, it never stops 
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.deadletter import RawMessage, dead_letter_record, original_payload
+from core.deadletter import (
+    KEEP_KEY_BYTES,
+    KEEP_PAYLOAD_BYTES,
+    RawMessage,
+    dead_letter_key,
+    dead_letter_record,
+    encode_dead_letter,
+    original_payload,
+)
 from core.errors import InvalidEventError
 from core.events import Event, EventKind, partition_key
 from core.topics import Topics
@@ -101,3 +110,31 @@ def test_valid_events_keyed_by_their_owner_validate(kind: EventKind) -> None:
     record = validate_dict(kind, VALID[kind])
     key = partition_key(record).encode()
     assert parse(kind, orjson.dumps(VALID[kind]), key) == record
+
+
+# Around and far past what a record keeps: NUL bytes (6 bytes each in JSON), invalid UTF-8
+# (base64) and text; up to the broker's default largest message (1 MiB).
+sizes = st.sampled_from([0, 1, KEEP_PAYLOAD_BYTES - 1, KEEP_PAYLOAD_BYTES, KEEP_PAYLOAD_BYTES + 1])
+fills = st.sampled_from([b"\x00", b"\xff", b"a", "é".encode()])
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes | st.integers(0, 1_048_576), fills, st.integers(0, 40_000), fills)
+def test_a_dead_letter_always_fits_in_one_kafka_message(
+    size: int, fill: bytes, key_size: int, key_fill: bytes
+) -> None:
+    value = (fill * size)[:size]
+    key = (key_fill * key_size)[:key_size]
+    message = RawMessage("pulse.events.clicks", 0, 1, key, value)
+    record = dead_letter_record(message, InvalidEventError("oversize", "x" * 5_000))
+    encoded = encode_dead_letter(record)
+    assert len(encoded) + len(dead_letter_key(message) or b"") < 1_000_000
+    kept = original_payload(record)
+    assert kept is not None and value.startswith(kept)
+    if size > KEEP_PAYLOAD_BYTES:
+        assert record["payload_truncated"] is True and record["payload_size"] == size
+        assert record["payload_sha256"] == hashlib.sha256(value).hexdigest()
+        assert len(kept) >= KEEP_PAYLOAD_BYTES - 3
+    else:
+        assert kept == value and "payload_truncated" not in record
+    assert ("key_truncated" in record) == (key_size > KEEP_KEY_BYTES)
