@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     encoder_max_pending: int = Field(4096, ge=1)
     encoder_in_flight: int = Field(1, ge=1, le=64)
     query_cache_size: int = Field(100_000, ge=1)
+    max_event_ahead_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="Events dated further ahead of the worker's clock are refused (bad_timestamp).",
+    )
     user_ttl_days: float = Field(30.0, gt=0)
     personalise: bool = Field(True, description="Update shoppers and publish recommendations.")
     recommendations_k: int = Field(10, ge=1, le=100)

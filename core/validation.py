@@ -273,6 +273,19 @@ def validate_dict(kind: EventKind, obj: Any, key: str | None = None) -> Event:
     return event
 
 
+def check_not_ahead(event: Event, latest_ms: int) -> None:
+    """Refuse an event dated after ``latest_ms`` (the clock plus the allowed lead): one event
+    from the far future would otherwise make every later one look decades late."""
+    ts_ms = getattr(event, "ts_ms", None)
+    if ts_ms is not None and ts_ms > latest_ms:
+        raise _fail(
+            ErrorCode.BAD_TIMESTAMP,
+            f"'ts' = {ts_ms} is {(ts_ms - latest_ms) / 1000:.0f} s past the latest time accepted "
+            f"now ({latest_ms}); send event times from a clock in step with the shop's "
+            "(PULSE_MAX_EVENT_AHEAD_SECONDS sets the lead allowed)",
+        )
+
+
 def parse(kind: EventKind, value: bytes | None, key: bytes | None = None) -> Event:
     """Turn one raw message into a typed record, or raise ``InvalidEventError``."""
     key_text: str | None = None

@@ -9,7 +9,8 @@ Redis, so the agent acks (and Faust commits) offsets after both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from core.deadletter import RawMessage, dead_letter_key, dead_letter_record, encode_dead_letter
 from core.errors import InvalidEventError
@@ -31,8 +32,14 @@ class BatchProcessor:
         writer: BatchWriter,
         metrics: Metrics,
         personaliser: Personaliser | None = None,
+        *,
+        max_ahead_ms: int | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.topics = topics
+        # Events dated more than this after the clock are refused (None: no bound).
+        self.max_ahead_ms = max_ahead_ms
+        self.clock = clock
         self.publisher = publisher
         self.writer = writer
         self.metrics = metrics
@@ -42,7 +49,10 @@ class BatchProcessor:
         metrics.describe("pulse_batches_total", "Micro-batches processed.")
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchCounts:
-        result = triage(messages, self.topics)
+        latest = None
+        if self.max_ahead_ms is not None:
+            latest = int(self.clock() * 1000) + self.max_ahead_ms
+        result = triage(messages, self.topics, latest)
         if result.dead_letters:
             payloads = [(dead_letter_key(m), encode_dead_letter(r)) for m, r in result.dead_letters]
             await self._dead_letter(payloads, "dead letters")

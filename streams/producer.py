@@ -27,7 +27,7 @@ from core.errors import InvalidEventError, ServiceError
 from core.events import Event, EventKind, partition_key
 from core.settings import Settings
 from core.topics import Topics
-from core.validation import ErrorCode, validate_dict
+from core.validation import ErrorCode, check_not_ahead, validate_dict
 
 
 def new_producer(settings: Settings, *, client_id: str, linger_ms: int = 5) -> AIOKafkaProducer:
@@ -114,6 +114,8 @@ class EventProducer:
         """Fill, validate and encode one event: ``(key, value, record)``. Raises on bad input."""
         filled = complete(kind, event)
         record = validate_dict(kind, filled)
+        lead_ms = int(self.settings.max_event_ahead_seconds * 1000)
+        check_not_ahead(record, time.time_ns() // 1_000_000 + lead_ms)
         return message_key(record), orjson.dumps(filled), record
 
     async def send(self, kind: EventKind, event: Mapping[str, Any]) -> Event:

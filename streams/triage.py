@@ -10,7 +10,7 @@ from core.deadletter import RawMessage, dead_letter_record
 from core.errors import InvalidEventError
 from core.events import Event, EventKind
 from core.topics import Topics
-from core.validation import parse
+from core.validation import check_not_ahead, parse
 from feature_store.counts import BatchCounts
 
 
@@ -23,8 +23,11 @@ class Triage:
     ingested_ms: dict[str, int] = field(default_factory=dict)
 
 
-def triage(messages: Sequence[RawMessage], topics: Topics) -> Triage:
-    """Validate every message; each one ends up either valid or as a dead-letter record."""
+def triage(messages: Sequence[RawMessage], topics: Topics, latest_ms: int | None = None) -> Triage:
+    """Validate every message; each one ends up either valid or as a dead-letter record.
+
+    Events dated after ``latest_ms`` (when given) are refused as ``bad_timestamp``.
+    """
     result = Triage()
     for message in messages:
         try:
@@ -36,6 +39,8 @@ def triage(messages: Sequence[RawMessage], topics: Topics) -> Triage:
             continue
         try:
             event = parse(kind, message.value, message.key)
+            if latest_ms is not None:
+                check_not_ahead(event, latest_ms)
         except InvalidEventError as error:
             result.dead_letters.append((message, dead_letter_record(message, error)))
             result.counts.dead_lettered[error.code] += 1

@@ -49,7 +49,13 @@ class Worker:
         self.producer = EventProducer(settings, client_id="pulse-http-ingest")
         # Counts only, until personalisation (if on) brings the shopper stores.
         writer = RedisBatchWriter(self.redis, RedisCountStore(self.redis, self.keys))
-        self.processor = BatchProcessor(self.topics, self.sink, writer, self.metrics)
+        self.processor = BatchProcessor(
+            self.topics,
+            self.sink,
+            writer,
+            self.metrics,
+            max_ahead_ms=int(settings.max_event_ahead_seconds * 1000),
+        )
         self.encoder: EncoderService | None = None
         self.personaliser: Personaliser | None = None
         self.follower: CatalogFollower | None = None

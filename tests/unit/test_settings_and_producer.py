@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 from pydantic import ValidationError
 
@@ -55,6 +57,16 @@ def test_producer_refuses_bad_events_before_kafka() -> None:
     key, value, record = producer.prepare(EventKind.SEARCH, {"user_id": "u9", "query": "tea"})
     assert key == b"u9" and b'"query":"tea"' in value
     assert isinstance(record, Search) and record.query == "tea"
+
+
+def test_producer_refuses_events_from_too_far_ahead() -> None:
+    producer = EventProducer(Settings(max_event_ahead_seconds=60))
+    now_ms = time.time_ns() // 1_000_000
+    producer.prepare(EventKind.CLICK, valid(EventKind.CLICK, ts=now_ms + 30_000))
+    with pytest.raises(InvalidEventError) as info:
+        producer.prepare(EventKind.CLICK, valid(EventKind.CLICK, ts=now_ms + 3_600_000))
+    assert info.value.code == "bad_timestamp"
+    assert "past the latest time accepted" in info.value.message
 
 
 def test_blend_weights_setting(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,7 +24,7 @@ from core.deadletter import (
 from core.errors import InvalidEventError
 from core.events import Event, EventKind, partition_key
 from core.topics import Topics
-from core.validation import ErrorCode, parse, validate_dict
+from core.validation import MAX_TS_MS, MIN_TS_MS, ErrorCode, parse, validate_dict
 from streams.triage import triage
 from tests.unit.examples import VALID
 
@@ -138,3 +138,26 @@ def test_a_dead_letter_always_fits_in_one_kafka_message(
     else:
         assert kept == value and "payload_truncated" not in record
     assert ("key_truncated" in record) == (key_size > KEEP_KEY_BYTES)
+
+
+NOW_MS = 1_764_000_000_000  # 2025-11-24
+LEAD_MS = 3_600_000
+
+
+@settings(max_examples=300)
+@given(kinds, st.integers(MIN_TS_MS, MAX_TS_MS - 1))
+def test_event_times_across_the_accepted_range_are_bounded_by_the_clock(
+    kind: EventKind, ts_ms: int
+) -> None:
+    """Any time 1973..2100 is well-formed; only what is no later than the clock plus the lead
+    is processed, the rest is dead-lettered as bad_timestamp."""
+    topics = Topics("p.")
+    event = {**VALID[kind], "ts": ts_ms} if kind is not EventKind.CATALOG else VALID[kind]
+    message = RawMessage(topics.for_kind(kind), 0, 0, None, orjson.dumps(event))
+    result = triage([message], topics, NOW_MS + LEAD_MS)
+    if kind is EventKind.CATALOG or ts_ms <= NOW_MS + LEAD_MS:
+        assert [e for _, e in result.valid] == [parse(kind, message.value)]
+    else:
+        [(_, record)] = result.dead_letters
+        assert record["error"]["code"] == "bad_timestamp"
+        assert "PULSE_MAX_EVENT_AHEAD_SECONDS" in record["error"]["message"]
