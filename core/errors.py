@@ -7,6 +7,8 @@
      ├── InvalidEventError      an event breaks the contract; carries ``code`` and ``message``
      │    └── BodyError         a ``POST /events`` body is unusable as a whole
      ├── ServiceError           Kafka or Redis did not answer as needed
+     ├── HaltError              a permanent failure the worker cannot work around: it stops
+     │                          processing, keeps its offsets, and says why in /health
      ├── EncoderClosedError     the encoder was closed before a text was encoded
      └── EncoderInputError      a text the encoder does not take (also a ``ValueError``)
 """
@@ -24,6 +26,11 @@ class ConfigError(PulseError):
 
 class ServiceError(PulseError):
     """Kafka or Redis is unreachable or refused a request."""
+
+
+class HaltError(PulseError):
+    """A permanent failure (Redis out of memory, a message Kafka will never take) that no retry
+    and no dead letter can get past: the worker stops processing and reports the reason."""
 
 
 class InvalidEventError(PulseError):

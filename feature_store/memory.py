@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from core.retry import never
 from feature_store.counts import MemoryCountStore
 from feature_store.repeats import RepeatCounts
 from feature_store.stores import Stores
@@ -65,7 +66,8 @@ class MemoryBatchWriter:
     """Applies a batch's writes to the in-memory stores at once and keeps every batch written
     (``batches``), for tests to read back."""
 
-    transient: tuple[type[BaseException], ...] = ()
+    def transient(self, exc: BaseException) -> bool:
+        return never(exc)
 
     def __init__(
         self,

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
+from core.retry import Transient, never
 from feature_store.bandit import BanditStore
 from feature_store.counts import RedisCountStore
 from feature_store.covisit import CovisitStore
@@ -20,7 +21,7 @@ from feature_store.keys import Keys
 from feature_store.repeats import RepeatStore
 from feature_store.trend_signals import TrendSignalStore
 from feature_store.users import UserStore
-from feature_store.writes import BatchWriter, RedisBatchWriter
+from feature_store.writes import BatchWriter, RedisBatchWriter, redis_transient
 from ranking.state import UserState
 
 
@@ -68,8 +69,8 @@ class Stores:
 
     Without ``repeats`` the history source ranks by decayed purchase occasions alone; without
     ``bandit`` each worker's exploration learns alone, from its start; without ``signals``
-    trend signals are published but not kept for ``GET /trends``. ``transient`` names the
-    errors worth retrying a read on (a lost connection), none for in-memory stores.
+    trend signals are published but not kept for ``GET /trends``. ``transient`` says which
+    errors are worth retrying a read on (a lost connection); none for in-memory stores.
     """
 
     users: ShopperStore
@@ -78,7 +79,7 @@ class Stores:
     repeats: RepeatRates | None = None
     bandit: BanditTotals | None = None
     signals: TrendSignals | None = None
-    transient: tuple[type[BaseException], ...] = ()
+    transient: Transient = never
 
 
 def redis_stores(client: aioredis.Redis, keys: Keys, dim: int, ttl_s: int) -> Stores:
@@ -92,4 +93,4 @@ def redis_stores(client: aioredis.Redis, keys: Keys, dim: int, ttl_s: int) -> St
     writer = RedisBatchWriter(
         client, RedisCountStore(client, keys), users, covisit, repeats, bandit, signals
     )
-    return Stores(users, covisit, writer, repeats, bandit, signals, RedisBatchWriter.transient)
+    return Stores(users, covisit, writer, repeats, bandit, signals, redis_transient)

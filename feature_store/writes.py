@@ -14,7 +14,15 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import RedisError
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    ConnectionError,
+    MasterDownError,
+    ReadOnlyError,
+    TimeoutError,
+    TryAgainError,
+)
 
 from feature_store.bandit import BanditStore
 from feature_store.counts import BatchCounts, RedisCountStore
@@ -23,6 +31,24 @@ from feature_store.repeats import RepeatStore
 from feature_store.trend_signals import TrendSignalStore
 from feature_store.users import UserStore
 from ranking.state import UserState
+
+
+# Redis errors worth retrying: the connection, a server still loading or failing over. Anything
+# else (out of memory, a wrong type, a script error) is permanent.
+_REDIS_TRANSIENT = (
+    ConnectionError,
+    TimeoutError,
+    BusyLoadingError,
+    TryAgainError,
+    ClusterDownError,
+    MasterDownError,
+    ReadOnlyError,
+    OSError,
+)
+
+
+def redis_transient(exc: BaseException) -> bool:
+    return isinstance(exc, _REDIS_TRANSIENT)
 
 
 @dataclass(slots=True)
@@ -58,12 +84,12 @@ class BatchWrites:
 
 
 class BatchWriter(Protocol):
-    """Stores a batch's writes; ``transient`` names the errors worth retrying the write on."""
+    """Stores a batch's writes; ``transient`` says which errors are worth retrying on."""
 
-    transient: tuple[type[BaseException], ...]
+    def transient(self, exc: BaseException) -> bool: ...
 
     async def write(self, writes: BatchWrites) -> None:
-        """Store ``writes``; return once they are acknowledged, all of them or none."""
+        """Store ``writes`` together; return once they are acknowledged."""
 
     def remember(self, writes: BatchWrites) -> None:
         """The batch is written and published: keep what this process caches of it."""
@@ -72,7 +98,8 @@ class BatchWriter(Protocol):
 class RedisBatchWriter:
     """One Redis transaction per batch; each store queues its own keys on it."""
 
-    transient: tuple[type[BaseException], ...] = (RedisError, OSError)
+    def transient(self, exc: BaseException) -> bool:
+        return redis_transient(exc)
 
     def __init__(
         self,

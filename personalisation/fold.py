@@ -4,7 +4,8 @@ States, the item index and the batch's text vectors come in; the new states come
 what the batch says beyond them: co-visited pairs, purchase and repeat occasions, the trend
 observations (intent shifts included), the items chosen (for the trending counts) and each
 shopper's latest event (what triggers the shopper's list). Events already in a shopper's
-state (the same event id) change nothing.
+state (the same event id) change nothing; an event that cannot be applied changes nothing either
+and is returned with its error, so one bad event never costs the others.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from core.events import Click, Purchase, Review, Search, UserEvent
-from ranking.intent import IntentConfig, drift, next_drift, next_intent, session_category
+from ranking.intent import (
+    IntentConfig,
+    IntentShift,
+    drift,
+    next_drift,
+    next_intent,
+    session_category,
+)
 from ranking.interest import Vector
 from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig, apply
@@ -38,6 +46,8 @@ class Folded:
     chosen: list[tuple[str, float, int]] = field(default_factory=list)
     # each changed shopper's latest event in event time: the trigger of their list
     last: dict[str, UserEvent] = field(default_factory=dict)
+    # events that could not be applied, with the error (a defect): they changed nothing
+    failed: list[tuple[UserEvent, Exception]] = field(default_factory=list)
 
 
 def fold(
@@ -52,35 +62,31 @@ def fold(
     """Apply ``events`` in order to ``states`` (which is not changed).
 
     ``queries`` and ``reviews`` hold the vectors of the batch's search queries and review
-    texts; item vectors and categories come from ``index``.
+    texts; item vectors and categories come from ``index``. An event that cannot be applied
+    (a defect) changes nothing and is listed in ``failed`` with its error; the others go on.
     """
     current = dict(states)
     out = Folded()
     for event in events:
-        state = current[event.user_id]
-        if state.has_seen(event.event_id):
+        before = current[event.user_id]
+        if before.has_seen(event.event_id):
             continue
-        item_id = getattr(event, "item_id", None)
-        info = index.info(item_id) if item_id else None
-        before = [i for i, _ in state.recent[-COVISIT_RECENT:]]
+        try:
+            step = _one(before, event, index, profile, intent, queries, reviews)
+        except Exception as exc:
+            out.failed.append((event, exc))
+            continue
+        state, category, shift = step
         if isinstance(event, Purchase):
-            _count_occasion(out.repeats, state, event)
-        state = apply(
-            state,
-            event,
-            profile,
-            item_vector=index.vector(item_id) if item_id else None,
-            text_vector=_text_vector(event, queries, reviews),
-            category=info.category if info else None,
-        )
-        out.observed.add(event, info.category if info else None)
-        if info is not None and isinstance(event, Click | Purchase):
-            state = follow_intent(state, event, info, index, intent, out.observed)
+            _count_occasion(out.repeats, before, event)
+        out.observed.add(event, category)
+        if shift is not None:
+            out.observed.shifts.append(shift)
         current[event.user_id] = out.states[event.user_id] = state
         if isinstance(event, Click | Purchase):
             weight = profile.weight("purchase" if isinstance(event, Purchase) else event.action)
             out.chosen.append((event.item_id, weight, event.ts_ms))
-            for previous in before:
+            for previous in [i for i, _ in before.recent[-COVISIT_RECENT:]]:
                 if previous != event.item_id:
                     a, b = sorted((previous, event.item_id))
                     out.pairs[(a, b)] += weight
@@ -88,6 +94,33 @@ def fold(
         if latest is None or event.ts_ms >= latest.ts_ms:
             out.last[event.user_id] = event
     return out
+
+
+def _one(
+    state: UserState,
+    event: UserEvent,
+    index: ItemIndex,
+    profile: ProfileConfig,
+    intent: IntentConfig,
+    queries: Mapping[str, Vector],
+    reviews: Mapping[str, Vector],
+) -> tuple[UserState, str | None, IntentShift | None]:
+    """One event: the new state, the item's category and the intent shift it makes, if any."""
+    item_id = getattr(event, "item_id", None)
+    info = index.info(item_id) if item_id else None
+    category = info.category if info else None
+    state = apply(
+        state,
+        event,
+        profile,
+        item_vector=index.vector(item_id) if item_id else None,
+        text_vector=_text_vector(event, queries, reviews),
+        category=category,
+    )
+    shift = None
+    if info is not None and isinstance(event, Click | Purchase):
+        state, shift = follow_intent(state, event, info, index, intent)
+    return state, category, shift
 
 
 def _text_vector(
@@ -106,10 +139,9 @@ def follow_intent(
     info: ItemInfo,
     index: ItemIndex,
     cfg: IntentConfig,
-    observed: Observations,
-) -> UserState:
+) -> tuple[UserState, IntentShift | None]:
     """Remember the shopper's session category (or, for items without one, whether their
-    interest has drifted); a change is an intent shift, added to ``observed``."""
+    interest has drifted); a change is an intent shift."""
     score = drift(state.short.total, state.long.total)
     if info.category:
 
@@ -126,9 +158,7 @@ def follow_intent(
             event.user_id, state.drifted, score, event.ts_ms, cfg, strongest, info.title
         )
         changed = replace(state, drifted=drifted) if drifted != state.drifted else state
-    if shift is not None:
-        observed.shifts.append(shift)
-    return changed
+    return changed, shift
 
 
 def _count_occasion(counts: dict[str, tuple[int, int]], before: UserState, event: Purchase) -> None:

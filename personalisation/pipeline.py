@@ -1,8 +1,9 @@
 """The personalisation pipeline: a micro-batch of valid user events in, updated shopper states,
 shared counts, fresh recommendation lists and trend signals out. Read top to bottom:
 
-1. read: the batch's shoppers' states, the vectors of its queries and review texts, the shared
-   exploration counts (when due) and the lists its clicks came from;
+1. read (``personalisation.reads``): the batch's shoppers' states, the vectors of its queries
+   and review texts, the shared exploration counts (when due) and the lists its clicks came
+   from;
 2. fold: every event into its shopper's state (``personalisation.fold``, pure);
 3. read what the new states point at: co-visit neighbours of their recent items, repeat rates
    of their purchases;
@@ -16,7 +17,12 @@ shared counts, fresh recommendation lists and trend signals out. Read top to bot
 
 :meth:`Personaliser.run` is the one entry point for the worker, the quality benchmark and the
 tests. Reads and the write are retried on the stores' transient errors, publishing on the
-publisher's, with backoff, until they succeed.
+publisher's, with backoff, until they succeed; other errors are permanent and raised.
+
+One event never costs the others: an event whose text cannot be encoded, that cannot be folded
+into its shopper's state, or whose shopper's list cannot be ranked is handed to ``on_failed``
+with the error (the worker dead-letters it) and changes nothing, while the rest of the batch is
+processed. A failure of the trend statistics costs the batch its signals, not its events.
 """
 
 from __future__ import annotations
@@ -26,21 +32,21 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any, Protocol, TypeVar
 
-from core.events import Click, Review, Search, UserEvent
+from core.events import UserEvent
 from core.metrics import Metrics
-from core.retry import until_done
+from core.retry import Faults, until_done
 from core.settings import CANDIDATE_SOURCES
 from core.topics import Topics
-from encoders.pooling import Floats
 from encoders.protocol import TextEncoder
 from feature_store.counts import BatchCounts
 from feature_store.stores import Stores
 from feature_store.writes import BatchWrites
 from personalisation.fold import Folded, fold
 from personalisation.messages import KafkaMessage, list_message, list_records, signal_records
+from personalisation.reads import Reads, read, text_of
 from ranking.blend import Recommendation
 from ranking.explore import ThompsonSampler
 from ranking.intent import IntentConfig
@@ -52,32 +58,21 @@ from ranking.trending import DecayedCounter
 from trends.tracker import TrendTracker
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-# Called with the exception when preparing a batch fails for a reason other than a transient
-# one (a defect): it deals with the batch's events, and the batch's counts are still written.
-OnDefect = Callable[[Exception], Awaitable[None]]
+# Events that could not be processed, each with its error (a defect or input no stage takes).
+Failed = list[tuple[UserEvent, Exception]]
+# Called with them before the batch is written, so the batch's counts can say so.
+OnFailed = Callable[[Failed], Awaitable[None]]
 
 
 class Publisher(Protocol):
-    """Sends messages to a topic; ``transient`` names the errors worth retrying on."""
+    """Sends messages to a topic; ``transient`` says which errors are worth retrying on."""
 
-    transient: tuple[type[BaseException], ...]
+    def transient(self, exc: BaseException) -> bool: ...
 
     async def publish(self, topic: str, messages: Sequence[KafkaMessage]) -> None:
         """Send ``(key, value)`` pairs to ``topic``; return once every one is acknowledged."""
-
-
-@dataclass(slots=True)
-class Reads:
-    """What the batch read before folding."""
-
-    states: dict[str, UserState]
-    queries: dict[str, Floats]
-    reviews: dict[str, Floats]
-    # the shared exploration counts (impressions, clicks), when due for a refresh
-    totals: tuple[dict[str, float], dict[str, float]] | None
-    # (arm, source) of every clicked item that came from one of our lists
-    credited: list[tuple[str, str]]
 
 
 class Personaliser:
@@ -94,6 +89,7 @@ class Personaliser:
         publisher: Publisher | None = None,
         topics: Topics | None = None,
         metrics: Metrics | None = None,
+        faults: Faults | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.index = index
@@ -108,6 +104,8 @@ class Personaliser:
         self.publisher = publisher
         self.topics = topics or Topics("pulse.")
         self.clock = clock
+        # Transient failures of the stores and the publisher, while they last (GET /health).
+        self.faults = faults
         self.trending = DecayedCounter(half_life_ms=6 * 3600 * 1000.0)
         # Exploration over candidate sources, learned from clicks on the lists.
         self.sampler = ThompsonSampler(CANDIDATE_SOURCES, prior=(1.0, 10.0))
@@ -123,6 +121,7 @@ class Personaliser:
             metrics.describe("pulse_exploration_share", "Share of shown items that explore.")
             metrics.describe("pulse_recommendations_published_total", "Lists published.")
             metrics.describe("pulse_trend_signals_total", "Trend signals published, by kind.")
+            metrics.describe("pulse_step_errors_total", "Defects caught in a step, by step.")
 
     async def run(
         self,
@@ -130,72 +129,68 @@ class Personaliser:
         *,
         counts: BatchCounts | None = None,
         ingested_ms: Mapping[str, int] | None = None,
-        on_defect: OnDefect | None = None,
+        on_failed: OnFailed | None = None,
     ) -> BatchWrites:
         """The whole pipeline for one micro-batch; returns what it wrote (and published).
 
         ``counts`` (a ``BatchCounts``) are written with the batch; ``ingested_ms`` maps event
-        ids to when Kafka took them, for the lists' latency fields.
+        ids to when Kafka took them, for the lists' latency fields. Without ``on_failed`` the
+        first failed event's error is raised.
         """
-        try:
-            writes = await self._prepare(events, ingested_ms or {})
-        except Exception as exc:
-            if on_defect is None:
-                raise
-            log.exception("personalisation failed on a batch of %d events", len(events))
-            await on_defect(exc)
-            writes = BatchWrites()
+        writes, failed = await self._prepare(events, ingested_ms or {})
+        if failed:
+            for event, exc in failed:
+                log.error("event %s could not be processed: %r", event.event_id, exc)
+            if on_failed is None:
+                raise failed[0][1]
+            await on_failed(failed)
         if counts is not None:
             writes.counts = counts
-        await until_done(
-            lambda: self.stores.writer.write(writes),
-            "writing the batch",
-            retry_on=self.stores.transient,
-        )
+        await self._store_io(lambda: self.stores.writer.write(writes), "writing the batch")
         await self._publish(writes)
         self.stores.writer.remember(writes)
         return writes
 
+    async def _store_io(self, step: Callable[[], Awaitable[T]], what: str) -> T:
+        return await until_done(
+            step, what, transient=self.stores.transient, faults=self.faults, part="redis"
+        )
+
     async def _prepare(
         self, events: Sequence[UserEvent], ingested_ms: Mapping[str, int]
-    ) -> BatchWrites:
+    ) -> tuple[BatchWrites, Failed]:
         """Read, fold, learn and rank."""
         writes = BatchWrites()
         if not events:
-            return writes
-        reads = await until_done(
-            lambda: self._read(events), "reading shopper state", retry_on=self.stores.transient
+            return writes, []
+        reads = await self._store_io(
+            lambda: read(self.stores, self.encoder, events), "reading shopper state"
         )
+        failed: Failed = [
+            (e, reads.unencoded[t]) for e in events if (t := text_of(e)) in reads.unencoded
+        ]
+        refused = {id(e) for e, _ in failed}
         folded = fold(
             reads.states,
-            events,
+            [e for e in events if id(e) not in refused],
             self.index,
             self.profile,
             self.intent,
             reads.queries,
             reads.reviews,
         )
+        failed += folded.failed
         writes.states, writes.pairs, writes.repeats = folded.states, folded.pairs, folded.repeats
         neighbours: dict[str, list[tuple[str, float]]] = {}
         rates = None
         if folded.states:
-            neighbours, rates = await until_done(
-                lambda: self._read_context(folded.states),
-                "reading co-visits and repeat rates",
-                retry_on=self.stores.transient,
+            neighbours, rates = await self._store_io(
+                lambda: self._read_context(folded.states), "reading co-visits and repeat rates"
             )
         self._learn(reads, folded, writes)
         if folded.states:
-            self._rank(events, folded, neighbours, rates, ingested_ms, writes)
-        return writes
-
-    async def _read(self, events: Sequence[UserEvent]) -> Reads:
-        stores = self.stores
-        states = await stores.users.load({e.user_id for e in events})
-        totals = await stores.bandit.due_totals() if stores.bandit is not None else None
-        credited = await self._clicked_sources(events)
-        queries, reviews = await self._texts(events)
-        return Reads(states, queries, reviews, totals, credited)
+            failed += self._rank(events, folded, neighbours, rates, ingested_ms, writes)
+        return writes, failed
 
     async def _read_context(
         self, states: dict[str, UserState]
@@ -216,7 +211,12 @@ class Personaliser:
         for item, weight, ts in folded.chosen:
             self.trending.add(item, weight, ts)
         if self.trends is not None:
-            writes.trends = self.trends.observe(folded.observed)
+            try:
+                writes.trends = self.trends.observe(folded.observed)
+            except Exception:
+                # The statistics of one batch are lost; its events and lists are not.
+                log.exception("the trend statistics failed on a batch")
+                self._count_error("trends")
 
     def _rank(
         self,
@@ -226,31 +226,57 @@ class Personaliser:
         rates: dict[str, float] | None,
         ingested_ms: Mapping[str, int],
         writes: BatchWrites,
-    ) -> None:
-        """A list for every shopper whose state changed, ranked as of their latest event."""
+    ) -> Failed:
+        """A list for every shopper whose state changed, ranked as of their latest event.
+
+        A shopper whose list cannot be made is returned with the batch's events of theirs, and
+        their new state is not written (their events go to the dead-letter topic instead).
+        """
         now_ms = max(e.ts_ms for e in events)
         trending = self.trending.top(self.ranking.per_source, now_ms)
         generated = int(self.clock() * 1000)
         last = folded.last
         now = {uid: last[uid].ts_ms for uid in folded.states}
-        similar = similar_many(folded.states, self.index, self.ranking, now)
+        try:
+            similar = similar_many(folded.states, self.index, self.ranking, now)
+        except Exception:
+            log.exception("nearest items failed for a batch; trying shopper by shopper")
+            self._count_error("similar")
+            similar = {}
         explorer = (self.sampler, self.rng) if self.ranking.explore_share > 0 else None
-        for uid, state in folded.states.items():
+        failed: Failed = []
+        for uid, state in list(folded.states.items()):
             trigger = last[uid]
-            recs = recommend(
-                state,
-                self.index,
-                neighbours,
-                trending,
-                self.ranking,
-                trigger.ts_ms,
-                similar_proposals=similar[uid],
-                explorer=explorer,
-                repeat_rates=rates,
-            )
+            try:
+                proposals = similar.get(uid)
+                if proposals is None:
+                    proposals = similar_many({uid: state}, self.index, self.ranking, now)[uid]
+                recs = recommend(
+                    state,
+                    self.index,
+                    neighbours,
+                    trending,
+                    self.ranking,
+                    trigger.ts_ms,
+                    similar_proposals=proposals,
+                    explorer=explorer,
+                    repeat_rates=rates,
+                )
+                message = list_message(
+                    uid, recs, trigger, ingested_ms.get(trigger.event_id), generated
+                )
+            except Exception as exc:
+                self._count_error("rank")
+                del writes.states[uid]
+                failed += [(e, exc) for e in events if e.user_id == uid]
+                continue
             self._count_impressions(recs, writes)
-            message = list_message(uid, recs, trigger, ingested_ms.get(trigger.event_id), generated)
             writes.messages.append((uid, message))
+        return failed
+
+    def _count_error(self, step: str) -> None:
+        if self.metrics is not None:
+            self.metrics.inc("pulse_step_errors_total", "step", step)
 
     async def _publish(self, writes: BatchWrites) -> None:
         if self.publisher is None:
@@ -262,7 +288,9 @@ class Personaliser:
                 await until_done(
                     lambda: publisher.publish(topic, records),
                     f"publishing {len(records)} {what}",
-                    retry_on=publisher.transient,
+                    transient=publisher.transient,
+                    faults=self.faults,
+                    part="kafka",
                 )
 
         # Both topics at once: the batch waits for one round of acknowledgements.
@@ -274,22 +302,6 @@ class Personaliser:
             self.metrics.inc("pulse_recommendations_published_total", n=len(writes.messages))
             for signal in writes.trends:
                 self.metrics.inc("pulse_trend_signals_total", "kind", signal["kind"])
-
-    async def _clicked_sources(self, events: Sequence[UserEvent]) -> list[tuple[str, str]]:
-        """``(arm, source)`` of every clicked item that came from one of our lists."""
-        clicks = [e for e in events if isinstance(e, Click) and e.rec_id]
-        if not clicks:
-            return []
-        lists = await self.stores.users.recommendations_many({c.user_id for c in clicks})
-        credited = []
-        for click in clicks:
-            stored = lists.get(click.user_id)
-            if not stored or stored.get("rec_id") != click.rec_id:
-                continue
-            item = next((i for i in stored["items"] if i["item_id"] == click.item_id), None)
-            if item is not None:
-                credited.append((item.get("arm") or item["source"], item["source"]))
-        return credited
 
     def _count_impressions(self, recs: Sequence[Recommendation], writes: BatchWrites) -> None:
         for rec in recs:
@@ -334,16 +346,3 @@ class Personaliser:
             if len(out) == k:
                 break
         return out
-
-    async def _texts(
-        self, events: Sequence[UserEvent]
-    ) -> tuple[dict[str, Floats], dict[str, Floats]]:
-        queries = sorted({e.query for e in events if isinstance(e, Search)})
-        reviews = sorted({e.text for e in events if isinstance(e, Review) and e.text.strip()})
-        vectors = await asyncio.gather(
-            *(self.encoder.encode_query(q) for q in queries),
-            *(self.encoder.encode_text(t) for t in reviews),
-        )
-        q = dict(zip(queries, vectors[: len(queries)], strict=True))
-        r = dict(zip(reviews, vectors[len(queries) :], strict=True))
-        return q, r

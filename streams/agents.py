@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import faust
 
 from core.deadletter import RawMessage
+from core.errors import HaltError
 from streams.worker import Worker
 
 
@@ -30,7 +32,12 @@ def register(app: faust.App, worker: Worker) -> None:
         ):
             # Returns after dead letters and writes are acknowledged; only then does
             # take_events ack the batch, so Faust commits its offsets after the writes.
-            await worker.process([_raw(e) for e in events])
+            try:
+                await worker.process([_raw(e) for e in events])
+            except HaltError:
+                # A permanent failure: process nothing more and commit nothing (GET /health
+                # says why) until the worker is restarted; SIGTERM still stops it.
+                await asyncio.Event().wait()
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_shoppers(_app: Any, *_args: Any, signal: Any, **_kwargs: Any) -> None:

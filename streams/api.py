@@ -144,9 +144,9 @@ class Api:
             return error(503, "redis_unavailable", str(exc))
 
     async def get_health(self) -> Reply:
-        """``GET /health``: 200 while Redis answers, else 503."""
+        """``GET /health``: 200 while Redis and Kafka answer and the worker processes, else 503."""
         body = await self.worker.health()
-        return Reply(200 if body["redis"] else 503, body)
+        return Reply(200 if body["status"] == "ok" else 503, body)
 
     def get_metrics(self) -> Reply:
         """``GET /metrics`` in the Prometheus text format."""

@@ -16,11 +16,11 @@ from core.deadletter import RawMessage, dead_letter_key, dead_letter_record, enc
 from core.errors import InvalidEventError
 from core.events import EventKind, UserEvent
 from core.metrics import Metrics
-from core.retry import until_done
+from core.retry import Faults, until_done
 from core.topics import Topics
 from feature_store.counts import BatchCounts
 from feature_store.writes import BatchWriter, BatchWrites
-from personalisation.pipeline import Personaliser, Publisher
+from personalisation.pipeline import Failed, Personaliser, Publisher
 from streams.triage import Triage, triage
 
 
@@ -34,12 +34,14 @@ class BatchProcessor:
         personaliser: Personaliser | None = None,
         *,
         max_ahead_ms: int | None = None,
+        faults: Faults | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.topics = topics
         # Events dated more than this after the clock are refused (None: no bound).
         self.max_ahead_ms = max_ahead_ms
         self.clock = clock
+        self.faults = faults
         self.publisher = publisher
         self.writer = writer
         self.metrics = metrics
@@ -60,7 +62,9 @@ class BatchProcessor:
             await until_done(
                 lambda: self.writer.write(BatchWrites(counts=result.counts)),
                 "writing batch counts",
-                retry_on=self.writer.transient,
+                transient=self.writer.transient,
+                faults=self.faults,
+                part="redis",
             )
         else:
             events: list[UserEvent] = [
@@ -69,13 +73,13 @@ class BatchProcessor:
                 if kind is not EventKind.CATALOG
             ]
 
-            # A defect must not lose the batch: its user events go to the dead-letter topic
-            # with the reason (to be replayed once fixed), the rest of the batch goes on.
-            async def on_defect(exc: Exception) -> None:
-                await self._dead_letter_unprocessed(messages, result, exc)
+            # One event that cannot be processed goes to the dead-letter topic with the reason
+            # (to be replayed once fixed); the rest of the batch goes on.
+            async def on_failed(failed: Failed) -> None:
+                await self._dead_letter_failed(result, failed)
 
             await self.personaliser.run(
-                events, counts=result.counts, ingested_ms=result.ingested_ms, on_defect=on_defect
+                events, counts=result.counts, ingested_ms=result.ingested_ms, on_failed=on_failed
             )
         for kind, n in result.counts.processed.items():
             self.metrics.inc("pulse_events_processed_total", "kind", kind, n)
@@ -84,26 +88,27 @@ class BatchProcessor:
         self.metrics.inc("pulse_batches_total")
         return result.counts
 
-    async def _dead_letter_unprocessed(
-        self, messages: Sequence[RawMessage], result: Triage, exc: Exception
-    ) -> None:
-        error = InvalidEventError("processing_error", f"{type(exc).__name__}: {exc}"[:500])
-        user_topics = {self.topics.for_kind(k) for k in EventKind if k is not EventKind.CATALOG}
-        bad = {id(m) for m, _ in result.dead_letters}
-        failed = [m for m in messages if m.topic in user_topics and id(m) not in bad]
-        payloads = [
-            (dead_letter_key(m), encode_dead_letter(dead_letter_record(m, error))) for m in failed
-        ]
-        if payloads:
-            await self._dead_letter(payloads, "unprocessed events")
-        for kind in EventKind:
-            if kind is not EventKind.CATALOG:
-                result.counts.processed.pop(kind.value, None)
-        result.counts.dead_lettered[error.code] += len(failed)
+    async def _dead_letter_failed(self, result: Triage, failed: Failed) -> None:
+        payloads = []
+        for event, exc in failed:
+            message = result.sources[id(event)]
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            error = InvalidEventError("processing_error", reason)
+            payloads.append(
+                (dead_letter_key(message), encode_dead_letter(dead_letter_record(message, error)))
+            )
+            kind = self.topics.kind_of(message.topic).value
+            result.counts.processed[kind] -= 1
+            if not result.counts.processed[kind]:
+                del result.counts.processed[kind]
+            result.counts.dead_lettered["processing_error"] += 1
+        await self._dead_letter(payloads, "events that could not be processed")
 
     async def _dead_letter(self, payloads: list[tuple[bytes | None, bytes]], what: str) -> None:
         await until_done(
             lambda: self.publisher.publish(self.topics.dead_letter, payloads),
             f"publishing {len(payloads)} {what}",
-            retry_on=self.publisher.transient,
+            transient=self.publisher.transient,
+            faults=self.faults,
+            part="kafka",
         )

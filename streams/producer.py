@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from core.errors import InvalidEventError, ServiceError
 from core.events import Event, EventKind, partition_key
@@ -173,11 +173,19 @@ class EventProducer:
             ) from failures[0]
 
 
+def kafka_transient(exc: BaseException) -> bool:
+    """A lost connection, a broker not available, a moved leader, a timeout: worth sending
+    again. A message too large, an unknown topic config or a bad request is permanent."""
+    if isinstance(exc, KafkaError):
+        return bool(exc.retriable) or isinstance(exc, KafkaTimeoutError)
+    return isinstance(exc, ServiceError | OSError | asyncio.TimeoutError)
+
+
 class KafkaSink:
     """The worker's producer for what it publishes: dead letters, lists and trend signals."""
 
-    # A lost connection, a moved leader or a stopped producer: worth sending again.
-    transient: tuple[type[BaseException], ...] = (KafkaError, ServiceError, OSError)
+    def transient(self, exc: BaseException) -> bool:
+        return kafka_transient(exc)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -21,6 +21,8 @@ class Triage:
     counts: BatchCounts = field(default_factory=BatchCounts)
     # event_id -> when Kafka took the message (epoch ms), for end-to-end latency
     ingested_ms: dict[str, int] = field(default_factory=dict)
+    # id() of each valid event -> the message it came from (to dead-letter it later)
+    sources: dict[int, RawMessage] = field(default_factory=dict)
 
 
 def triage(messages: Sequence[RawMessage], topics: Topics, latest_ms: int | None = None) -> Triage:
@@ -46,6 +48,7 @@ def triage(messages: Sequence[RawMessage], topics: Topics, latest_ms: int | None
             result.counts.dead_lettered[error.code] += 1
             continue
         result.valid.append((kind, event))
+        result.sources[id(event)] = message
         event_id = getattr(event, "event_id", None)
         if event_id is not None and message.timestamp_ms:
             result.ingested_ms[event_id] = message.timestamp_ms

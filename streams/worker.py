@@ -14,13 +14,15 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from aiokafka.errors import KafkaError
 from mode import Service
 from redis.exceptions import RedisError
 
 from core.deadletter import RawMessage
-from core.errors import ServiceError
+from core.errors import HaltError, ServiceError
 from core.events import Event, EventKind
 from core.metrics import Metrics
+from core.retry import Faults
 from core.settings import Settings
 from core.topics import Topics
 from encoders.service import EncoderService
@@ -43,6 +45,10 @@ class Worker:
         self.settings = settings
         self.topics = Topics.from_settings(settings)
         self.metrics = Metrics()
+        # Transient failures going on now (GET /health, metrics).
+        self.faults = Faults(self.metrics)
+        # Why the worker stopped processing, after a permanent failure it cannot get past.
+        self.halted: str | None = None
         self.redis = aioredis.from_url(settings.redis_url)
         self.keys = Keys(settings.redis_prefix)
         self.sink = KafkaSink(settings)
@@ -55,6 +61,7 @@ class Worker:
             writer,
             self.metrics,
             max_ahead_ms=int(settings.max_event_ahead_seconds * 1000),
+            faults=self.faults,
         )
         self.encoder: EncoderService | None = None
         self.personaliser: Personaliser | None = None
@@ -100,6 +107,7 @@ class Worker:
             publisher=self.sink,
             topics=self.topics,
             metrics=self.metrics,
+            faults=self.faults,
         )
         self.processor.writer = stores.writer
         self.processor.personaliser = self.personaliser
@@ -139,8 +147,25 @@ class Worker:
         return self._started and (self.follower is None or self.follower.ready.is_set())
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchCounts:
-        """One micro-batch, written and published before this returns."""
-        return await self.processor.process(messages)
+        """One micro-batch, written and published before this returns.
+
+        Transient failures are retried inside; a permanent one that no dead letter can take
+        (Redis out of memory, a message Kafka refuses for good) halts the worker: it raises
+        :class:`HaltError`, processes nothing more, and ``GET /health`` says why.
+        """
+        if self.halted is not None:
+            raise HaltError(self.halted)
+        try:
+            return await self.processor.process(messages)
+        except Exception as exc:
+            self.halted = f"{type(exc).__name__}: {exc}"[:1000]
+            log.critical(
+                "the worker stops processing: %s. Its offsets stay uncommitted: fix the cause "
+                "and restart it to go on from the batch that failed.",
+                self.halted,
+                exc_info=exc,
+            )
+            raise HaltError(self.halted) from exc
 
     def partitions_revoked(self) -> None:
         """Another worker may own these shoppers now: read them from Redis from here on."""
@@ -173,15 +198,18 @@ class Worker:
             stored = await personaliser.stores.users.recommendations(user_id)
         except (RedisError, OSError) as exc:
             raise ServiceError(str(exc)) from exc
-        if stored is None:
-            return {
-                "user_id": user_id,
-                "items": personaliser.cold_start(k),
-                "rec_id": None,
-                "generated_at": None,
-                "cold_start": True,
-            }
-        return {**stored, "items": stored["items"][:k], "cold_start": False}
+        if stored is not None:
+            # Read-time rules: what went out of stock or was removed since is not served.
+            index = personaliser.index
+            items = [i for i in stored["items"] if index.available(i["item_id"])]
+            return {**stored, "items": items[:k], "cold_start": False}
+        return {
+            "user_id": user_id,
+            "items": personaliser.cold_start(k),
+            "rec_id": None,
+            "generated_at": None,
+            "cold_start": True,
+        }
 
     async def trends(self, kind: str, limit: int) -> dict[str, Any]:
         """This worker's summary of ``kind`` with every worker's latest signals."""
@@ -199,20 +227,39 @@ class Worker:
         return summary
 
     async def health(self) -> dict[str, Any]:
-        try:
-            await self.redis.ping()
-            redis_ok = True
-        except (RedisError, OSError):
-            redis_ok = False
+        """Whether Redis and Kafka answer now, the input partitions, whether the worker is
+        ready (its parts alive, the catalogue loaded), and what is failing or halted."""
+        redis_ok, kafka_ok = await asyncio.gather(self._redis_answers(), self._kafka_answers())
         inputs = set(self.topics.inputs)
+        ok = redis_ok and kafka_ok and self.halted is None
         return {
-            "status": "ok" if redis_ok else "degraded",
+            "status": "ok" if ok else ("halted" if self.halted else "degraded"),
             "redis": redis_ok,
+            "kafka": kafka_ok,
             # Input partitions this worker consumes now (0 until the group has assigned it).
             "partitions": sum(tp.topic in inputs for tp in self.assignment()),
-            # The catalogue is loaded and encoded: events are being processed.
-            "ready": self.is_ready,
+            # The catalogue is loaded and its follower alive: events are being processed.
+            "ready": self.is_ready and self.halted is None,
+            "failing": self.faults.now(),
+            "halted": self.halted,
         }
+
+    async def _redis_answers(self) -> bool:
+        try:
+            await asyncio.wait_for(self.redis.ping(), timeout=2.0)
+        except (RedisError, OSError, TimeoutError):
+            return False
+        return True
+
+    async def _kafka_answers(self) -> bool:
+        producer = self.sink.producer
+        if producer is None:
+            return False
+        try:
+            await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=2.0)
+        except (KafkaError, OSError, TimeoutError):
+            return False
+        return True
 
     def metrics_text(self) -> str:
         return self.metrics.render()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
 import orjson
 from aiokafka.errors import KafkaConnectionError
 
@@ -13,11 +14,14 @@ from core.events import EventKind
 from core.metrics import Metrics
 from core.topics import Topics
 from feature_store.counts import MemoryCountStore
-from feature_store.memory import MemoryBatchWriter, MemoryCovisitStore, MemoryUserStore
-from feature_store.stores import Stores
+from feature_store.memory import (
+    MemoryBatchWriter,
+    MemoryCovisitStore,
+    MemoryUserStore,
+    memory_stores,
+)
 from personalisation.pipeline import Personaliser
 from ranking.item_index import ItemIndex
-from ranking.state import UserState
 from streams.batch import BatchProcessor
 from tests.unit.examples import VALID
 
@@ -25,7 +29,8 @@ from tests.unit.examples import VALID
 class FlakySink:
     """Refuses the first ``failures`` publishes, then records what it is given."""
 
-    transient = (KafkaConnectionError,)
+    def transient(self, exc: BaseException) -> bool:
+        return isinstance(exc, KafkaConnectionError)
 
     def __init__(self, failures: int = 0) -> None:
         self.failures = failures
@@ -93,27 +98,49 @@ async def test_message_on_a_foreign_topic_is_dead_lettered() -> None:
     assert counts.dead_lettered == Counter({"unknown_topic": 1})
 
 
-class BrokenStore(MemoryUserStore):
-    """Reading a shopper hits a defect (not a lost connection)."""
+class PickyEncoder:
+    """Refuses one query, as a defect in the encoder would; encodes the others."""
 
-    async def load(self, user_ids: object) -> dict[str, UserState]:
-        raise ValueError("a defect")
+    async def encode_query(self, query: str) -> np.ndarray:
+        if query == "poison":
+            raise ValueError("a defect")
+        return np.ones(8, np.float32) / np.sqrt(8)
+
+    async def encode_text(self, text: str) -> np.ndarray:
+        return await self.encode_query(text)
 
 
-async def test_a_defect_dead_letters_the_batch_instead_of_losing_it() -> None:
+def search(user: str, query: str, event_id: str) -> bytes:
+    return orjson.dumps(
+        {"event_id": event_id, "user_id": user, "ts": 1_700_000_000_000, "query": query}
+    )
+
+
+async def test_a_defect_dead_letters_that_event_only() -> None:
     sink, store = FlakySink(), MemoryCountStore()
-    users, covisit = BrokenStore(8), MemoryCovisitStore()
-    writer = MemoryBatchWriter(users, covisit, counts=store)
-    personaliser = Personaliser(ItemIndex(8), Stores(users, covisit, writer), encoder=None)  # type: ignore[arg-type]
+    stores = memory_stores(8)
+    writer = MemoryBatchWriter(stores.users, stores.covisit, counts=store)  # type: ignore[arg-type]
+    stores.writer = writer
+    personaliser = Personaliser(ItemIndex(8), stores, PickyEncoder())
     processor = BatchProcessor(TOPICS, sink, writer, Metrics(), personaliser=personaliser)
     batch = [
         message(EventKind.CLICK, orjson.dumps(VALID[EventKind.CLICK]), 0),
         message(EventKind.CATALOG, orjson.dumps(VALID[EventKind.CATALOG]), 1),
         message(EventKind.SEARCH, b"{bad", 2),
+        message(EventKind.SEARCH, search("u1", "poison", "s1"), 3),
+        message(EventKind.SEARCH, search("u2", "tea towel", "s2"), 4),
+        message(EventKind.SEARCH, search("u3", "   ", "s3"), 5),
     ]
     counts = await processor.process(batch)
-    assert counts.processed == Counter({"catalog": 1})
+    assert counts.processed == Counter({"catalog": 1, "click": 1, "search": 2})
     assert counts.dead_lettered == Counter({"processing_error": 1, "not_json": 1})
-    codes = sorted(orjson.loads(v)["error"]["code"] for _, v in sink.published)
-    assert codes == ["not_json", "processing_error"]
-    assert [written.counts for written in writer.batches] == [counts]
+    records = sorted(
+        (r["offset"], r["error"]["code"]) for r in map(orjson.loads, (v for _, v in sink.published))
+    )
+    assert records == [(2, "not_json"), (3, "processing_error")]
+    assert "ValueError: a defect" in orjson.loads(sink.published[-1][1])["error"]["message"]
+    [written] = writer.batches
+    assert written.counts == counts
+    # Every other shopper got a state and a list, the blank search included.
+    assert set(written.states) == {VALID[EventKind.CLICK]["user_id"], "u2", "u3"}
+    assert {uid for uid, _ in written.messages} == set(written.states)

@@ -1,0 +1,96 @@
+"""What a batch reads before it is folded: states, text vectors, shared counts, clicked lists."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.events import Click, Review, Search, UserEvent
+from encoders.pooling import Floats
+from encoders.protocol import TextEncoder
+from feature_store.stores import ShopperStore, Stores
+from ranking.state import UserState
+
+
+@dataclass(slots=True)
+class Reads:
+    """What the batch read before folding."""
+
+    states: dict[str, UserState]
+    queries: dict[str, Floats]
+    reviews: dict[str, Floats]
+    # the shared exploration counts (impressions, clicks), when due for a refresh
+    totals: tuple[dict[str, float], dict[str, float]] | None
+    # (arm, source) of every clicked item that came from one of our lists
+    credited: list[tuple[str, str]]
+    # texts the encoder refused, with its error
+    unencoded: dict[str, Exception]
+
+
+async def read(stores: Stores, encoder: TextEncoder, events: Sequence[UserEvent]) -> Reads:
+    """Everything the batch needs before it is folded: one round of reads."""
+    states = await stores.users.load({e.user_id for e in events})
+    totals = await stores.bandit.due_totals() if stores.bandit is not None else None
+    credited = await clicked_sources(stores.users, events)
+    queries, reviews, unencoded = await texts(encoder, events)
+    return Reads(states, queries, reviews, totals, credited, unencoded)
+
+
+async def clicked_sources(
+    users: ShopperStore, events: Sequence[UserEvent]
+) -> list[tuple[str, str]]:
+    """``(arm, source)`` of every clicked item that came from one of our lists."""
+    clicks = [e for e in events if isinstance(e, Click) and e.rec_id]
+    if not clicks:
+        return []
+    lists = await users.recommendations_many({c.user_id for c in clicks})
+    credited = []
+    for click in clicks:
+        stored = lists.get(click.user_id)
+        if not stored or stored.get("rec_id") != click.rec_id:
+            continue
+        item = next((i for i in stored["items"] if i["item_id"] == click.item_id), None)
+        if item is not None:
+            credited.append((item.get("arm") or item["source"], item["source"]))
+    return credited
+
+
+async def texts(
+    encoder: TextEncoder, events: Sequence[UserEvent]
+) -> tuple[dict[str, Floats], dict[str, Floats], dict[str, Exception]]:
+    """Vectors of the batch's queries and review texts; texts of only blanks have none.
+
+    A text the encoder refuses is returned with its error instead, for its events alone.
+    """
+    queries = sorted({e.query for e in events if isinstance(e, Search) and e.query.strip()})
+    reviews = sorted({e.text for e in events if isinstance(e, Review) and e.text.strip()})
+    vectors = await asyncio.gather(
+        *(encoder.encode_query(q) for q in queries),
+        *(encoder.encode_text(t) for t in reviews),
+        return_exceptions=True,
+    )
+    q: dict[str, Floats] = {}
+    r: dict[str, Floats] = {}
+    unencoded: dict[str, Exception] = {}
+    for texts, out, done in (
+        (queries, q, vectors[: len(queries)]),
+        (reviews, r, vectors[len(queries) :]),
+    ):
+        for text, vector in zip(texts, done, strict=True):
+            if isinstance(vector, Exception):
+                unencoded[text] = vector
+            elif isinstance(vector, BaseException):
+                raise vector
+            else:
+                out[text] = vector
+    return q, r, unencoded
+
+
+def text_of(event: UserEvent) -> str | None:
+    """The text of a search or review, the one the encoder is asked for."""
+    if isinstance(event, Search):
+        return event.query
+    if isinstance(event, Review):
+        return event.text
+    return None
