@@ -4,46 +4,60 @@ The Faust agent consumes only the partitions assigned to its worker; recommendat
 every item. So each worker also reads all catalogue partitions from the beginning with a
 group-less consumer (the topic is compacted: this is the current catalogue), encodes item texts
 in micro-batches, keeps the in-process index current and mirrors item attributes and vectors
-to Redis. Invalid catalogue messages are skipped here: the agent dead-letters them.
+to Redis. Invalid catalogue messages are skipped here: the agent dead-letters them. The worker
+runs it under its supervisor (``core.supervisor``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from core.deadletter import RawMessage
 from core.errors import InvalidEventError
 from core.events import CatalogItem, CatalogRemoval, EventKind
 from core.metrics import Metrics
+from core.retry import Faults, until_done
 from core.settings import Settings
 from core.topics import Topics
 from core.validation import parse
 from encoders.pooling import Floats
 from encoders.protocol import TextEncoder
 from feature_store.keys import Keys
+from feature_store.writes import redis_transient
 from ranking.item_index import ItemIndex, ItemInfo
 from streams.admin import topic_partitions
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def item_text(item: CatalogItem) -> str:
-    """What the encoder sees of an item: title, category path, start of the description."""
-    parts = [item.title]
+    """What the encoder sees of an item: title, category path, start of the description; the
+    item id when all of them are blank (a title of spaces is valid by the contract)."""
+    parts = [item.title.strip()]
     if item.category:
-        parts.append(item.category)
+        parts.append(item.category.strip())
     if item.description:
-        parts.append(item.description[:300])
-    return ". ".join(parts)
+        parts.append(item.description[:300].strip())
+    return ". ".join(p for p in parts if p) or item.item_id
+
+
+# Called with the catalogue messages that could not be applied, each with its error.
+OnFailed = Callable[[list[tuple[RawMessage, Exception]]], Awaitable[None]]
 
 
 class CatalogFollower:
+    """Run :meth:`run` under a supervisor: after an error it starts again from the first message
+    not yet applied. ``ready`` is set once the catalogue as it was at the first start is in."""
+
     def __init__(
         self,
         settings: Settings,
@@ -53,6 +67,9 @@ class CatalogFollower:
         keys: Keys,
         model_tag: str,
         metrics: Metrics | None = None,
+        *,
+        faults: Faults | None = None,
+        on_failed: OnFailed | None = None,
     ) -> None:
         self.settings = settings
         # Vectors in Redis made by this model from the same text are reused, not re-encoded.
@@ -63,16 +80,28 @@ class CatalogFollower:
                 "pulse_catalog_vectors_total",
                 "Catalogue item vectors: encoded, or reused from Redis.",
             )
+            metrics.describe("pulse_catalog_failed_total", "Catalogue items that failed to apply.")
         self.topic = Topics.from_settings(settings).for_kind(EventKind.CATALOG)
         self.index = index
         self.encoder = encoder
         self.redis = redis
         self.keys = keys
+        self.faults = faults
+        self.on_failed = on_failed
         self.ready = asyncio.Event()
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        # Per partition, the next offset to apply; and the ends to reach before being ready.
+        self._positions: dict[TopicPartition, int] = {}
+        self._ends: dict[TopicPartition, int] | None = None
 
-    async def start(self) -> None:
+    async def run(self) -> None:
+        """Follow the catalogue until cancelled."""
+        consumer = await self._open()
+        try:
+            await self._follow(consumer)
+        finally:
+            await consumer.stop()
+
+    async def _open(self) -> AIOKafkaConsumer:
         partitions = await topic_partitions(self.settings, self.topic)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap,
@@ -81,38 +110,40 @@ class CatalogFollower:
             client_id="pulse-catalog-follower",
         )
         await consumer.start()
-        parts = [TopicPartition(self.topic, p) for p in partitions]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        ends = await consumer.end_offsets(parts)
-        self._consumer = consumer
-        self._task = asyncio.get_running_loop().create_task(self._follow(ends))
+        try:
+            parts = [TopicPartition(self.topic, p) for p in partitions]
+            consumer.assign(parts)
+            for tp in parts:
+                if tp in self._positions:
+                    consumer.seek(tp, self._positions[tp])
+                else:
+                    await consumer.seek_to_beginning(tp)
+            if self._ends is None:
+                self._ends = await consumer.end_offsets(parts)
+        except BaseException:
+            await consumer.stop()
+            raise
+        return consumer
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
-
-    async def _follow(self, ends: dict[TopicPartition, int]) -> None:
-        assert self._consumer is not None
-        pending = {tp: end for tp, end in ends.items() if end > 0}
-        if not pending:
-            self.ready.set()
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        assert self._ends is not None
+        ends = self._ends
+        pending = {tp for tp, end in ends.items() if self._positions.get(tp, 0) < end}
         while True:
-            batch = await self._consumer.getmany(timeout_ms=200, max_records=2_000)
+            if not pending and not self.ready.is_set():
+                log.info("catalogue loaded: %d items", len(self.index))
+                self.ready.set()
+            batch = await consumer.getmany(timeout_ms=200, max_records=2_000)
             messages = [m for records in batch.values() for m in records]
             if messages:
                 await self.apply(messages)
-            if not self.ready.is_set():
-                for tp in list(pending):
-                    if await self._consumer.position(tp) >= pending[tp]:
-                        del pending[tp]
-                if not pending:
-                    log.info("catalogue loaded: %d items", len(self.index))
-                    self.ready.set()
+            for tp, records in batch.items():
+                if records:
+                    self._positions[tp] = records[-1].offset + 1
+            for tp in list(pending):
+                # The position skips offsets compaction removed; the records do not.
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
 
     def _digest(self, text: str) -> str:
         return hashlib.sha1(f"{self.model_tag}\n{text}".encode()).hexdigest()[:16]
@@ -133,37 +164,80 @@ class CatalogFollower:
                     out[item_id] = vector
         return out
 
-    async def apply(self, messages: list[object]) -> None:
+    async def apply(self, messages: Sequence[Any]) -> None:
+        """Apply catalogue messages in order; an item that cannot be applied (its text refused
+        by the encoder, say) is handed to ``on_failed`` and the others go on. Redis is retried
+        while it is away, so nothing read is lost."""
         items: dict[str, CatalogItem] = {}
+        sources: dict[str, RawMessage] = {}
         removed: set[str] = set()
         for m in messages:
             try:
-                event = parse(EventKind.CATALOG, m.value, m.key)  # type: ignore[attr-defined]
+                event = parse(EventKind.CATALOG, m.value, m.key)
             except InvalidEventError:
-                continue
+                continue  # the agent dead-letters it
             if isinstance(event, CatalogRemoval):
                 removed.add(event.item_id)
                 items.pop(event.item_id, None)
             elif isinstance(event, CatalogItem):
                 items[event.item_id] = event
+                sources[event.item_id] = RawMessage(
+                    m.topic, m.partition, m.offset, m.key, m.value, int(m.timestamp or 0)
+                )
                 removed.discard(event.item_id)
         texts = {item_id: item_text(item) for item_id, item in items.items()}
         digests = {i: self._digest(t) for i, t in texts.items()}
-        vectors = await self._stored_vectors(digests)
+        vectors = await self._redis(lambda: self._stored_vectors(digests), "reading item vectors")
         missing = [i for i in items if i not in vectors]
-        encoded = await asyncio.gather(*(self.encoder.encode_text(texts[i]) for i in missing))
-        vectors.update(zip(missing, encoded, strict=True))
+        encoded = await asyncio.gather(
+            *(self.encoder.encode_text(texts[i]) for i in missing), return_exceptions=True
+        )
+        failed: dict[str, Exception] = {}
+        for item_id, vector in zip(missing, encoded, strict=True):
+            if isinstance(vector, Exception):
+                failed[item_id] = vector
+            elif isinstance(vector, BaseException):
+                raise vector
+            else:
+                vectors[item_id] = vector
         if self.metrics is not None:
             self.metrics.inc("pulse_catalog_vectors_total", "how", "encoded", len(missing))
             self.metrics.inc(
                 "pulse_catalog_vectors_total", "how", "reused", len(items) - len(missing)
             )
+        applied: dict[str, CatalogItem] = {}
+        for item_id, item in items.items():
+            if item_id in failed:
+                continue
+            try:
+                info = ItemInfo(item_id, item.title, item.category, item.in_stock)
+                self.index.upsert(info, vectors[item_id])
+            except Exception as exc:
+                failed[item_id] = exc
+            else:
+                applied[item_id] = item
+        for item_id in removed:
+            self.index.remove(item_id)
+        await self._redis(
+            lambda: self._mirror(applied, vectors, digests, removed), "mirroring items to Redis"
+        )
+        if failed:
+            if self.metrics is not None:
+                self.metrics.inc("pulse_catalog_failed_total", n=len(failed))
+            for item_id, error in failed.items():
+                log.error("catalogue item %r could not be applied: %r", item_id, error)
+            if self.on_failed is not None:
+                await self.on_failed([(sources[i], error) for i, error in failed.items()])
+
+    async def _mirror(
+        self,
+        items: dict[str, CatalogItem],
+        vectors: dict[str, Floats],
+        digests: dict[str, str],
+        removed: set[str],
+    ) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             for item_id, item in items.items():
-                vector = vectors[item_id]
-                self.index.upsert(
-                    ItemInfo(item_id, item.title, item.category, item.in_stock), vector
-                )
                 pipe.hset(
                     self.keys.item(item_id),
                     mapping={
@@ -171,10 +245,14 @@ class CatalogFollower:
                         "category": item.category or "",
                         "in_stock": int(item.in_stock),
                         "text_sha": digests[item_id],
-                        "vector": np.asarray(vector, dtype=np.float16).tobytes(),
+                        "vector": np.asarray(vectors[item_id], dtype=np.float16).tobytes(),
                     },
                 )
             for item_id in removed:
-                self.index.remove(item_id)
                 pipe.delete(self.keys.item(item_id))
             await pipe.execute()
+
+    async def _redis(self, step: Callable[[], Awaitable[T]], what: str) -> T:
+        return await until_done(
+            step, what, transient=redis_transient, faults=self.faults, part="redis"
+        )

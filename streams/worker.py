@@ -18,12 +18,13 @@ from aiokafka.errors import KafkaError
 from mode import Service
 from redis.exceptions import RedisError
 
-from core.deadletter import RawMessage
-from core.errors import HaltError, ServiceError
+from core.deadletter import RawMessage, dead_letter_key, dead_letter_record, encode_dead_letter
+from core.errors import HaltError, InvalidEventError, ServiceError
 from core.events import Event, EventKind
 from core.metrics import Metrics
-from core.retry import Faults
+from core.retry import Faults, until_done
 from core.settings import Settings
+from core.supervisor import Supervisor
 from core.topics import Topics
 from encoders.service import EncoderService
 from feature_store.counts import BatchCounts, RedisCountStore
@@ -38,6 +39,7 @@ from streams.catalog import CatalogFollower
 from streams.producer import EventProducer, KafkaSink
 
 log = logging.getLogger(__name__)
+CATALOGUE = "catalogue"
 
 
 class Worker:
@@ -47,6 +49,8 @@ class Worker:
         self.metrics = Metrics()
         # Transient failures going on now (GET /health, metrics).
         self.faults = Faults(self.metrics)
+        # Background tasks (the catalogue follower), restarted after an error.
+        self.supervisor = Supervisor(self.metrics)
         # Why the worker stopped processing, after a permanent failure it cannot get past.
         self.halted: str | None = None
         self.redis = aioredis.from_url(settings.redis_url)
@@ -119,8 +123,35 @@ class Worker:
             self.keys,
             self.encoder.model_tag,
             self.metrics,
+            faults=self.faults,
+            on_failed=self._dead_letter_items,
         )
-        await self.follower.start()
+        self.supervisor.start(CATALOGUE, self.follower.run)
+
+    async def _dead_letter_items(self, failed: list[tuple[RawMessage, Exception]]) -> None:
+        """Catalogue items that could not be applied, dead-lettered by the worker that owns their
+        partition (every worker follows the whole catalogue; one dead letter per item)."""
+        owned = {(tp.topic, tp.partition) for tp in self.assignment()}
+        payloads = [
+            (
+                dead_letter_key(m),
+                encode_dead_letter(
+                    dead_letter_record(
+                        m, InvalidEventError("processing_error", f"{type(e).__name__}: {e}")
+                    )
+                ),
+            )
+            for m, e in failed
+            if (m.topic, m.partition) in owned
+        ]
+        if payloads:
+            await until_done(
+                lambda: self.sink.publish(self.topics.dead_letter, payloads),
+                f"publishing {len(payloads)} catalogue dead letters",
+                transient=self.sink.transient,
+                faults=self.faults,
+                part="kafka",
+            )
 
     async def stop(self) -> None:
         async with self._lock:
@@ -128,8 +159,7 @@ class Worker:
                 return
             self._started = False
             await self.producer.stop()
-            if self.follower is not None:
-                await self.follower.stop()
+            await self.supervisor.stop()
             if self.encoder is not None:
                 await self.encoder.close()
             await self.sink.stop()
@@ -144,7 +174,10 @@ class Worker:
 
     @property
     def is_ready(self) -> bool:
-        return self._started and (self.follower is None or self.follower.ready.is_set())
+        if not self._started:
+            return False
+        follower = self.follower
+        return follower is None or (follower.ready.is_set() and self.supervisor.alive(CATALOGUE))
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchCounts:
         """One micro-batch, written and published before this returns.
@@ -241,6 +274,7 @@ class Worker:
             # The catalogue is loaded and its follower alive: events are being processed.
             "ready": self.is_ready and self.halted is None,
             "failing": self.faults.now(),
+            "tasks": self.supervisor.report(),
             "halted": self.halted,
         }
 

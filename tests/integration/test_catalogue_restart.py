@@ -8,8 +8,11 @@ import time
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 
+from core.events import EventKind
 from core.settings import Settings
+from streams.producer import EventProducer
 from tests.integration.stack import (
     CATALOGUE,
     check_services,
@@ -53,3 +56,30 @@ async def test_a_restarted_worker_reuses_stored_vectors() -> None:
     assert first.get("encoded") == len(CATALOGUE) and not first.get("reused")
     assert second.get("reused") == len(CATALOGUE) and not second.get("encoded")
     assert third.get("encoded") == 1  # a new title is a new text: encoded again
+
+
+async def test_an_item_with_a_blank_title_is_indexed_and_a_restart_gets_ready() -> None:
+    """A title of spaces is valid by the contract: the item is indexed (by its id), items after
+    it too, and a worker that reads it again on start becomes ready with no task restarted."""
+    settings = new_settings()
+    await check_services(settings)
+    client = aioredis.from_url(settings.redis_url)
+    try:
+        async with running_worker(settings):
+            async with EventProducer(settings, client_id="it-blank") as producer:
+                await producer.send(EventKind.CATALOG, {"item_id": "BLANK", "title": "   "})
+                await producer.send(EventKind.CATALOG, {"item_id": "AFTER", "title": "TROWEL"})
+            deadline = time.monotonic() + 30
+            keys = [f"{settings.redis_prefix}:i:{{{i}}}" for i in ("BLANK", "AFTER")]
+            while not all([await client.exists(k) for k in keys]):
+                assert time.monotonic() < deadline, "the catalogue items never reached Redis"
+                await asyncio.sleep(0.2)
+        async with running_worker(settings):
+            url = f"http://127.0.0.1:{settings.web_port}/health"
+            async with aiohttp.ClientSession() as session, session.get(url) as response:
+                health = await response.json()
+    finally:
+        await client.aclose()
+        await forget_run(settings)
+    assert health["ready"] is True and health["status"] == "ok"
+    assert health["tasks"]["catalogue"]["restarts"] == 0

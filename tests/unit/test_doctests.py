@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "core.metrics",
+    "core.retry",
     "encoders.pooling",
     "feature_store.periodic",
     "feature_store.users",
