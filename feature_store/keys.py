@@ -23,6 +23,11 @@ class Keys:
         """Hash: error code -> number of messages sent to the dead-letter topic."""
         return f"{self.prefix}:stats:dead_lettered"
 
+    @property
+    def applied(self) -> str:
+        """Hash: ``topic:partition`` -> the next input offset not yet applied (offsets.py)."""
+        return f"{self.prefix}:applied"
+
     def user(self, user_id: str) -> str:
         """String: the shopper's packed interest state (``feature_store.state_codec``)."""
         return f"{self.prefix}:u:{{{user_id}}}"

@@ -13,6 +13,7 @@ from typing import Any
 
 from core.retry import never
 from feature_store.counts import MemoryCountStore
+from feature_store.offsets import Partition
 from feature_store.repeats import RepeatCounts
 from feature_store.stores import Stores
 from feature_store.writes import BatchWrites
@@ -62,6 +63,19 @@ class MemoryRepeatStore(RepeatCounts):
         return self.rates_now(items)
 
 
+class MemoryOffsets:
+    """Applied input offsets in a dictionary (``feature_store.offsets.RedisOffsets``' fake)."""
+
+    def __init__(self) -> None:
+        self.offsets: dict[Partition, int] = {}
+
+    async def next_offsets(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
+        return {p: self.offsets[p] for p in set(partitions) if p in self.offsets}
+
+    def forget(self) -> None:
+        """Nothing is cached: the dictionary is the store."""
+
+
 class MemoryBatchWriter:
     """Applies a batch's writes to the in-memory stores at once and keeps every batch written
     (``batches``), for tests to read back."""
@@ -75,7 +89,9 @@ class MemoryBatchWriter:
         covisit: MemoryCovisitStore,
         repeats: MemoryRepeatStore | None = None,
         counts: MemoryCountStore | None = None,
+        offsets: MemoryOffsets | None = None,
     ) -> None:
+        self.offsets = offsets
         self.users = users
         self.covisit = covisit
         self.repeats = repeats
@@ -92,6 +108,8 @@ class MemoryBatchWriter:
         if writes.repeats and self.repeats is not None:
             self.repeats.count(writes.repeats)
         await self.counts.add(writes.counts)
+        if self.offsets is not None:
+            self.offsets.offsets.update(writes.offsets)
 
     def remember(self, writes: BatchWrites) -> None:
         """Applied already by :meth:`write`."""

@@ -18,6 +18,7 @@ from feature_store.bandit import BanditStore
 from feature_store.counts import RedisCountStore
 from feature_store.covisit import CovisitStore
 from feature_store.keys import Keys
+from feature_store.offsets import RedisOffsets
 from feature_store.repeats import RepeatStore
 from feature_store.trend_signals import TrendSignalStore
 from feature_store.users import UserStore
@@ -82,15 +83,28 @@ class Stores:
     transient: Transient = never
 
 
-def redis_stores(client: aioredis.Redis, keys: Keys, dim: int, ttl_s: int) -> Stores:
-    """Every store in Redis, written with one transaction per batch; shoppers expire after
-    ``ttl_s`` seconds without an event."""
+def redis_stores(
+    client: aioredis.Redis,
+    keys: Keys,
+    dim: int,
+    ttl_s: int,
+    offsets: RedisOffsets | None = None,
+) -> Stores:
+    """Every store in Redis, written with one transaction per batch (with the input offsets it
+    applies, ``offsets``); shoppers expire after ``ttl_s`` seconds without an event."""
     users = UserStore(client, keys, dim, ttl_s=ttl_s)
     covisit = CovisitStore(client, keys)
     repeats = RepeatStore(client, keys)
     bandit = BanditStore(client, keys)
     signals = TrendSignalStore(client, keys)
     writer = RedisBatchWriter(
-        client, RedisCountStore(client, keys), users, covisit, repeats, bandit, signals
+        client,
+        RedisCountStore(client, keys),
+        users,
+        covisit,
+        repeats,
+        bandit,
+        signals,
+        offsets or RedisOffsets(client, keys),
     )
     return Stores(users, covisit, writer, repeats, bandit, signals, redis_transient)

@@ -27,11 +27,11 @@ from redis.exceptions import (
 from feature_store.bandit import BanditStore
 from feature_store.counts import BatchCounts, RedisCountStore
 from feature_store.covisit import CovisitStore
+from feature_store.offsets import RedisOffsets
 from feature_store.repeats import RepeatStore
 from feature_store.trend_signals import TrendSignalStore
 from feature_store.users import UserStore
 from ranking.state import UserState
-
 
 # Redis errors worth retrying: the connection, a server still loading or failing over. Anything
 # else (out of memory, a wrong type, a script error) is permanent.
@@ -68,6 +68,8 @@ class BatchWrites:
     messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # valid events by kind and dead letters by code
     counts: BatchCounts = field(default_factory=BatchCounts)
+    # (topic, partition) -> the next offset not yet applied, once this batch is written
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -80,6 +82,7 @@ class BatchWrites:
             or self.trends
             or self.messages
             or self.counts.total
+            or self.offsets
         )
 
 
@@ -110,8 +113,10 @@ class RedisBatchWriter:
         repeats: RepeatStore | None = None,
         bandit: BanditStore | None = None,
         signals: TrendSignalStore | None = None,
+        offsets: RedisOffsets | None = None,
     ) -> None:
         self.client = client
+        self.offsets = offsets
         self.counts = counts
         self.users = users
         self.covisit = covisit
@@ -129,6 +134,8 @@ class RedisBatchWriter:
     def queue(self, pipe: Pipeline, writes: BatchWrites) -> None:
         """Queue every write of the batch on ``pipe`` (which the caller executes)."""
         self.counts.queue(pipe, writes.counts)
+        if self.offsets is not None:
+            self.offsets.queue(pipe, writes.offsets)
         if self.users is not None:
             self.users.write(pipe, writes.states)
         if writes.pairs and self.covisit is not None:
@@ -144,6 +151,8 @@ class RedisBatchWriter:
                 self.users.write_recommendations(pipe, uid, message)
 
     def remember(self, writes: BatchWrites) -> None:
+        if self.offsets is not None:
+            self.offsets.remember(writes.offsets)
         if self.users is not None:
             self.users.remember(writes.states)
         if self.repeats is not None:

@@ -11,8 +11,9 @@ shared counts, fresh recommendation lists and trend signals out. Read top to bot
    detectors), only now that every read is done, so a read that fails and is retried never
    counts anything twice;
 5. rank: a fresh list for every shopper whose state changed (``ranking``, pure);
-6. write: everything in one call of the stores' writer (one Redis transaction);
-7. publish: the lists and trend signals, acknowledged by Kafka;
+6. publish: the lists and trend signals, acknowledged by Kafka;
+7. write: everything, with the input offsets applied, in one call of the stores' writer (one
+   Redis transaction);
 8. remember: the writer's caches keep what was written.
 
 :meth:`Personaliser.run` is the one entry point for the worker, the quality benchmark and the
@@ -128,14 +129,15 @@ class Personaliser:
         events: Sequence[UserEvent],
         *,
         counts: BatchCounts | None = None,
+        offsets: dict[tuple[str, int], int] | None = None,
         ingested_ms: Mapping[str, int] | None = None,
         on_failed: OnFailed | None = None,
     ) -> BatchWrites:
         """The whole pipeline for one micro-batch; returns what it wrote (and published).
 
-        ``counts`` (a ``BatchCounts``) are written with the batch; ``ingested_ms`` maps event
-        ids to when Kafka took them, for the lists' latency fields. Without ``on_failed`` the
-        first failed event's error is raised.
+        ``counts`` (a ``BatchCounts``) and the input ``offsets`` the batch applies are written
+        with it; ``ingested_ms`` maps event ids to when Kafka took them, for the lists' latency
+        fields. Without ``on_failed`` the first failed event's error is raised.
         """
         writes, failed = await self._prepare(events, ingested_ms or {})
         if failed:
@@ -146,8 +148,11 @@ class Personaliser:
             await on_failed(failed)
         if counts is not None:
             writes.counts = counts
-        await self._store_io(lambda: self.stores.writer.write(writes), "writing the batch")
+        writes.offsets = dict(offsets or {})
+        # Published first: a worker that dies before the write publishes again after the
+        # restart (at least once); written with its offsets, a batch is applied once.
         await self._publish(writes)
+        await self._store_io(lambda: self.stores.writer.write(writes), "writing the batch")
         self.stores.writer.remember(writes)
         return writes
 

@@ -19,6 +19,7 @@ from core.metrics import Metrics
 from core.retry import Faults, until_done
 from core.topics import Topics
 from feature_store.counts import BatchCounts
+from feature_store.offsets import AppliedOffsets
 from feature_store.writes import BatchWriter, BatchWrites
 from personalisation.pipeline import Failed, Personaliser, Publisher
 from streams.triage import Triage, triage
@@ -34,6 +35,7 @@ class BatchProcessor:
         personaliser: Personaliser | None = None,
         *,
         max_ahead_ms: int | None = None,
+        applied: AppliedOffsets | None = None,
         faults: Faults | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -42,6 +44,8 @@ class BatchProcessor:
         self.max_ahead_ms = max_ahead_ms
         self.clock = clock
         self.faults = faults
+        # Where each partition's effects are in Redis up to: redelivered messages are skipped.
+        self.applied = applied
         self.publisher = publisher
         self.writer = writer
         self.metrics = metrics
@@ -49,8 +53,17 @@ class BatchProcessor:
         metrics.describe("pulse_events_processed_total", "Valid events processed, by kind.")
         metrics.describe("pulse_events_dead_lettered_total", "Messages dead-lettered, by code.")
         metrics.describe("pulse_batches_total", "Micro-batches processed.")
+        metrics.describe(
+            "pulse_redelivered_skipped_total", "Redelivered messages already applied, skipped."
+        )
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchCounts:
+        messages = await self._not_applied(messages)
+        offsets: dict[tuple[str, int], int] = {}
+        for m in messages:
+            offsets[(m.topic, m.partition)] = max(
+                offsets.get((m.topic, m.partition), 0), m.offset + 1
+            )
         latest = None
         if self.max_ahead_ms is not None:
             latest = int(self.clock() * 1000) + self.max_ahead_ms
@@ -60,7 +73,7 @@ class BatchProcessor:
             await self._dead_letter(payloads, "dead letters")
         if self.personaliser is None:
             await until_done(
-                lambda: self.writer.write(BatchWrites(counts=result.counts)),
+                lambda: self.writer.write(BatchWrites(counts=result.counts, offsets=offsets)),
                 "writing batch counts",
                 transient=self.writer.transient,
                 faults=self.faults,
@@ -79,7 +92,11 @@ class BatchProcessor:
                 await self._dead_letter_failed(result, failed)
 
             await self.personaliser.run(
-                events, counts=result.counts, ingested_ms=result.ingested_ms, on_failed=on_failed
+                events,
+                counts=result.counts,
+                offsets=offsets,
+                ingested_ms=result.ingested_ms,
+                on_failed=on_failed,
             )
         for kind, n in result.counts.processed.items():
             self.metrics.inc("pulse_events_processed_total", "kind", kind, n)
@@ -87,6 +104,23 @@ class BatchProcessor:
             self.metrics.inc("pulse_events_dead_lettered_total", "code", code, n)
         self.metrics.inc("pulse_batches_total")
         return result.counts
+
+    async def _not_applied(self, messages: Sequence[RawMessage]) -> Sequence[RawMessage]:
+        """The messages whose effects are not in Redis yet (all of them, without ``applied``)."""
+        applied = self.applied
+        if applied is None or not messages:
+            return messages
+        done = await until_done(
+            lambda: applied.next_offsets({(m.topic, m.partition) for m in messages}),
+            "reading applied offsets",
+            transient=self.writer.transient,
+            faults=self.faults,
+            part="redis",
+        )
+        fresh = [m for m in messages if m.offset >= done.get((m.topic, m.partition), 0)]
+        if len(fresh) < len(messages):
+            self.metrics.inc("pulse_redelivered_skipped_total", n=len(messages) - len(fresh))
+        return fresh
 
     async def _dead_letter_failed(self, result: Triage, failed: Failed) -> None:
         payloads = []

@@ -29,6 +29,7 @@ from core.topics import Topics
 from encoders.service import EncoderService
 from feature_store.counts import BatchCounts, RedisCountStore
 from feature_store.keys import Keys
+from feature_store.offsets import RedisOffsets
 from feature_store.stores import redis_stores
 from feature_store.writes import RedisBatchWriter
 from personalisation.configs import ranking_configs, trend_tracker
@@ -57,14 +58,19 @@ class Worker:
         self.keys = Keys(settings.redis_prefix)
         self.sink = KafkaSink(settings)
         self.producer = EventProducer(settings, client_id="pulse-http-ingest")
+        # Input offsets applied to Redis: written with every batch, read to skip redeliveries.
+        self.offsets = RedisOffsets(self.redis, self.keys)
         # Counts only, until personalisation (if on) brings the shopper stores.
-        writer = RedisBatchWriter(self.redis, RedisCountStore(self.redis, self.keys))
+        writer = RedisBatchWriter(
+            self.redis, RedisCountStore(self.redis, self.keys), offsets=self.offsets
+        )
         self.processor = BatchProcessor(
             self.topics,
             self.sink,
             writer,
             self.metrics,
             max_ahead_ms=int(settings.max_event_ahead_seconds * 1000),
+            applied=self.offsets,
             faults=self.faults,
         )
         self.encoder: EncoderService | None = None
@@ -98,7 +104,11 @@ class Worker:
         log.info("encoder: %s", self.encoder.description)
         index = ItemIndex(self.encoder.model.dim)
         stores = redis_stores(
-            self.redis, self.keys, index.dim, ttl_s=int(settings.user_ttl_days * 86_400)
+            self.redis,
+            self.keys,
+            index.dim,
+            ttl_s=int(settings.user_ttl_days * 86_400),
+            offsets=self.offsets,
         )
         profile, ranking = ranking_configs(settings)
         self.personaliser = Personaliser(
@@ -202,6 +212,7 @@ class Worker:
 
     def partitions_revoked(self) -> None:
         """Another worker may own these shoppers now: read them from Redis from here on."""
+        self.offsets.forget()
         if self.personaliser is not None:
             self.personaliser.stores.users.clear_cache()
 

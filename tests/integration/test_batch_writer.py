@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from feature_store.counts import BatchCounts, RedisCountStore
 from feature_store.keys import Keys
+from feature_store.offsets import RedisOffsets
 from feature_store.state_codec import encode
 from feature_store.stores import redis_stores
 from feature_store.users import UserStore, pack_list
@@ -55,6 +56,7 @@ def a_batch() -> BatchWrites:
         trends=[signal],
         messages=[("u{1}", message)],
         counts=BatchCounts(Counter({"click": 2}), Counter({"not_json": 1})),
+        offsets={("pulse.events.clicks", 3): 42},
     )
 
 
@@ -80,6 +82,7 @@ async def test_a_batch_writes_exactly_these_keys_and_bytes(
         f"{p}:trends:trending_item",
         f"{p}:stats:processed",
         f"{p}:stats:dead_lettered",
+        f"{p}:applied",
     }
     assert await client.get(keys.user("u{1}")) == encode(batch.states["u{1}"])
     assert await client.get(keys.recommendations("u{1}")) == pack_list(batch.messages[0][1])
@@ -98,6 +101,12 @@ async def test_a_batch_writes_exactly_these_keys_and_bytes(
     ]
     assert await client.hgetall(keys.processed) == {b"click": b"2"}
     assert await client.hgetall(keys.dead_lettered) == {b"not_json": b"1"}
+    assert await client.hgetall(keys.applied) == {b"pulse.events.clicks:3": b"42"}
+    # Another worker (no cache) reads where the partition is applied up to.
+    fresh = RedisOffsets(client, keys)
+    assert await fresh.next_offsets([("pulse.events.clicks", 3), ("pulse.events.clicks", 4)]) == {
+        ("pulse.events.clicks", 3): 42
+    }
     # Written twice (a redelivered batch): counts add up, states and lists are replaced.
     await stores.writer.write(a_batch())
     assert await client.hgetall(keys.processed) == {b"click": b"4"}

@@ -17,6 +17,7 @@ from feature_store.counts import MemoryCountStore
 from feature_store.memory import (
     MemoryBatchWriter,
     MemoryCovisitStore,
+    MemoryOffsets,
     MemoryUserStore,
     memory_stores,
 )
@@ -144,3 +145,28 @@ async def test_a_defect_dead_letters_that_event_only() -> None:
     # Every other shopper got a state and a list, the blank search included.
     assert set(written.states) == {VALID[EventKind.CLICK]["user_id"], "u2", "u3"}
     assert {uid for uid, _ in written.messages} == set(written.states)
+
+
+async def test_a_redelivered_batch_is_applied_once() -> None:
+    """Kafka redelivers what was processed but not committed (a killed worker): the offsets
+    written with the batch make the second delivery change nothing, counts included."""
+    sink, store, offsets = FlakySink(), MemoryCountStore(), MemoryOffsets()
+    writer = MemoryBatchWriter(
+        MemoryUserStore(8), MemoryCovisitStore(), counts=store, offsets=offsets
+    )
+    processor = BatchProcessor(TOPICS, sink, writer, Metrics(), applied=offsets)
+    batch = [
+        message(EventKind.CLICK, orjson.dumps(VALID[EventKind.CLICK]), 0),
+        message(EventKind.SEARCH, b"{bad", 1),
+        message(EventKind.SEARCH, orjson.dumps(VALID[EventKind.SEARCH]), 2),
+    ]
+    first = await processor.process(batch)
+    assert offsets.offsets == {("pulse.events.clicks", 0): 1, ("pulse.events.searches", 0): 3}
+    # The same messages again, and one new one behind them.
+    again = await processor.process(
+        [*batch, message(EventKind.CLICK, orjson.dumps(VALID[EventKind.CLICK]), 1)]
+    )
+    assert first.total == 3 and again.processed == Counter({"click": 1}) and again.total == 1
+    assert (await store.totals()).processed == Counter({"click": 2, "search": 1})
+    assert len(sink.published) == 1  # the bad search was dead-lettered once
+    assert processor.metrics.get("pulse_redelivered_skipped_total") == 3
