@@ -19,9 +19,9 @@ from ranking.intent import (
     IntentConfig,
     IntentShift,
     drift,
-    next_drift,
-    next_intent,
-    session_category,
+    drift_shift,
+    intent_of,
+    intent_shift,
 )
 from ranking.interest import Vector
 from ranking.item_index import ItemIndex, ItemInfo
@@ -117,9 +117,7 @@ def _one(
         text_vector=_text_vector(event, queries, reviews),
         category=category,
     )
-    shift = None
-    if info is not None and isinstance(event, Click | Purchase):
-        state, shift = follow_intent(state, event, info, index, intent)
+    state, shift = follow_intent(state, event, info, index, intent)
     return state, category, shift
 
 
@@ -135,30 +133,40 @@ def _text_vector(
 
 def follow_intent(
     state: UserState,
-    event: Click | Purchase,
-    info: ItemInfo,
+    event: UserEvent,
+    info: ItemInfo | None,
     index: ItemIndex,
     cfg: IntentConfig,
 ) -> tuple[UserState, IntentShift | None]:
-    """Remember the shopper's session category (or, for items without one, whether their
-    interest has drifted); a change is an intent shift."""
+    """Keep the shopper's intent fields up to date with the state, and say what shifted.
+
+    ``intent`` (the latest session category of the recent items) changes only with a click or
+    purchase; ``drifted`` (the drift at the threshold) with any event that moves the vectors.
+    A click or purchase of an item with a category announces a change of session category; of
+    an item without one, the drift reaching the threshold.
+    """
     score = drift(state.short.total, state.long.total)
-    if info.category:
+    strongest = max(state.categories, key=state.categories.__getitem__, default=None)
+    title = info.title if info is not None else None
+    drifted, drift_moved = drift_shift(
+        event.user_id, state.drifted, score, event.ts_ms, cfg, strongest, title
+    )
+    shift = None
+    remembered = state.intent
+    if isinstance(event, Click | Purchase):
 
         def category_of(item_id: str) -> str | None:
             known = index.info(item_id)
             return known.category if known else None
 
-        now = session_category(state.recent, category_of, event.ts_ms, cfg)
-        remembered, shift = next_intent(event.user_id, state.intent, now, score, event.ts_ms)
-        changed = replace(state, intent=remembered) if remembered != state.intent else state
-    else:
-        strongest = max(state.categories, key=state.categories.__getitem__, default=None)
-        drifted, shift = next_drift(
-            event.user_id, state.drifted, score, event.ts_ms, cfg, strongest, info.title
-        )
-        changed = replace(state, drifted=drifted) if drifted != state.drifted else state
-    return changed, shift
+        remembered = intent_of(state.recent, category_of, cfg)
+        if info is not None and info.category:
+            shift = intent_shift(event.user_id, state.intent, remembered, score, event.ts_ms)
+        elif info is not None:
+            shift = drift_moved
+    if remembered != state.intent or drifted != state.drifted:
+        state = replace(state, intent=remembered, drifted=drifted)
+    return state, shift
 
 
 def _count_occasion(counts: dict[str, tuple[int, int]], before: UserState, event: Purchase) -> None:

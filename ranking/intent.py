@@ -3,15 +3,18 @@
 A shopper's session category is the category holding the largest share of their recent items,
 each item weighted by its recency (decayed with the short-term half-life); it counts once it
 holds at least ``min_share`` of that weight over at least ``min_items`` items. The state keeps
-the last session category seen (``UserState.intent``); when another one takes its place, that is
-an intent shift from the old category to the new. Its score is the drift: how far the shopper's
-short-term interest has moved from their long-term one, 1 - cosine of the two vectors (0 when
-either is empty).
+the latest session category (``UserState.intent``, see :func:`intent_of`): when another one
+takes its place, that is an intent shift from the old category to the new. Its score is the
+drift: how far the shopper's short-term interest has moved from their long-term one, 1 - cosine
+of the two vectors (0 when either is empty).
 
 For items without a category the drift itself is the trigger: a shift when it rises to
 ``drift_threshold``, named by the shopper's strongest long-term category (if any) and the item
-that took them there; the state remembers it (``UserState.drifted``) until the drift falls
-below ``drift_threshold - drift_hysteresis``, so one move away is one signal.
+that took them there. The state says whether the drift is at the threshold now
+(``UserState.drifted``), so a shift is announced when it gets there, not again while it stays.
+
+Both state fields are functions of the rest of the state (the recent items, the two vectors),
+never of the order events arrived in: a redelivered or reordered stream gives the same state.
 
 >>> recent = (("c1", 0), ("c2", 1000), ("k1", 2000), ("k2", 3000), ("x", 4000))
 >>> category = {"c1": "Candles", "c2": "Candles", "k1": "Kitchen", "k2": "Kitchen"}.get
@@ -41,7 +44,6 @@ class IntentConfig:
     min_share: float = 0.5
     min_items: int = 2
     drift_threshold: float = 0.5
-    drift_hysteresis: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,24 +86,36 @@ def drift(short: np.ndarray, long: np.ndarray) -> float:
     return round(1.0 - float(np.dot(short, long)) / (ns * nl), 6)
 
 
-def next_intent(
-    user_id: str,
-    previous: str | None,
-    current: str | None,
-    score: float,
-    ts_ms: int,
-) -> tuple[str | None, IntentShift | None]:
-    """The intent to remember and the shift to announce, given the session category now."""
-    if current is None or current == previous:
-        return previous, None
-    if previous is None:
-        return current, None  # a first session category is not a change
-    return current, IntentShift(user_id, previous, current, score, ts_ms)
+def intent_of(
+    recent: Sequence[tuple[str, int]], category_of: CategoryOf, cfg: IntentConfig
+) -> str | None:
+    """The latest session category of ``recent`` (items with times, oldest first): the session
+    category as of the newest item time that has one, looking back item by item.
+
+    >>> category = {"c1": "Candles", "c2": "Candles", "k1": "Kitchen"}.get
+    >>> intent_of((("c1", 0), ("c2", 1000), ("k1", 2000)), category, IntentConfig())
+    'Candles'
+    """
+    times = sorted({ts for _, ts in recent}, reverse=True)
+    for at in times:
+        now = session_category([r for r in recent if r[1] <= at], category_of, at, cfg)
+        if now is not None:
+            return now
+    return None
 
 
-def next_drift(
+def intent_shift(
+    user_id: str, before: str | None, after: str | None, score: float, ts_ms: int
+) -> IntentShift | None:
+    """The shift to announce when the intent goes from ``before`` to ``after``."""
+    if before is None or after is None or before == after:
+        return None  # a first session category is not a change
+    return IntentShift(user_id, before, after, score, ts_ms)
+
+
+def drift_shift(
     user_id: str,
-    drifted: bool,
+    was_drifted: bool,
     score: float,
     ts_ms: int,
     cfg: IntentConfig,
@@ -109,8 +123,7 @@ def next_drift(
     item: str | None,
 ) -> tuple[bool, IntentShift | None]:
     """Whether the shopper is drifted now, and the shift to announce (on the way up only)."""
-    if not drifted and score >= cfg.drift_threshold:
+    drifted = score >= cfg.drift_threshold
+    if drifted and not was_drifted:
         return True, IntentShift(user_id, from_category, None, score, ts_ms, "drift", item)
-    if drifted and score < cfg.drift_threshold - cfg.drift_hysteresis:
-        return False, None
     return drifted, None

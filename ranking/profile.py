@@ -86,8 +86,11 @@ def apply(
     last_query = state.last_query
     item_id = getattr(event, "item_id", None)
     if item_id is not None and not isinstance(event, Review):
+        # An item touched again keeps its latest time, whichever event arrives first; ties are
+        # ordered by item id: the recent items never depend on the order events arrive in.
+        at = max([ts, *(t for i, t in recent if i == item_id)])
         recent = tuple(
-            sorted([*(r for r in recent if r[0] != item_id), (item_id, ts)], key=lambda r: r[1])
+            sorted([*(r for r in recent if r[0] != item_id), (item_id, at)], key=_time_then_id)
         )[-MAX_RECENT:]
     if isinstance(event, Purchase):
         purchases = dict(purchases)
@@ -105,7 +108,9 @@ def apply(
                 ),
             )
             del purchases[weakest]
-    if isinstance(event, Search) and (last_query is None or ts >= last_query[1]):
+    if isinstance(event, Search) and (
+        last_query is None or (ts, event.query) > (last_query[1], last_query[0])
+    ):
         last_query = (event.query, ts)
     if category and not isinstance(event, Search):
         categories, cat_ref = _add_category(
@@ -122,6 +127,10 @@ def apply(
         last_query=last_query,
     )
     return new.mark_seen(event.event_id)
+
+
+def _time_then_id(record: tuple[str, int]) -> tuple[int, str]:
+    return record[1], record[0]
 
 
 def _add_purchase(
