@@ -1,5 +1,7 @@
-# A Pulse worker image. The ONNX model is exported at build time in a later stage of the
-# encoder work; this image runs the worker with its runtime dependencies only (no torch).
+# A Pulse worker image: every package of the project with its runtime dependencies (no torch).
+# The encoder model is mounted at /app/onnx_models (docker-compose.yml mounts ./onnx_models,
+# exported once with `make model`); tests/unit/test_compose.py checks that every package the
+# worker imports is copied.
 FROM python:3.11-slim
 WORKDIR /app
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1

@@ -61,3 +61,31 @@ def test_gpu_worker_is_a_profile_with_an_nvidia_device() -> None:
     device = gpu["deploy"]["resources"]["reservations"]["devices"][0]
     assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
     assert load()["services"]["worker"]["environment"]["PULSE_DEVICE"] == "cpu"
+
+
+ROOT = COMPOSE.parent
+
+
+def test_the_image_copies_every_package_and_the_workers_get_the_model() -> None:
+    """The image's file list: every top-level package the project has (so nothing the worker
+    imports is missing), and a model at the path the worker reads."""
+    import ast
+
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench"}
+    copied = {
+        line.split()[1]
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+    }
+    assert packages <= copied, f"not in the image: {sorted(packages - copied)}"
+    imported = set()
+    for path in ROOT.glob("*/**/*.py"):
+        if path.parts[len(ROOT.parts)] in packages:
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    imported.add(node.module.split(".")[0])
+                elif isinstance(node, ast.Import):
+                    imported.update(a.name.split(".")[0] for a in node.names)
+    assert imported & {p.parent.name for p in ROOT.glob("*/__init__.py")} <= copied
+    for name in ("worker", "worker-gpu"):
+        assert "./onnx_models:/app/onnx_models:ro" in load()["services"][name]["volumes"]
