@@ -25,7 +25,10 @@ demo: setup model ## Start Kafka, Redis and a worker; replay Online Retail for a
 	@infra/stack.sh run $(VENV)/pulse demo
 
 test: ## Run unit and integration tests against real Kafka and Redis (exports the model once)
-	@infra/setup.sh --export && infra/model.sh && infra/stack.sh run $(VENV)/pytest
+	@infra/setup.sh --export && infra/model.sh && infra/stack.sh run $(VENV)/pytest tests/unit tests/integration
+
+test-chaos: ## Fault tests on the real stack: kill -9, Redis and Kafka restarts, poison messages
+	@infra/setup.sh --export && infra/model.sh && infra/stack.sh run $(VENV)/pytest tests/chaos
 
 bench-e2e: setup model ## End-to-end benchmark on the real stack (click/search -> list); JSON + PNG
 	@infra/stack.sh run $(VENV)/python -m bench.e2e_bench
@@ -60,4 +63,4 @@ lint: setup ## ruff (lint and format check) and mypy
 format: setup ## Format the code with ruff
 	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .
 
-.PHONY: help setup model up down status demo test bench-e2e bench-quality bench-quality-kafka bench-trends bench-trends-real bench-bandit bench-ann bench-encoder unit lint format
+.PHONY: help setup model up down status demo test test-chaos bench-e2e bench-quality bench-quality-kafka bench-trends bench-trends-real bench-bandit bench-ann bench-encoder unit lint format

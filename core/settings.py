@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     )
     redis_prefix: str = Field("pulse", description="First segment of every Redis key.")
     app_id: str = Field("pulse", description="Kafka consumer group of the workers.")
+    group_instance_id: str | None = Field(
+        None,
+        description="Static group membership: a worker restarted under the same id gets its "
+        "partitions back at once (give each worker its own, e.g. its host name).",
+    )
+    session_timeout_seconds: float = Field(
+        10.0, ge=6, le=300, description="A worker silent this long is taken out of the group."
+    )
+    heartbeat_interval_seconds: float = Field(3.0, gt=0, le=100)
     partitions: int = Field(8, ge=1, le=1024, description="Partitions of topics Pulse creates.")
     replication_factor: int = Field(1, ge=1)
 

@@ -96,9 +96,16 @@ def intent_of(
     >>> intent_of((("c1", 0), ("c2", 1000), ("k1", 2000)), category, IntentConfig())
     'Candles'
     """
-    times = sorted({ts for _, ts in recent}, reverse=True)
-    for at in times:
-        now = session_category([r for r in recent if r[1] <= at], category_of, at, cfg)
+    categories = [category_of(item) for item, _ in recent]
+    counts: dict[str, int] = {}
+    for category in categories:
+        if category:
+            counts[category] = counts.get(category, 0) + 1
+    if not counts or max(counts.values()) < cfg.min_items:
+        return None  # no category has enough items to ever be the session's
+    known = dict(zip((item for item, _ in recent), categories, strict=True))
+    for at in sorted({ts for _, ts in recent}, reverse=True):
+        now = session_category([r for r in recent if r[1] <= at], known.get, at, cfg)
         if now is not None:
             return now
     return None

@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from ranking.interest import DecayedVector
 
 MAX_RECENT = 20
@@ -47,3 +49,35 @@ class UserState:
     def mark_seen(self, event_id: str) -> UserState:
         seen = (*self.seen, event_hash(event_id))[-MAX_SEEN:]
         return replace(self, seen=seen, events=self.events + 1)
+
+
+def differences(a: UserState, b: UserState, tol: float = 1e-5) -> list[str]:
+    """What differs between two states beyond float rounding (empty when they agree).
+
+    Vectors, decayed weights and category affinities may differ by ``tol``, purchase counts
+    (kept in 1e-4 units) by 1e-3; the remembered event ids are compared as a set.
+    """
+    out = []
+    for name in ("short", "long"):
+        x, y = getattr(a, name), getattr(b, name)
+        if not np.allclose(x.total, y.total, atol=tol) or abs(x.weight - y.weight) > tol:
+            out.append(f"{name}-term interest")
+        if x.ref_ms != y.ref_ms:
+            out.append(f"{name}-term reference time")
+    if a.recent != b.recent:
+        out.append("recent items")
+    if a.categories.keys() != b.categories.keys() or a.categories_ref_ms != b.categories_ref_ms:
+        out.append("categories")
+    elif any(abs(a.categories[c] - b.categories[c]) > tol for c in a.categories):
+        out.append("category affinities")
+    if a.purchases.keys() != b.purchases.keys() or any(
+        abs(count - b.purchases[i][0]) > 1e-3 or last != b.purchases[i][1]
+        for i, (count, last) in a.purchases.items()
+    ):
+        out.append("purchases")
+    if set(a.seen) != set(b.seen) or a.events != b.events:
+        out.append("events seen")
+    for name in ("last_query", "intent", "drifted"):
+        if getattr(a, name) != getattr(b, name):
+            out.append(name)
+    return out

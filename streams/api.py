@@ -45,7 +45,10 @@ class WorkerOps(Protocol):
         self, kind: EventKind, event: Mapping[str, Any]
     ) -> tuple[bytes, bytes, Event]: ...
 
-    async def send_events(self, messages: list[tuple[EventKind, bytes, bytes]]) -> None: ...
+    async def send_events(
+        self, messages: list[tuple[EventKind, bytes, bytes]]
+    ) -> list[BaseException | None]:
+        """``None`` for each message Kafka acknowledged, the error for each it did not."""
 
     async def recommendations(self, user_id: str, k: int) -> dict[str, Any]: ...
 
@@ -91,8 +94,10 @@ class Api:
             return self._refused(error(413, "oversize", f"request body exceeds {limit} bytes"))
         try:
             body = await read()
-        except BodyError:
-            return self._refused(error(413, "oversize", f"request body exceeds {limit} bytes"))
+        except BodyError as exc:
+            if exc.code == "oversize":
+                return self._refused(error(413, "oversize", f"request body exceeds {limit} bytes"))
+            return self._refused(error(400, exc.code, exc.message, accepted=0))
         try:
             events = split_body(body, self.settings.http_max_batch_events)
         except BodyError as exc:
@@ -102,18 +107,26 @@ class Api:
         batch = prepare_batch(events, self.worker.prepare_event)
         if batch.errors:
             return self._refused(Reply(400, {"accepted": 0, "errors": batch.errors}))
-        try:
-            await self.worker.send_events(batch.messages)
-        except ServiceError as exc:
-            return self._refused(error(503, "kafka_unavailable", str(exc), accepted=0))
-        self.metrics.inc("pulse_http_events_accepted_total", n=len(batch.messages))
-        return Reply(
-            202,
-            {
-                "accepted": len(batch.messages),
-                "by_type": batch.by_type,
-                "event_ids": [getattr(r, "event_id", None) for r in batch.records],
-            },
+        results = await self.worker.send_events(batch.messages)
+        taken = [n for n, result in enumerate(results) if result is None]
+        ids = [getattr(r, "event_id", None) for r in batch.records]
+        self.metrics.inc("pulse_http_events_accepted_total", n=len(taken))
+        if len(taken) == len(results):
+            return Reply(202, {"accepted": len(taken), "by_type": batch.by_type, "event_ids": ids})
+        # Some (or all) did not reach Kafka: say exactly which did, so a retry resends only
+        # the others (with the same event ids, which the worker drops when seen twice).
+        failed = [n for n, result in enumerate(results) if result is not None]
+        first = results[failed[0]]
+        return self._refused(
+            error(
+                503,
+                "kafka_unavailable",
+                f"{len(failed)} of {len(results)} events did not reach Kafka: {first!r}",
+                accepted=len(taken),
+                accepted_indices=taken,
+                failed_indices=failed,
+                event_ids=ids,
+            )
         )
 
     async def get_recommendations(self, user_id: str, query: Mapping[str, str]) -> Reply:

@@ -28,6 +28,10 @@ def create_app(settings: Settings) -> tuple[faust.App, Worker]:
         broker_commit_every=10_000,
         broker_commit_interval=1.0,
         consumer_auto_offset_reset="earliest",
+        # A dead worker's partitions move after this, not after Faust's default minute.
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=settings.heartbeat_interval_seconds,
+        consumer_group_instance_id=settings.group_instance_id,
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,

@@ -145,17 +145,27 @@ class EventProducer:
         future.add_done_callback(self._settled)
         return future
 
-    async def send_and_wait(self, items: list[tuple[EventKind, bytes, bytes]]) -> None:
-        """Send prepared ``(kind, key, value)`` messages; return when all are acknowledged."""
-        futures = [await self.send_raw(self.topics.for_kind(k), key, v) for k, key, v in items]
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        failed = [r for r in results if isinstance(r, BaseException)]
-        if failed:
-            self._failures = [f for f in self._failures if f not in failed]
-            raise ServiceError(
-                f"{len(failed)} of {len(items)} events were not acknowledged by Kafka: "
-                f"{failed[0]!r}"
-            ) from failed[0]
+    async def send_each(
+        self, items: list[tuple[EventKind, bytes, bytes]]
+    ) -> list[BaseException | None]:
+        """Send prepared ``(kind, key, value)`` messages; once each is settled, return ``None``
+        for every one Kafka acknowledged and the error for every one it did not, in order (so
+        a client resends exactly those)."""
+        outcomes: list[asyncio.Future[Any] | BaseException] = []
+        for kind, key, value in items:
+            try:
+                outcomes.append(await self.send_raw(self.topics.for_kind(kind), key, value))
+            except ServiceError as exc:
+                outcomes.append(exc)
+        futures = [o for o in outcomes if isinstance(o, asyncio.Future)]
+        settled = iter(await asyncio.gather(*futures, return_exceptions=True))
+        results: list[BaseException | None] = []
+        for outcome in outcomes:
+            result = next(settled) if isinstance(outcome, asyncio.Future) else outcome
+            results.append(result if isinstance(result, BaseException) else None)
+        # Reported here, not again by flush().
+        self._failures = [f for f in self._failures if f not in results]
+        return results
 
     def _settled(self, future: asyncio.Future[Any]) -> None:
         self._pending.discard(future)

@@ -231,8 +231,10 @@ class Worker:
     ) -> tuple[bytes, bytes, Event]:
         return self.producer.prepare(kind, event)
 
-    async def send_events(self, messages: list[tuple[EventKind, bytes, bytes]]) -> None:
-        await self.producer.send_and_wait(messages)
+    async def send_events(
+        self, messages: list[tuple[EventKind, bytes, bytes]]
+    ) -> list[BaseException | None]:
+        return await self.producer.send_each(messages)
 
     async def recommendations(self, user_id: str, k: int) -> dict[str, Any]:
         """The shopper's latest list (its first ``k`` items), or trending items at once for a

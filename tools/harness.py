@@ -55,6 +55,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """``settings`` as the PULSE_* variables a child worker reads (all fields, as set)."""
     env: dict[str, str] = {}
     for name, value in settings.model_dump().items():
+        if value is None:
+            continue  # unset: the child's default
         if hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
         env[f"PULSE_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)

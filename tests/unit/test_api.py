@@ -36,6 +36,7 @@ class FakeWorker:
         self.personalising = personalising
         self.trending = trending
         self.fail = False
+        self.takes: int | None = None
         self.redis_ok = True
         self.sent: list[tuple[EventKind, bytes, bytes]] = []
         self._producer = EventProducer(self.settings)
@@ -45,10 +46,18 @@ class FakeWorker:
     ) -> tuple[bytes, bytes, Event]:
         return self._producer.prepare(kind, event)
 
-    async def send_events(self, messages: list[tuple[EventKind, bytes, bytes]]) -> None:
-        if self.fail:
-            raise ServiceError("Kafka is away")
-        self.sent.extend(messages)
+    async def send_events(
+        self, messages: list[tuple[EventKind, bytes, bytes]]
+    ) -> list[BaseException | None]:
+        """Kafka takes the first ``self.takes`` messages (all unless set), refuses the rest."""
+        results: list[BaseException | None] = []
+        for n, message in enumerate(messages):
+            if self.fail or (self.takes is not None and n >= self.takes):
+                results.append(ServiceError("Kafka is away"))
+            else:
+                self.sent.append(message)
+                results.append(None)
+        return results
 
     async def recommendations(self, user_id: str, k: int) -> dict[str, Any]:
         if self.fail:
@@ -137,6 +146,27 @@ async def test_oversize_bodies_are_refused_before_and_while_reading() -> None:
     read = await api.post_events("", too_large)
     assert read.status == 413 and read.body["error"]["message"].endswith("2048 bytes")
     assert refused(worker, "413") == 2
+
+    async def undecodable() -> bytes:
+        raise BodyError("bad_encoding", "not gzip")
+
+    bad = await api.post_events("", undecodable)
+    assert (bad.status, bad.body["error"]["code"], bad.body["accepted"]) == (400, "bad_encoding", 0)
+
+
+async def test_a_partly_sent_batch_says_exactly_which_events_kafka_took() -> None:
+    worker = FakeWorker()
+    worker.takes = 1
+    events = [
+        {"type": "search", "user_id": f"u{n}", "query": "tea", "event_id": f"q{n}"}
+        for n in range(3)
+    ]
+    reply = await post(Api(worker), body_of(*events))
+    assert reply.status == 503 and reply.body["error"]["code"] == "kafka_unavailable"
+    assert reply.body["accepted"] == 1 and reply.body["accepted_indices"] == [0]
+    assert reply.body["failed_indices"] == [1, 2]
+    assert reply.body["event_ids"] == ["q0", "q1", "q2"]
+    assert worker.metrics.get("pulse_http_events_accepted_total") == 1
 
 
 async def test_kafka_away_is_a_503_and_nothing_is_accepted() -> None:

@@ -19,7 +19,7 @@ from personalisation.fold import fold
 from ranking.intent import IntentConfig
 from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig
-from ranking.state import UserState
+from ranking.state import UserState, differences
 
 T0 = 1_700_000_000_000
 ITEMS = [f"i{n}" for n in range(8)]
@@ -65,18 +65,7 @@ def folded(batches: list[list[UserEvent]]) -> UserState:
 
 
 def assert_same(a: UserState, b: UserState) -> None:
-    for x, y in ((a.short, b.short), (a.long, b.long)):
-        assert np.allclose(x.total, y.total, atol=1e-5) and x.ref_ms == y.ref_ms
-        assert abs(x.weight - y.weight) < 1e-5
-    assert a.recent == b.recent
-    assert a.categories.keys() == b.categories.keys() and a.categories_ref_ms == b.categories_ref_ms
-    assert all(abs(a.categories[c] - b.categories[c]) < 1e-5 for c in a.categories)
-    assert a.purchases.keys() == b.purchases.keys()
-    for item, (count, last) in a.purchases.items():
-        assert abs(count - b.purchases[item][0]) < 1e-3 and last == b.purchases[item][1]
-    assert set(a.seen) == set(b.seen) and a.events == b.events
-    assert a.last_query == b.last_query
-    assert (a.intent, a.drifted) == (b.intent, b.drifted)
+    assert differences(a, b) == []
 
 
 @settings(max_examples=300, deadline=None)
