@@ -15,6 +15,7 @@ from core.retry import never
 from feature_store.counts import MemoryCountStore
 from feature_store.offsets import Partition
 from feature_store.repeats import RepeatCounts
+from feature_store.state_codec import decode, encode
 from feature_store.stores import Stores
 from feature_store.writes import BatchWrites
 from ranking.state import UserState
@@ -100,7 +101,8 @@ class MemoryBatchWriter:
 
     async def write(self, writes: BatchWrites) -> None:
         self.batches.append(writes)
-        self.users.states.update(writes.states)
+        # As Redis keeps them: through the codec (int8 vectors, rounded affinities).
+        self.users.states.update({uid: decode(encode(s)) for uid, s in writes.states.items()})
         for uid, message in writes.messages:
             self.users.lists[uid] = message
         if writes.pairs:

@@ -30,6 +30,7 @@ class UserStore:
         self.ttl_s = ttl_s
         self.cache_size = cache_size
         self._cache: OrderedDict[str, UserState] = OrderedDict()
+        self._written: dict[str, bytes] = {}
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -54,13 +55,17 @@ class UserStore:
         return out
 
     def write(self, pipe: Pipeline, states: dict[str, UserState]) -> None:
-        """Queue the states' writes on ``pipe`` and update the cache (after ``execute``)."""
-        for uid, state in states.items():
-            pipe.set(self.keys.user(uid), encode(state), ex=self.ttl_s)
+        """Queue the states' writes on ``pipe``; ``remember`` them once it has executed."""
+        self._written = {uid: encode(state) for uid, state in states.items()}
+        for uid, blob in self._written.items():
+            pipe.set(self.keys.user(uid), blob, ex=self.ttl_s)
 
     def remember(self, states: dict[str, UserState]) -> None:
+        """Cache exactly what Redis now holds (the states as the codec stores them), so a
+        shopper's next events meet the same state from the cache as from Redis."""
         for uid, state in states.items():
-            self._cache[uid] = state
+            blob = self._written.get(uid)
+            self._cache[uid] = decode(blob) if blob is not None else state
             self._cache.move_to_end(uid)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)

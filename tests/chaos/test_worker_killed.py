@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
+
+import numpy as np
 
 from core.settings import Settings
 from ranking.state import differences
@@ -73,8 +76,17 @@ async def test_a_killed_worker_loses_nothing_counts_nothing_twice_and_catches_up
         f"\nkill -9 at {len(EVENTS) // 3} of {len(EVENTS)} events sent: replacement healthy "
         f"{healthy_after:.1f} s and caught up {caught_up_after:.1f} s after its start"
     )
-    assert totals.processed == expected_counts(EVENTS) + {"catalog": 12}
+    assert totals.processed == expected_counts(EVENTS) + Counter({"catalog": 12})
     assert not totals.dead_lettered
     assert set(got) == set(expected) == users
-    differing = {u: d for u in users if (d := differences(got[u], expected[u]))}
+    worst = max(
+        float(np.max(np.abs(getattr(got[u], n).total - getattr(expected[u], n).total)))
+        / max(float(np.max(np.abs(getattr(expected[u], n).total))) / 127, 1e-12)
+        for u in users
+        for n in ("short", "long")
+    )
+    print(f"largest vector difference from the clean run: {worst:.2f} int8 steps")
+    # Interest vectors are stored as int8 and rounded at every write, so batches cut elsewhere
+    # leave them a few steps apart; everything else must be equal.
+    differing = {u: d for u in users if (d := differences(got[u], expected[u], vector_steps=4))}
     assert differing == {}
