@@ -35,7 +35,10 @@ def create_app(settings: Settings) -> tuple[faust.App, Worker]:
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
-        web_application_options={"client_max_size": settings.http_max_body_bytes},
+        web_application_options={
+            "client_max_size": settings.http_max_body_bytes,
+            "middlewares": [views.unread_bodies_close],
+        },
     )
     worker = Worker(settings)
     worker.assignment = lambda: app.consumer.assignment()

@@ -6,6 +6,7 @@ import zlib
 from typing import Any, cast
 
 import faust
+from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web import HTTPRequestEntityTooLarge
 from aiohttp.web_protocol import RequestPayloadError
@@ -13,6 +14,27 @@ from faust.web import Request, Response, View
 
 from core.errors import BodyError
 from streams.api import Api, Reply
+
+
+@web.middleware
+async def unread_bodies_close(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A route that does not read a request's body (a 404, a 405, a GET with a body) must not
+    leave aiohttp to drain it afterwards: a body that cannot be decoded (a Content-Encoding it
+    does not have) would break the connection before the client reads the answer. The unread
+    body is dropped and the connection closed after the answer instead."""
+    try:
+        response: web.StreamResponse = await handler(request)
+    except web.HTTPException as exc:
+        _drop_unread_body(request, exc)
+        raise
+    _drop_unread_body(request, response)
+    return response
+
+
+def _drop_unread_body(request: web.Request, response: web.StreamResponse) -> None:
+    if request.body_exists and not request.content.is_eof():
+        request.content.feed_eof()
+        response.force_close()
 
 
 def _respond(view: View, reply: Reply) -> Response:
