@@ -33,6 +33,9 @@ test-chaos: ## Fault tests on the real stack: kill -9, Redis and Kafka restarts,
 bench-e2e: setup model ## End-to-end benchmark on the real stack (click/search -> list); JSON + PNG
 	@infra/stack.sh run $(VENV)/python -m bench.e2e_bench
 
+bench-soak: setup model ## Soak: 10 min of mixed events at 500/s; worker RSS, Redis memory, lag; JSON + PNG
+	@infra/stack.sh run $(VENV)/python -m bench.soak
+
 bench-quality: model ## Quality on Online Retail (design 7): engine vs baselines; JSON + PNG
 	@$(VENV)/python -m bench.quality_bench
 
@@ -63,4 +66,4 @@ lint: setup ## ruff (lint and format check) and mypy
 format: setup ## Format the code with ruff
 	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .
 
-.PHONY: help setup model up down status demo test test-chaos bench-e2e bench-quality bench-quality-kafka bench-trends bench-trends-real bench-bandit bench-ann bench-encoder unit lint format
+.PHONY: help setup model up down status demo test test-chaos bench-e2e bench-soak bench-quality bench-quality-kafka bench-trends bench-trends-real bench-bandit bench-ann bench-encoder unit lint format
