@@ -24,7 +24,14 @@ from core.deadletter import (
 from core.errors import InvalidEventError
 from core.events import Event, EventKind, partition_key
 from core.topics import Topics
-from core.validation import MAX_TS_MS, MIN_TS_MS, ErrorCode, parse, validate_dict
+from core.validation import (
+    MAX_MESSAGE_BYTES,
+    MAX_TS_MS,
+    MIN_TS_MS,
+    ErrorCode,
+    parse,
+    validate_dict,
+)
 from streams.triage import triage
 from tests.unit.examples import VALID
 
@@ -161,3 +168,21 @@ def test_event_times_across_the_accepted_range_are_bounded_by_the_clock(
         [(_, record)] = result.dead_letters
         assert record["error"]["code"] == "bad_timestamp"
         assert "PULSE_MAX_EVENT_AHEAD_SECONDS" in record["error"]["message"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(kinds, st.integers(-64, 64) | st.integers(0, 2 * MAX_MESSAGE_BYTES))
+def test_messages_around_and_past_the_size_limit(kind: EventKind, size: int) -> None:
+    """A valid event padded (with a field the contract ignores) to any size around the limit:
+    valid up to MAX_MESSAGE_BYTES, oversize past it, and its dead letter still fits."""
+    target = MAX_MESSAGE_BYTES + size if size < 64 else size
+    base = orjson.dumps({**VALID[kind], "pad": ""})
+    value = orjson.dumps({**VALID[kind], "pad": "x" * max(0, target - len(base))})
+    topics = Topics("p.")
+    result = triage([RawMessage(topics.for_kind(kind), 0, 0, None, value)], topics)
+    if len(value) <= MAX_MESSAGE_BYTES:
+        assert len(result.valid) == 1
+    else:
+        [(_, record)] = result.dead_letters
+        assert record["error"]["code"] == "oversize"
+        assert len(encode_dead_letter(record)) < 1_000_000
