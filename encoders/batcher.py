@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -27,6 +28,8 @@ import numpy as np
 
 from core.errors import EncoderClosedError, EncoderInputError, PulseError
 from encoders.pooling import Floats
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,7 @@ class BatcherStats:
     batches: int = 0
     texts: int = 0
     isolated_failures: int = 0
+    collector_restarts: int = 0
     batch_sizes: list[int] = field(default_factory=list)
 
     def record(self, size: int) -> None:
@@ -104,7 +108,18 @@ class MicroBatcher:
 
     def start(self) -> None:
         if self._collector is None:
-            self._collector = asyncio.get_running_loop().create_task(self._collect())
+            self._collector = asyncio.get_running_loop().create_task(self._supervised())
+
+    async def _supervised(self) -> None:
+        """The collector, restarted (logged, counted in ``stats.collector_restarts``) after an
+        error: callers never wait on a collector that is gone."""
+        while True:
+            try:
+                await self._collect()
+            except Exception:
+                log.exception("the encoder's batch collector failed; restarting it")
+                self.stats.collector_restarts += 1
+                await asyncio.sleep(0.01)
 
     @property
     def pending(self) -> int:
