@@ -1,6 +1,7 @@
 """Soak: one worker under a steady mixed load for minutes; does anything grow without bound?
 
-    python -m bench.soak [--minutes 10] [--rate 500] [--users 20000]   (make bench-soak)
+    python -m bench.soak [--minutes 10] [--rate 500] [--users 20000] [--name soak]
+    (make bench-soak)
 
 Kafka and Redis from ``infra/stack.sh``; the worker in a child process, the Online Retail
 catalogue loaded first. Open-loop load of clicks (70 %), searches (20 %) and purchases (10 %) by
@@ -217,8 +218,9 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--rate", type=float, default=500.0)
     p.add_argument("--users", type=int, default=20_000)
+    p.add_argument("--name", default="soak", help="results file name (bench/results/NAME.json)")
     args = p.parse_args()
-    save("soak", asyncio.run(run(args)), plot)
+    save(args.name, asyncio.run(run(args)), plot)
 
 
 if __name__ == "__main__":
