@@ -33,7 +33,7 @@ test-chaos: ## Fault tests on the real stack: kill -9, Redis and Kafka restarts,
 bench-e2e: setup model ## End-to-end benchmark on the real stack (click/search -> list); JSON + PNG
 	@infra/stack.sh run $(VENV)/python -m bench.e2e_bench
 
-bench-soak: setup model ## Soak: 10 min of mixed events at 500/s; worker RSS, Redis memory, lag; JSON + PNG
+bench-soak: setup model ## Soak: 10 min of mixed events at 500/s (2,000 shoppers); RSS, Redis memory, lag; JSON + PNG
 	@infra/stack.sh run $(VENV)/python -m bench.soak
 
 bench-quality: model ## Quality on Online Retail (design 7): engine vs baselines; JSON + PNG
