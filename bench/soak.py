@@ -7,9 +7,9 @@ Kafka and Redis from ``infra/stack.sh``; the worker in a child process, the Onli
 catalogue loaded first. Open-loop load of clicks (70 %), searches (20 %) and purchases (10 %) by
 ``--users`` shoppers (2,000 by default: a population whose states reach their caps within the
 run, so what grows after warm-up is not the shoppers' own growth). Every 15 s: the worker's
-resident memory (RSS), Redis's used memory, the consumer lag (messages sent but not yet committed by the worker's group) and the totals.
-Writes bench/results/soak.json and soak.png; prints the samples and the trend of each measure
-over the second half of the run (after warm-up).
+resident memory (RSS), Redis's used memory, the consumer lag (messages sent but not yet
+committed by the worker's group) and the totals. Writes bench/results/NAME.json and NAME.png;
+prints the samples and the trend of each measure over the second half of the run.
 """
 
 from __future__ import annotations
