@@ -10,11 +10,12 @@ of the two vectors (0 when either is empty).
 
 For items without a category the drift itself is the trigger: a shift when it rises to
 ``drift_threshold``, named by the shopper's strongest long-term category (if any) and the item
-that took them there. The state says whether the drift is at the threshold now
-(``UserState.drifted``), so a shift is announced when it gets there, not again while it stays.
+that took them there. The state says whether the shopper is drifted (``UserState.drifted``):
+from the threshold up, until the drift falls below ``drift_threshold - drift_hysteresis``, so
+one move away is one signal.
 
-Both state fields are functions of the rest of the state (the recent items, the two vectors),
-never of the order events arrived in: a redelivered or reordered stream gives the same state.
+``intent`` is a function of the recent items, never of the order events arrived in; ``drifted``
+too, except while the drift is inside the hysteresis band, where it keeps what it was.
 
 >>> recent = (("c1", 0), ("c2", 1000), ("k1", 2000), ("k2", 3000), ("x", 4000))
 >>> category = {"c1": "Candles", "c2": "Candles", "k1": "Kitchen", "k2": "Kitchen"}.get
@@ -44,6 +45,7 @@ class IntentConfig:
     min_share: float = 0.5
     min_items: int = 2
     drift_threshold: float = 0.5
+    drift_hysteresis: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +131,17 @@ def drift_shift(
     from_category: str | None,
     item: str | None,
 ) -> tuple[bool, IntentShift | None]:
-    """Whether the shopper is drifted now, and the shift to announce (on the way up only)."""
-    drifted = score >= cfg.drift_threshold
+    """Whether the shopper is drifted now, and the shift to announce (on the way up only).
+
+    Drifted from the threshold up, not drifted below ``threshold - hysteresis``; in between,
+    as before (so a drift hovering at the threshold is one shift, not many).
+    """
+    if score >= cfg.drift_threshold:
+        drifted = True
+    elif score < cfg.drift_threshold - cfg.drift_hysteresis:
+        drifted = False
+    else:
+        drifted = was_drifted
     if drifted and not was_drifted:
         return True, IntentShift(user_id, from_category, None, score, ts_ms, "drift", item)
     return drifted, None

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ranking.intent import drift
 from ranking.interest import DecayedVector
 
 MAX_RECENT = 20
@@ -59,7 +60,8 @@ def differences(
     The codec rounds at every write, so states written after differently cut batches agree to
     rounding, not exactly: vectors to ``vector_steps`` steps of the int8 codec (a step is 1/127
     of their largest component) or ``tol``; decayed weights to ``tol``; category affinities and
-    purchase counts (stored to 1e-4) to 1e-3. Event ids are compared as a set.
+    purchase counts (stored to 1e-4) to 1e-3. Event ids are compared as a set; ``drifted``
+    only outside the drift's hysteresis band (0.4 to 0.5), where it keeps what it was.
     """
     out = []
     for name in ("short", "long"):
@@ -83,7 +85,11 @@ def differences(
         out.append("purchases")
     if set(a.seen) != set(b.seen) or a.events != b.events:
         out.append("events seen")
-    for name in ("last_query", "intent", "drifted"):
+    for name in ("last_query", "intent"):
         if getattr(a, name) != getattr(b, name):
             out.append(name)
+    # Inside the hysteresis band ``drifted`` keeps what it was: it may follow the order there.
+    band = [drift(s.short.total, s.long.total) for s in (a, b)]
+    if a.drifted != b.drifted and not all(0.4 <= d < 0.5 for d in band):
+        out.append("drifted")
     return out
