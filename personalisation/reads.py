@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from core.events import Click, Review, Search, UserEvent
 from encoders.pooling import Floats
-from encoders.protocol import TextEncoder
+from encoders.protocol import TextEncoder, encode_each
 from feature_store.stores import ShopperStore, Stores
 from ranking.state import UserState
 
@@ -65,25 +65,12 @@ async def texts(
     """
     queries = sorted({e.query for e in events if isinstance(e, Search) and e.query.strip()})
     reviews = sorted({e.text for e in events if isinstance(e, Review) and e.text.strip()})
-    vectors = await asyncio.gather(
-        *(encoder.encode_query(q) for q in queries),
-        *(encoder.encode_text(t) for t in reviews),
-        return_exceptions=True,
+    (q, bad_queries), (r, bad_reviews) = await asyncio.gather(
+        # Looked up only when there is text to encode (a batch of clicks needs no encoder).
+        encode_each(lambda t: encoder.encode_query(t), {t: t for t in queries}),
+        encode_each(lambda t: encoder.encode_text(t), {t: t for t in reviews}),
     )
-    q: dict[str, Floats] = {}
-    r: dict[str, Floats] = {}
-    unencoded: dict[str, Exception] = {}
-    for texts, out, done in (
-        (queries, q, vectors[: len(queries)]),
-        (reviews, r, vectors[len(queries) :]),
-    ):
-        for text, vector in zip(texts, done, strict=True):
-            if isinstance(vector, Exception):
-                unencoded[text] = vector
-            elif isinstance(vector, BaseException):
-                raise vector
-            else:
-                out[text] = vector
+    unencoded = {**bad_queries, **bad_reviews}
     return q, r, unencoded
 
 

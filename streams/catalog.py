@@ -29,7 +29,7 @@ from core.settings import Settings
 from core.topics import Topics
 from core.validation import parse
 from encoders.pooling import Floats
-from encoders.protocol import TextEncoder
+from encoders.protocol import TextEncoder, encode_each
 from feature_store.keys import Keys
 from feature_store.writes import redis_transient
 from ranking.item_index import ItemIndex, ItemInfo
@@ -189,17 +189,10 @@ class CatalogFollower:
         digests = {i: self._digest(t) for i, t in texts.items()}
         vectors = await self._redis(lambda: self._stored_vectors(digests), "reading item vectors")
         missing = [i for i in items if i not in vectors]
-        encoded = await asyncio.gather(
-            *(self.encoder.encode_text(texts[i]) for i in missing), return_exceptions=True
+        encoded, failed = await encode_each(
+            self.encoder.encode_text, {i: texts[i] for i in missing}
         )
-        failed: dict[str, Exception] = {}
-        for item_id, vector in zip(missing, encoded, strict=True):
-            if isinstance(vector, Exception):
-                failed[item_id] = vector
-            elif isinstance(vector, BaseException):
-                raise vector
-            else:
-                vectors[item_id] = vector
+        vectors.update(encoded)
         if self.metrics is not None:
             self.metrics.inc("pulse_catalog_vectors_total", "how", "encoded", len(missing))
             self.metrics.inc(
