@@ -15,14 +15,14 @@ TAOBAO = DATA / "taobao-userbehavior" / "UserBehavior_first110k.csv.gz"
 REVIEWS = DATA / "amazon-reviews-all-beauty" / "All_Beauty_5.json.gz"
 
 
-def _need(path: Path) -> None:
+def need(path: Path) -> None:
     if not path.exists():
         raise ConfigError(f"{path} not found; pass its path (see the README's 'Data' section)")
 
 
 def product_names(path: Path = RETAIL) -> list[str]:
     """Distinct Online Retail product names, in first-seen order."""
-    _need(path)
+    need(path)
     seen: dict[str, None] = {}
     with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
@@ -34,7 +34,7 @@ def product_names(path: Path = RETAIL) -> list[str]:
 
 def review_texts(path: Path = REVIEWS) -> list[str]:
     """All_Beauty review texts, de-duplicated on (reviewer, product, time) and non-empty."""
-    _need(path)
+    need(path)
     seen: set[tuple[str, str, int]] = set()
     texts: list[str] = []
     with gzip.open(path, "rt", encoding="utf-8") as handle:

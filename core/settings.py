@@ -14,7 +14,10 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Sources that propose recommendation candidates: the blend weights and the exploration arms.
-CANDIDATE_SOURCES = ("similar", "covisit", "history", "trending")
+CANDIDATE_SOURCES = ("similar", "covisit", "sessions", "recent", "history", "trending")
+# Chosen on the validation spans of the next-click benchmark (bench/session_bench.py) for click
+# streams; shops that only send purchases lean on history instead (bench/quality_bench.py).
+DEFAULT_BLEND_WEIGHTS = "similar=0.1,covisit=1,sessions=1,recent=1.5,history=0.8,trending=0.1"
 
 
 class Settings(BaseSettings):
@@ -91,8 +94,24 @@ class Settings(BaseSettings):
         0.1, ge=0.0, le=1.0, description="Share of list slots given to exploration; 0 = off."
     )
     blend_weights: str = Field(
-        "similar=1,covisit=1,history=0.8,trending=0.3",
+        DEFAULT_BLEND_WEIGHTS,
         description="Weight of each candidate source in the blend, as source=weight pairs.",
+    )
+    learn_blend_weights: bool = Field(
+        True,
+        description="Scale each source's weight by its click rate on the lists once there are "
+        "learn_blend_min_clicks clicks on them.",
+    )
+    learn_blend_min_clicks: int = Field(500, ge=1)
+    hide_latest: int = Field(
+        0,
+        ge=0,
+        le=20,
+        description="Keep the shopper's N latest items off their list (0: items of the session "
+        "may come back, which is what shoppers click most on click streams).",
+    )
+    session_gap_minutes: float = Field(
+        30.0, gt=0, description="A longer gap between a shopper's events starts a new session."
     )
     short_half_life_minutes: float = Field(30.0, gt=0)
     long_half_life_days: float = Field(30.0, gt=0)

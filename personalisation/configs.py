@@ -16,10 +16,12 @@ def ranking_configs(settings: Settings) -> tuple[ProfileConfig, RecommendConfig]
     """The profile and ranking configuration a worker runs with ``settings``."""
     short_ms = settings.short_half_life_minutes * 60_000
     purchase_ms = settings.purchase_half_life_days * 86_400_000
+    gap_ms = settings.session_gap_minutes * 60_000
     profile = ProfileConfig(
         short_half_life_ms=short_ms,
         long_half_life_ms=settings.long_half_life_days * 86_400_000,
         purchase_half_life_ms=purchase_ms,
+        session_gap_ms=gap_ms,
     )
     ranking = RecommendConfig(
         k=settings.recommendations_k,
@@ -31,6 +33,9 @@ def ranking_configs(settings: Settings) -> tuple[ProfileConfig, RecommendConfig]
         history_half_life_ms=purchase_ms,
         diversity=settings.diversity,
         explore_share=settings.explore_share,
+        hide_latest=settings.hide_latest,
+        session_gap_ms=gap_ms,
+        learn_min_clicks=settings.learn_blend_min_clicks if settings.learn_blend_weights else None,
     )
     return profile, ranking
 

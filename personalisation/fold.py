@@ -86,8 +86,9 @@ def fold(
         if isinstance(event, Click | Purchase):
             weight = profile.weight("purchase" if isinstance(event, Purchase) else event.action)
             out.chosen.append((event.item_id, weight, event.ts_ms))
-            for previous in [i for i, _ in before.recent[-COVISIT_RECENT:]]:
-                if previous != event.item_id:
+            for previous, at in before.recent[-COVISIT_RECENT:]:
+                # pairs within a session only
+                if previous != event.item_id and abs(event.ts_ms - at) <= profile.session_gap_ms:
                     a, b = sorted((previous, event.item_id))
                     out.pairs[(a, b)] += weight
         latest = out.last.get(event.user_id)

@@ -48,12 +48,13 @@ from feature_store.writes import BatchWrites
 from personalisation.fold import Folded, fold
 from personalisation.messages import KafkaMessage, list_message, list_records, signal_records
 from personalisation.reads import Reads, read, text_of
-from ranking.blend import Recommendation
+from ranking.blend import Recommendation, weights_from_clicks
 from ranking.explore import ThompsonSampler
 from ranking.intent import IntentConfig
 from ranking.item_index import ItemIndex
 from ranking.profile import ProfileConfig
 from ranking.recommend import RecommendConfig, recommend, similar_many
+from ranking.sessions import Neighbour, SessionConfig, SessionIndex, current_session
 from ranking.state import UserState
 from ranking.trending import DecayedCounter
 from trends.tracker import TrendTracker
@@ -108,6 +109,9 @@ class Personaliser:
         # Transient failures of the stores and the publisher, while they last (GET /health).
         self.faults = faults
         self.trending = DecayedCounter(half_life_ms=6 * 3600 * 1000.0)
+        # The latest sessions of this worker's shoppers, for "shoppers whose session looks
+        # like yours"; in process, so a restarted worker starts it afresh.
+        self.sessions = SessionIndex(SessionConfig(gap_ms=self.ranking.session_gap_ms))
         # Exploration over candidate sources, learned from clicks on the lists.
         self.sampler = ThompsonSampler(CANDIDATE_SOURCES, prior=(1.0, 10.0))
         self.rng = random.Random(0)
@@ -132,14 +136,17 @@ class Personaliser:
         offsets: dict[tuple[str, int], int] | None = None,
         ingested_ms: Mapping[str, int] | None = None,
         on_failed: OnFailed | None = None,
+        rank: bool = True,
     ) -> BatchWrites:
         """The whole pipeline for one micro-batch; returns what it wrote (and published).
 
         ``counts`` (a ``BatchCounts``) and the input ``offsets`` the batch applies are written
         with it; ``ingested_ms`` maps event ids to when Kafka took them, for the lists' latency
-        fields. Without ``on_failed`` the first failed event's error is raised.
+        fields. Without ``on_failed`` the first failed event's error is raised. With ``rank``
+        false the batch is learned from (states, counts, statistics) and no list is built:
+        replaying history is fast.
         """
-        writes, failed = await self._prepare(events, ingested_ms or {})
+        writes, failed = await self._prepare(events, ingested_ms or {}, rank)
         if failed:
             for event, exc in failed:
                 log.error("event %s could not be processed: %r", event.event_id, exc)
@@ -162,7 +169,7 @@ class Personaliser:
         )
 
     async def _prepare(
-        self, events: Sequence[UserEvent], ingested_ms: Mapping[str, int]
+        self, events: Sequence[UserEvent], ingested_ms: Mapping[str, int], rank: bool
     ) -> tuple[BatchWrites, Failed]:
         """Read, fold, learn and rank."""
         writes = BatchWrites()
@@ -188,12 +195,12 @@ class Personaliser:
         writes.states, writes.pairs, writes.repeats = folded.states, folded.pairs, folded.repeats
         neighbours: dict[str, list[tuple[str, float]]] = {}
         rates = None
-        if folded.states:
+        if folded.states and rank:
             neighbours, rates = await self._store_io(
                 lambda: self._read_context(folded.states), "reading co-visits and repeat rates"
             )
         self._learn(reads, folded, writes)
-        if folded.states:
+        if folded.states and rank:
             failed += self._rank(events, folded, neighbours, rates, ingested_ms, writes)
         return writes, failed
 
@@ -215,6 +222,10 @@ class Personaliser:
                 self.metrics.inc("pulse_recommendation_clicks_total", "source", source)
         for item, weight, ts in folded.chosen:
             self.trending.add(item, weight, ts)
+        gap = self.ranking.session_gap_ms
+        for uid, state in folded.states.items():
+            if state.recent:
+                self.sessions.observe(uid, current_session(state, gap), state.recent[-1][1])
         if self.trends is not None:
             try:
                 writes.trends = self.trends.observe(folded.observed)
@@ -249,6 +260,7 @@ class Personaliser:
             self._count_error("similar")
             similar = {}
         explorer = (self.sampler, self.rng) if self.ranking.explore_share > 0 else None
+        cfg = self.ranking_now()
         failed: Failed = []
         for uid, state in list(folded.states.items()):
             trigger = last[uid]
@@ -261,11 +273,12 @@ class Personaliser:
                     self.index,
                     neighbours,
                     trending,
-                    self.ranking,
+                    cfg,
                     trigger.ts_ms,
                     similar_proposals=proposals,
                     explorer=explorer,
                     repeat_rates=rates,
+                    sessions=self._like(uid, state),
                 )
                 message = list_message(
                     uid, recs, trigger, ingested_ms.get(trigger.event_id), generated
@@ -278,6 +291,24 @@ class Personaliser:
             self._count_impressions(recs, writes)
             writes.messages.append((uid, message))
         return failed
+
+    def ranking_now(self) -> RecommendConfig:
+        """The ranking configuration with the source weights learned from clicks on the lists
+        so far, once there are enough of them."""
+        least = self.ranking.learn_min_clicks
+        sampler = self.sampler
+        if least is None or sum(sampler.clicks.values()) < least:
+            return self.ranking
+        rates = {arm: sampler.mean(arm) for arm, n in sampler.impressions.items() if n > 0}
+        weights = weights_from_clicks(self.ranking.blend.weights, rates)
+        return replace(self.ranking, blend=replace(self.ranking.blend, weights=weights))
+
+    def _like(self, uid: str, state: UserState) -> list[Neighbour]:
+        """Items of the sessions most like the shopper's (when the blend uses them)."""
+        if dict(self.ranking.blend.weights).get("sessions", 0.0) <= 0:
+            return []
+        session = current_session(state, self.ranking.session_gap_ms)
+        return self.sessions.neighbours(uid, session, self.ranking.per_source)
 
     def _count_error(self, step: str) -> None:
         if self.metrics is not None:
@@ -325,9 +356,18 @@ class Personaliser:
         recent = [i for i, _ in state.recent[-self.ranking.recent_for_covisit :]]
         neighbours = await self.stores.covisit.neighbours(recent)
         trending = self.trending.top(self.ranking.per_source, now_ms)
-        cfg = replace(self.ranking, k=k)
+        cfg = replace(self.ranking_now(), k=k)
         rates = await self._repeat_rates([state])
-        return recommend(state, self.index, neighbours, trending, cfg, now_ms, repeat_rates=rates)
+        return recommend(
+            state,
+            self.index,
+            neighbours,
+            trending,
+            cfg,
+            now_ms,
+            repeat_rates=rates,
+            sessions=self._like(user_id, state),
+        )
 
     async def _repeat_rates(self, states: Iterable[UserState]) -> dict[str, float] | None:
         if self.stores.repeats is None:

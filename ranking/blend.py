@@ -1,8 +1,10 @@
 """Blend candidate sources into one ranked list, apply business rules, keep the top k. Pure.
 
-Each source's scores are divided by the source's best score, so every source ranges over
-(0, 1]; an item's score is the weighted sum over the sources that proposed it, and its
-``source`` and ``reason`` are those of the source that contributed most.
+Each source's scores are divided by their sum, so every source hands out the same total: a
+source sure of a few items gives them much, a source that scores everything alike (content
+neighbours of items whose texts say little) spreads it thin and cannot flood the list. An
+item's score is the weighted sum over the sources that proposed it, and its ``source`` and
+``reason`` are those of the source that contributed most.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from core.settings import CANDIDATE_SOURCES
+from core.settings import CANDIDATE_SOURCES, DEFAULT_BLEND_WEIGHTS, parse_weights
 
 # Every source a recommended item can name: the candidate sources, and "explore" for the slots
 # exploration fills.
@@ -37,13 +39,32 @@ class Recommendation:
 
 @dataclass(frozen=True, slots=True)
 class BlendConfig:
-    weights: tuple[tuple[str, float], ...] = (
-        ("similar", 1.0),
-        ("covisit", 1.0),
-        ("history", 0.8),
-        ("trending", 0.3),
-    )
+    weights: tuple[tuple[str, float], ...] = parse_weights(DEFAULT_BLEND_WEIGHTS)
     exclude_purchased: bool = False
+
+
+def weights_from_clicks(
+    weights: tuple[tuple[str, float], ...],
+    rates: dict[str, float],
+    bounds: tuple[float, float] = (0.25, 4.0),
+) -> tuple[tuple[str, float], ...]:
+    """Each weight times its source's click rate on the lists over the mean rate of the sources
+    that have one, kept within ``bounds``: sources shoppers click gain weight, ignored ones lose
+    it, and a source never shown (no rate) keeps its weight.
+
+    >>> weights_from_clicks((("covisit", 1.0), ("similar", 1.0), ("recent", 1.0)),
+    ...                     {"covisit": 0.03, "similar": 0.01})
+    (('covisit', 1.5), ('similar', 0.5), ('recent', 1.0))
+    """
+    known = [rates[name] for name, w in weights if w > 0 and name in rates]
+    mean = sum(known) / len(known) if known else 0.0
+    if mean <= 0:
+        return weights
+    low, high = bounds
+    return tuple(
+        (name, round(w * min(high, max(low, rates[name] / mean)), 6) if name in rates else w)
+        for name, w in weights
+    )
 
 
 def blend(
@@ -57,9 +78,9 @@ def blend(
         positive = [p for p in proposals if p.score > 0]
         if not positive or weights.get(source, 0.0) <= 0:
             continue
-        top = max(p.score for p in positive)
+        total = sum(p.score for p in positive)
         for p in positive:
-            part = weights[source] * p.score / top
+            part = weights[source] * p.score / total
             totals[p.item_id] = totals.get(p.item_id, 0.0) + part
             if p.item_id not in best or part > best[p.item_id][0]:
                 best[p.item_id] = (part, source, p.reason)

@@ -23,6 +23,8 @@ class ProfileConfig:
     # Purchase history fades slowly: in retail, what a shopper bought months ago is often
     # bought again (tuned on Online Retail before 2011-10-01, bench/quality_bench.py).
     purchase_half_life_ms: float = 180 * 24 * 3600 * 1000.0
+    # A gap longer than this between two of a shopper's events starts a new session.
+    session_gap_ms: float = 30 * 60 * 1000.0
     weights: tuple[tuple[str, float], ...] = (
         ("view", 0.5),
         ("click", 1.0),

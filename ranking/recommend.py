@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from ranking.explore import ThompsonSampler, exploration_slots
 from ranking.interest import Vector, decay
 from ranking.interest import blend as blend_interest
 from ranking.item_index import ItemIndex
+from ranking.sessions import Neighbour, current_session
 from ranking.state import UserState
 
 
@@ -25,8 +27,15 @@ class RecommendConfig:
     trending_candidates: int = 10
     short_share: float = 0.6
     recent_for_covisit: int = 5
-    # The latest items a shopper touched are not recommended back to them at once.
-    hide_latest: int = 3
+    # How many of the latest items a shopper touched are kept off their list (0: none).
+    hide_latest: int = 0
+    # A gap longer than this between two of a shopper's events starts a new session.
+    session_gap_ms: float = 30 * 60 * 1000.0
+    # Right after a search the content source, which holds the query's matches, weighs this.
+    search_similar_weight: float = 1.0
+    # Source weights follow the sources' click rates on the lists once they have this many
+    # clicks (None: the configured weights stay).
+    learn_min_clicks: int | None = None
     # Items of the shopper's favourite categories are lifted by up to this share.
     category_boost: float = 0.5
     # MMR strength: 0 keeps the blended order, 1 maximises dissimilarity (ranking/diversity.py).
@@ -93,18 +102,45 @@ def covisited(
     index: ItemIndex,
     cfg: RecommendConfig,
 ) -> list[Proposal]:
+    """Items clicked together with the current session's latest items.
+
+    Each session item's neighbour weights are divided by their sum (an estimate of "what is
+    clicked next to it", whatever its popularity), and the session's items count 1, 1/2, 1/3,
+    ... from the latest.
+    """
     scores: dict[str, float] = {}
-    because: dict[str, str] = {}
-    recent = [item for item, _ in state.recent[-cfg.recent_for_covisit :]]
-    for rank, source_item in enumerate(reversed(recent)):
-        recency = 1.0 / (1 + rank)
-        for item, count in neighbours.get(source_item, []):
-            gain = recency * count
-            if gain > scores.get(item, 0.0):
-                because[item] = source_item
+    because: dict[str, tuple[float, str]] = {}
+    session = current_session(state, cfg.session_gap_ms)[-cfg.recent_for_covisit :]
+    for rank, source_item in enumerate(reversed(session)):
+        row = neighbours.get(source_item, [])
+        total = sum(count for _, count in row)
+        for item, count in row:
+            gain = count / total / (1 + rank)
+            if item not in because or gain > because[item][0]:
+                because[item] = (gain, source_item)
             scores[item] = scores.get(item, 0.0) + gain
-    top = sorted(scores, key=lambda i: -scores[i])[: cfg.per_source]
-    return [Proposal(i, scores[i], f"often chosen with {_title(index, because[i])}") for i in top]
+    top = heapq.nsmallest(cfg.per_source, scores, key=lambda i: (-scores[i], i))
+    return [
+        Proposal(i, scores[i], f"often chosen with {_title(index, because[i][1])}") for i in top
+    ]
+
+
+def session_items(state: UserState, cfg: RecommendConfig) -> list[Proposal]:
+    """The current session's items back, the latest first (1, 1/2, 1/3, ...)."""
+    session = current_session(state, cfg.session_gap_ms)
+    return [
+        Proposal(item, 1.0 / (1 + rank), "you looked at this earlier")
+        for rank, item in enumerate(reversed(session))
+    ][: cfg.per_source]
+
+
+def session_neighbours(found: list[Neighbour], index: ItemIndex) -> list[Proposal]:
+    return [
+        Proposal(
+            n.item_id, n.score, f"shoppers who viewed {_title(index, n.because)} also viewed this"
+        )
+        for n in found
+    ]
 
 
 def history(
@@ -151,6 +187,17 @@ def boost_categories(
     return sorted(lifted, key=lambda r: (-r.score, r.item_id))
 
 
+def search_aware(state: UserState, cfg: RecommendConfig) -> BlendConfig:
+    """The blend for the shopper now: right after a search, the content source (the query's
+    matches) weighs at least ``search_similar_weight``."""
+    query = state.last_query
+    if query is None or (state.recent and state.recent[-1][1] > query[1]):
+        return cfg.blend
+    weights = dict(cfg.blend.weights)
+    weights["similar"] = max(weights.get("similar", 0.0), cfg.search_similar_weight)
+    return replace(cfg.blend, weights=tuple(weights.items()))
+
+
 def recommend(
     state: UserState,
     index: ItemIndex,
@@ -162,18 +209,23 @@ def recommend(
     similar_proposals: list[Proposal] | None = None,
     explorer: tuple[ThompsonSampler, random.Random] | None = None,
     repeat_rates: dict[str, float] | None = None,
+    sessions: list[Neighbour] | None = None,
 ) -> list[Recommendation]:
     sources = {
         "similar": similar(state, index, cfg, now_ms)
         if similar_proposals is None
         else similar_proposals,
         "covisit": covisited(state, neighbours, index, cfg),
+        "sessions": session_neighbours(sessions or [], index),
+        "recent": session_items(state, cfg),
         "history": history(state, now_ms, cfg, repeat_rates),
         "trending": trending_proposals(trending[: cfg.trending_candidates]),
     }
     latest = {item for item, _ in state.recent[-cfg.hide_latest :]} if cfg.hide_latest else set()
     # The lift is at most (1 + category_boost)x, so only the head of the blend can reorder.
-    head = blend(sources, cfg.blend, limit=4 * cfg.k + len(latest) + len(state.purchases))
+    head = blend(
+        sources, search_aware(state, cfg), limit=4 * cfg.k + len(latest) + len(state.purchases)
+    )
     kept = apply_rules(
         boost_categories(head, state, index, cfg.category_boost),
         available=available or index.available,

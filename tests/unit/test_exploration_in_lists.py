@@ -116,7 +116,7 @@ async def test_a_retried_batch_is_learned_once() -> None:
     await p.run(batch)  # the retry
     arm = item.get("arm") or item["source"]
     assert p.sampler.clicks[arm] == clicks_before[arm] + 1
-    assert dict(p.trending.top(5, T0 + 1000))[item["item_id"]] == 1.0 + (
-        1.0 if item["item_id"] == "i2" else 0.0
+    assert dict(p.trending.top(5, T0 + 1000))[item["item_id"]] == pytest.approx(
+        1.0 + (1.0 if item["item_id"] == "i2" else 0.0), rel=1e-4
     )
     assert tracker.detectors["trending_item"].windows[(T0 + 1000) // 60_000][item["item_id"]] == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -153,9 +154,12 @@ def test_blend_normalises_sources_and_keeps_the_strongest_reason() -> None:
         },
         BlendConfig(),
     )
-    assert [r.item_id for r in ranked] == ["b", "a", "c", "d"]
+    # Each source's scores divided by their sum: similar a 2/3, b 1/3; covisit b 2/3, c 1/3;
+    # trending d 1, times the default weights (similar 0.1, covisit 1, trending 0.1).
+    assert [r.item_id for r in ranked] == ["b", "c", "d", "a"]
     assert ranked[0].source == "covisit" and ranked[0].reason == "often chosen with MUG"
-    assert ranked[0].score == 1.5
+    assert ranked[0].score == pytest.approx(0.1 / 3 + 2 / 3, abs=1e-6)
+    assert [r.score for r in ranked[1:]] == pytest.approx([1 / 3, 0.1, 0.2 / 3], abs=1e-6)
 
 
 def test_rules_drop_unavailable_and_optionally_purchased_items() -> None:
@@ -208,10 +212,13 @@ def test_a_kitchen_shopper_gets_kitchen_items_with_reasons() -> None:
         item_vector=index.vector("towel"),
         category="Kitchen",
     )
-    recs = recommend(s, index, {}, [("trowel", 9.0)], RecommendConfig(k=3), now_ms=T0 + 2000)
+    cfg = RecommendConfig(
+        k=3, hide_latest=1, blend=BlendConfig(weights=(("similar", 1.0), ("trending", 0.3)))
+    )
+    recs = recommend(s, index, {}, [("trowel", 9.0)], cfg, now_ms=T0 + 2000)
     assert [r.item_id for r in recs][:2] == ["apron", "teapot"]
     assert recs[0].reason == "because you searched 'tea towels'"
-    assert "towel" not in [r.item_id for r in recs]  # just clicked: not shown back at once
+    assert "towel" not in [r.item_id for r in recs]  # just clicked, and hidden: not shown back
 
 
 def test_a_new_shopper_gets_trending_items() -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bench.quality_kafka import same_list
 from core.events import Click, Purchase, Search
+from core.settings import CANDIDATE_SOURCES
 from feature_store.memory import MemoryCovisitStore, MemoryRepeatStore, memory_stores
 from feature_store.repeats import repeat_rate
 from personalisation.pipeline import Personaliser
@@ -17,6 +18,7 @@ from ranking.blend import BlendConfig
 from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig, apply
 from ranking.recommend import RecommendConfig, history, recommend, similar_reason
+from ranking.sessions import SessionIndex, current_session
 from ranking.state import UserState
 
 T0 = 1_700_000_000_000
@@ -109,17 +111,22 @@ event = st.one_of(
         max_size=6,
     ),
     trending=st.lists(st.sampled_from(ITEMS), max_size=5, unique=True),
+    others=st.lists(st.lists(st.sampled_from(ITEMS), min_size=1, max_size=5), max_size=8),
+    gaps=st.lists(st.sampled_from([1000, 2 * 3600 * 1000]), min_size=12, max_size=12),
 )
 def test_every_reason_is_backed_by_its_evidence(
     events: list[tuple[str, str]],
     pairs: dict[str, list[tuple[str, float]]],
     trending: list[str],
+    others: list[list[str]],
+    gaps: list[int],
 ) -> None:
     idx = index()
     rng = np.random.default_rng(0)
     state = UserState.new(4)
+    ts = T0
     for n, (kind, value) in enumerate(events):
-        ts = T0 + n * 1000
+        ts += gaps[n]  # some gaps start a new session
         if kind == "search":
             v = rng.standard_normal(4).astype(np.float32)
             state = apply(state, Search(f"e{n}", "u", ts, value), ProfileConfig(), text_vector=v)
@@ -129,18 +136,38 @@ def test_every_reason_is_backed_by_its_evidence(
         else:
             e = Purchase(f"e{n}", "u", ts, value, 1, 1.0)  # type: ignore[assignment]
             state = apply(state, e, ProfileConfig(), item_vector=idx.vector(value))
-    now = T0 + len(events) * 1000
-    cfg = RecommendConfig(k=8, blend=BlendConfig())
-    recs = recommend(state, idx, pairs, [(i, 5.0 - n) for n, i in enumerate(trending)], cfg, now)
-    recent = [i for i, _ in state.recent[-cfg.recent_for_covisit :]]
+    now = ts + 1000
+    # Every source weighs alike, so each of them gets into the lists.
+    cfg = RecommendConfig(k=8, blend=BlendConfig(tuple((s, 1.0) for s in CANDIDATE_SOURCES)))
+    sessions = SessionIndex()
+    for n, items in enumerate(others):
+        sessions.observe(f"other{n}", items, T0)
+    session = current_session(state, cfg.session_gap_ms)
+    found = sessions.neighbours("u", session, cfg.per_source)
+    trend = [(i, 5.0 - n) for n, i in enumerate(trending)]
+    recs = recommend(state, idx, pairs, trend, cfg, now, sessions=found)
+    latest = session[-cfg.recent_for_covisit :]
     for rec in recs:
         if rec.source == "history":
             assert rec.item_id in state.purchases and rec.reason == "you bought this before"
         elif rec.source == "trending":
             assert rec.item_id in trending and rec.reason == "trending now"
         elif rec.source == "covisit":
-            because = [i for i in recent if rec.item_id in {n for n, _ in pairs.get(i, [])}]
+            because = [i for i in latest if rec.item_id in {n for n, _ in pairs.get(i, [])}]
             assert rec.reason in {f"often chosen with {i.upper()}" for i in because}
+        elif rec.source == "recent":
+            assert rec.item_id in session and rec.reason == "you looked at this earlier"
+        elif rec.source == "sessions":
+            # another shopper's session holds both the item and the named item of this session
+            because = {
+                mine
+                for items in others
+                for mine in session
+                if mine in items and rec.item_id in items and rec.item_id not in session
+            }
+            assert rec.reason in {
+                f"shoppers who viewed {i.upper()} also viewed this" for i in because
+            }
         else:
             assert rec.source == "similar"
             assert rec.reason == similar_reason(state, idx, cfg, now)

@@ -1,0 +1,110 @@
+"""Sessions: a shopper's current session, and "shoppers whose session looks like yours"
+(session-kNN, Jannach & Ludewig 2017) over the recent sessions a worker has seen. Pure: no I/O.
+
+A shopper's current session is the run of their recent items with no gap over ``gap_ms``
+before their latest one. The index keeps the latest session of up to ``max_sessions`` shoppers
+(the least recently active are forgotten first) and, for every item, the shoppers whose
+session holds it, most recent last, up to ``postings`` of them. A query takes the ``sample``
+most recently active sessions that share an item with the shopper's, keeps the ``k`` most
+similar (cosine over item sets, items weighted by how recent they are in the shopper's
+session), and scores every item of theirs by the summed similarity of the neighbours holding it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import OrderedDict, defaultdict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ranking.state import UserState
+
+
+def current_session(state: UserState, gap_ms: float) -> list[str]:
+    """The items of the shopper's current session, oldest first."""
+    recent = state.recent
+    start = len(recent) - 1
+    while start > 0 and recent[start][1] - recent[start - 1][1] <= gap_ms:
+        start -= 1
+    return [item for item, _ in recent[max(start, 0) :]]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    gap_ms: float = 30 * 60 * 1000.0
+    k: int = 100
+    sample: int = 500
+    max_sessions: int = 200_000
+    postings: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    item_id: str
+    score: float
+    # the shopper's session item the best neighbours shared: the reason's evidence
+    because: str
+
+
+class SessionIndex:
+    def __init__(self, cfg: SessionConfig | None = None) -> None:
+        self.cfg = cfg or SessionConfig()
+        # shopper -> (items of their latest session, time of its latest event), LRU order
+        self.sessions: OrderedDict[str, tuple[frozenset[str], int]] = OrderedDict()
+        self.postings: dict[str, deque[str]] = defaultdict(deque)
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def observe(self, shopper: str, items: Sequence[str], ts_ms: int) -> None:
+        """The shopper's current session is now ``items`` (latest event at ``ts_ms``)."""
+        known = self.sessions.pop(shopper, None)
+        before = known[0] if known is not None else frozenset()
+        now = frozenset(items)
+        self.sessions[shopper] = (now, max(ts_ms, known[1] if known else ts_ms))
+        for item in now - before:
+            posting = self.postings[item]
+            posting.append(shopper)
+            if len(posting) > self.cfg.postings:
+                posting.popleft()
+        while len(self.sessions) > self.cfg.max_sessions:
+            self.sessions.popitem(last=False)
+
+    def neighbours(self, shopper: str, session: Sequence[str], n: int) -> list[Neighbour]:
+        """The ``n`` best items of the sessions most like ``session`` (oldest item first),
+        other than the session's own."""
+        if not session:
+            return []
+        # Later items of the shopper's session weigh more (1, 1/2, 1/3, ... from the latest).
+        weight = {item: 1.0 / (1 + rank) for rank, item in enumerate(reversed(session))}
+        weight = {item: weight[item] for item in dict.fromkeys(session)}
+        norm = math.sqrt(len(weight))
+        last_ts: dict[str, int] = {}
+        for item in weight:
+            for other in self.postings.get(item, ()):
+                known = self.sessions.get(other)
+                if other != shopper and known is not None and item in known[0]:
+                    last_ts[other] = known[1]
+        recent = heapq.nlargest(self.cfg.sample, last_ts, key=lambda s: (last_ts[s], s))
+        similarity: dict[str, float] = {}
+        # the latest item of the shopper's session each neighbour shares: the reason's evidence
+        shares: dict[str, str] = {}
+        for other in recent:
+            items = self.sessions[other][0]
+            shared = [(w, item) for item, w in weight.items() if item in items]
+            similarity[other] = sum(w for w, _ in shared) / (norm * math.sqrt(len(items)))
+            shares[other] = max(shared)[1]
+        best = heapq.nlargest(self.cfg.k, similarity, key=lambda s: (similarity[s], s))
+        scores: dict[str, float] = defaultdict(float)
+        because: dict[str, tuple[float, str]] = {}
+        for other in best:
+            sim = similarity[other]
+            for item in self.sessions[other][0]:
+                scores[item] += sim
+                if item not in because or sim > because[item][0]:
+                    because[item] = (sim, shares[other])
+        for item in weight:
+            scores.pop(item, None)  # the session's own items are not news to the shopper
+        top = heapq.nsmallest(n, scores, key=lambda i: (-scores[i], i))
+        return [Neighbour(item, scores[item], because[item][1]) for item in top]

@@ -1,0 +1,150 @@
+"""The click-stream candidate sources against hand-computed examples: the current session,
+co-visits normalised per item, the session's own items, session-kNN, the blend that a flat
+source cannot flood, weights learned from clicks and the content source after a search."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from core.events import Click, Search
+from feature_store.memory import memory_stores
+from personalisation.pipeline import Personaliser
+from ranking.blend import BlendConfig, Proposal, blend, weights_from_clicks
+from ranking.item_index import ItemIndex, ItemInfo
+from ranking.profile import ProfileConfig, apply
+from ranking.recommend import RecommendConfig, covisited, search_aware, session_items
+from ranking.sessions import SessionConfig, SessionIndex, current_session
+from ranking.state import UserState
+
+T0 = 1_700_000_000_000
+MINUTE = 60_000
+
+
+def index(*items: str) -> ItemIndex:
+    out = ItemIndex(2)
+    for n, item in enumerate(items):
+        angle = n / max(1, len(items))
+        out.upsert(
+            ItemInfo(item, item.upper(), None, True),
+            np.array([math.cos(angle), math.sin(angle)], np.float32),
+        )
+    return out
+
+
+def clicked(*steps: tuple[str, int]) -> UserState:
+    """A shopper who clicked ``(item, minutes after T0)`` in order."""
+    state = UserState.new(2)
+    for n, (item, minute) in enumerate(steps):
+        state = apply(state, Click(f"e{n}", "u", T0 + minute * MINUTE, item), ProfileConfig())
+    return state
+
+
+def test_the_current_session_starts_after_the_last_long_gap() -> None:
+    state = clicked(("a", 0), ("b", 10), ("c", 100), ("d", 120), ("c", 125))
+    assert current_session(state, 30 * MINUTE) == ["d", "c"]
+    assert current_session(state, 115 * MINUTE) == ["a", "b", "d", "c"]
+    assert current_session(UserState.new(2), 30 * MINUTE) == []
+
+
+def test_covisits_are_normalised_per_session_item_and_weighted_by_recency() -> None:
+    state = clicked(("a", 0), ("b", 1))
+    neighbours = {"a": [("x", 2.0), ("y", 2.0)], "b": [("x", 1.0), ("z", 3.0)]}
+    got = covisited(state, neighbours, index("a", "b", "x", "y", "z"), RecommendConfig())
+    # b (latest, weight 1): x 1/4, z 3/4; a (weight 1/2): x 1/2 * 1/2, y 1/2 * 1/2
+    assert [(p.item_id, p.score) for p in got] == [("z", 0.75), ("x", 0.5), ("y", 0.25)]
+    assert [p.reason for p in got] == [
+        "often chosen with B",
+        "often chosen with B",  # b and a gave x as much; the latest item is named
+        "often chosen with A",
+    ]
+
+
+def test_covisits_of_an_earlier_session_do_not_count() -> None:
+    state = clicked(("a", 0), ("b", 120))
+    got = covisited(
+        state, {"a": [("x", 5.0)], "b": [("z", 1.0)]}, index("a", "b", "x", "z"), RecommendConfig()
+    )
+    assert [p.item_id for p in got] == ["z"]
+
+
+def test_the_session_items_come_back_latest_first() -> None:
+    got = session_items(clicked(("a", 0), ("b", 1), ("c", 2), ("b", 3)), RecommendConfig())
+    assert [(p.item_id, p.score, p.reason) for p in got] == [
+        ("b", 1.0, "you looked at this earlier"),
+        ("c", 0.5, "you looked at this earlier"),
+        ("a", pytest.approx(1 / 3), "you looked at this earlier"),
+    ]
+
+
+def test_session_knn_scores_items_by_the_similarity_of_the_sessions_holding_them() -> None:
+    sessions = SessionIndex()
+    sessions.observe("o1", ["a", "x"], T0)
+    sessions.observe("o2", ["a", "b", "y"], T0 + 1)
+    sessions.observe("o3", ["z"], T0 + 2)
+    got = sessions.neighbours("u", ["a", "b"], 10)
+    # weights of the shopper's items: b 1 (latest), a 1/2; |session| = 2
+    # o1 shares a: 0.5 / sqrt(2 * 2); o2 shares a and b: 1.5 / sqrt(2 * 3); o3 shares nothing
+    assert [(n.item_id, n.because) for n in got] == [("y", "b"), ("x", "a")]
+    assert [n.score for n in got] == pytest.approx([1.5 / math.sqrt(6), 0.25])
+
+
+def test_session_knn_ignores_the_shoppers_own_session_and_stays_bounded() -> None:
+    sessions = SessionIndex(SessionConfig(max_sessions=2, postings=2))
+    sessions.observe("u", ["a", "q"], T0)
+    assert sessions.neighbours("u", ["a"], 5) == []
+    for n in range(5):
+        sessions.observe(f"o{n}", ["a", f"x{n}"], T0 + n)
+    assert len(sessions) == 2 and len(sessions.postings["a"]) == 2
+    # only the two latest sessions are left; equal scores are ordered by item
+    assert [n.item_id for n in sessions.neighbours("u", ["a"], 5)] == ["x3", "x4"]
+
+
+def test_a_source_that_scores_everything_alike_cannot_flood_the_blend() -> None:
+    flat = [Proposal(f"s{n}", 0.96, "similar to A") for n in range(20)]
+    ranked = blend(
+        {"similar": flat, "covisit": [Proposal("c", 3.0, "often chosen with A")]},
+        BlendConfig((("similar", 1.0), ("covisit", 1.0))),
+    )
+    assert ranked[0].item_id == "c" and ranked[0].score == 1.0
+    assert ranked[1].score == pytest.approx(1 / 20)
+
+
+def test_source_weights_follow_click_rates_within_bounds() -> None:
+    weights = (("covisit", 1.0), ("similar", 0.5), ("trending", 0.2))
+    got = dict(weights_from_clicks(weights, {"covisit": 0.001, "similar": 0.1, "trending": 0.2}))
+    # mean rate 0.1003...: covisit would fall to 1%, trending rise to 2x: kept within 1/4 .. 4
+    assert got["covisit"] == 0.25 and got["similar"] == pytest.approx(
+        0.5 * 0.1 / (0.301 / 3), rel=1e-5
+    )
+    assert got["trending"] == pytest.approx(0.2 * 0.2 / (0.301 / 3), rel=1e-5)
+    assert weights_from_clicks(weights, {}) == weights
+
+
+def test_the_pipeline_learns_weights_only_after_enough_clicks() -> None:
+    cfg = RecommendConfig(
+        learn_min_clicks=10, blend=BlendConfig((("covisit", 1.0), ("similar", 1.0)))
+    )
+    p = Personaliser(index("a"), memory_stores(2), encoder=None, ranking=cfg)  # type: ignore[arg-type]
+    p.sampler.set_counts({"covisit": 1000.0, "similar": 1000.0}, {"covisit": 8.0, "similar": 1.0})
+    assert p.ranking_now() is p.ranking
+    p.sampler.set_counts({"covisit": 1000.0, "similar": 1000.0}, {"covisit": 30.0, "similar": 10.0})
+    learned = dict(p.ranking_now().blend.weights)
+    assert learned["covisit"] > 1.0 > learned["similar"]
+
+
+def test_right_after_a_search_the_content_source_weighs_more() -> None:
+    cfg = RecommendConfig(blend=BlendConfig((("similar", 0.1), ("covisit", 1.0))))
+    state = clicked(("a", 0))
+    assert search_aware(state, cfg) is cfg.blend
+    searched = apply(
+        state,
+        Search("s", "u", T0 + MINUTE, "tea"),
+        ProfileConfig(),
+        text_vector=np.ones(2, np.float32),
+    )
+    assert dict(search_aware(searched, cfg).weights) == {"similar": 1.0, "covisit": 1.0}
+    again = apply(searched, Click("c", "u", T0 + 2 * MINUTE, "a"), ProfileConfig())
+    assert search_aware(again, cfg) is cfg.blend
