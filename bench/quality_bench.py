@@ -283,7 +283,7 @@ def main() -> None:
     p.add_argument(
         "--weights",
         default=RETAIL_WEIGHTS,
-        help="blend weights, e.g. similar=1,covisit=1,history=0.8,trending=0.3",
+        help="blend weights, e.g. similar=0.1,covisit=1,sessions=1,recent=1.5,history=0.8",
     )
     p.add_argument("--name", default="quality")
     args = p.parse_args()

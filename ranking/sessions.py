@@ -17,6 +17,7 @@ import math
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from ranking.state import UserState
 
@@ -34,9 +35,9 @@ def current_session(state: UserState, gap_ms: float) -> list[str]:
 class SessionConfig:
     gap_ms: float = 30 * 60 * 1000.0
     k: int = 100
-    sample: int = 500
+    sample: int = 200
     max_sessions: int = 200_000
-    postings: int = 1000
+    postings: int = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,27 +81,36 @@ class SessionIndex:
         weight = {item: 1.0 / (1 + rank) for rank, item in enumerate(reversed(session))}
         weight = {item: weight[item] for item in dict.fromkeys(session)}
         norm = math.sqrt(len(weight))
-        last_ts: dict[str, int] = {}
-        for item in weight:
-            for other in self.postings.get(item, ()):
-                known = self.sessions.get(other)
-                if other != shopper and known is not None and item in known[0]:
-                    last_ts[other] = known[1]
-        recent = heapq.nlargest(self.cfg.sample, last_ts, key=lambda s: (last_ts[s], s))
+        mine = weight.keys()
+        sessions = self.sessions
+        # Candidates: the latest ``sample`` shoppers of each item's postings (stale entries,
+        # whose session moved on, share nothing and drop out below).
+        candidates = {
+            other
+            for item in mine
+            for other in islice(reversed(self.postings.get(item, ())), self.cfg.sample)
+        }
+        candidates.discard(shopper)
+        recent = heapq.nlargest(
+            self.cfg.sample,
+            (s for s in candidates if s in sessions),
+            key=lambda s: (sessions[s][1], s),
+        )
         similarity: dict[str, float] = {}
         # the latest item of the shopper's session each neighbour shares: the reason's evidence
         shares: dict[str, str] = {}
         for other in recent:
-            items = self.sessions[other][0]
-            shared = [(w, item) for item, w in weight.items() if item in items]
-            similarity[other] = sum(w for w, _ in shared) / (norm * math.sqrt(len(items)))
-            shares[other] = max(shared)[1]
+            items = sessions[other][0]
+            shared = items & mine
+            if shared:
+                similarity[other] = sum(weight[i] for i in shared) / (norm * math.sqrt(len(items)))
+                shares[other] = max(shared, key=weight.__getitem__)
         best = heapq.nlargest(self.cfg.k, similarity, key=lambda s: (similarity[s], s))
         scores: dict[str, float] = defaultdict(float)
         because: dict[str, tuple[float, str]] = {}
         for other in best:
             sim = similarity[other]
-            for item in self.sessions[other][0]:
+            for item in sessions[other][0]:
                 scores[item] += sim
                 if item not in because or sim > because[item][0]:
                     because[item] = (sim, shares[other])
