@@ -5,7 +5,8 @@ A shopper's current session is the run of their recent items with no gap over ``
 before their latest one. The index keeps the latest session of up to ``max_sessions`` shoppers
 (the least recently active are forgotten first) and, for every item, the shoppers whose
 session holds it, most recent last, up to ``postings`` of them. A query takes the ``sample``
-most recently active sessions that share an item with the shopper's, keeps the ``k`` most
+most recently active sessions that share one of the ``candidates_from`` latest items of the
+shopper's session, keeps the ``k`` most
 similar (cosine over item sets, items weighted by how recent they are in the shopper's
 session), and scores every item of theirs by the summed similarity of the neighbours holding it.
 """
@@ -36,6 +37,7 @@ class SessionConfig:
     gap_ms: float = 30 * 60 * 1000.0
     k: int = 100
     sample: int = 200
+    candidates_from: int = 5
     max_sessions: int = 200_000
     postings: int = 500
 
@@ -83,11 +85,13 @@ class SessionIndex:
         norm = math.sqrt(len(weight))
         mine = weight.keys()
         sessions = self.sessions
-        # Candidates: the latest ``sample`` shoppers of each item's postings (stale entries,
-        # whose session moved on, share nothing and drop out below).
+        # Candidates: the latest ``sample`` shoppers in the postings of the session's
+        # ``candidates_from`` latest items, so a list's work is bounded however long the
+        # session (stale entries, whose session moved on, share nothing and drop out below).
+        latest = list(dict.fromkeys(reversed(session)))[: self.cfg.candidates_from]
         candidates = {
             other
-            for item in mine
+            for item in latest
             for other in islice(reversed(self.postings.get(item, ())), self.cfg.sample)
         }
         candidates.discard(shopper)
