@@ -43,7 +43,7 @@ from ranking.recommend import RecommendConfig
 K = 20
 # Chosen on the validation span (2011-09-01 to 2011-10-01, before the test period): a shop
 # whose only signal is purchases leans on the shopper's own history.
-RETAIL_WEIGHTS = "similar=0.1,covisit=0.3,history=2,trending=0.05"
+RETAIL_WEIGHTS = "similar=0.1,covisit=0.15,history=2,trending=0.05"
 DAY_MS = 86_400_000
 
 
