@@ -126,8 +126,9 @@ def covisited(
 
 
 def session_items(state: UserState, cfg: RecommendConfig) -> list[Proposal]:
-    """The current session's items back, the latest first (1, 1/2, 1/3, ...)."""
-    session = current_session(state, cfg.session_gap_ms)
+    """The current session's items the shopper looked at and has not bought (``history``
+    speaks for those), the latest first (1, 1/2, 1/3, ...)."""
+    session = [i for i in current_session(state, cfg.session_gap_ms) if i not in state.purchases]
     return [
         Proposal(item, 1.0 / (1 + rank), "you looked at this earlier")
         for rank, item in enumerate(reversed(session))
@@ -137,7 +138,7 @@ def session_items(state: UserState, cfg: RecommendConfig) -> list[Proposal]:
 def session_neighbours(found: list[Neighbour], index: ItemIndex) -> list[Proposal]:
     return [
         Proposal(
-            n.item_id, n.score, f"shoppers who viewed {_title(index, n.because)} also viewed this"
+            n.item_id, n.score, f"shoppers who chose {_title(index, n.because)} also chose this"
         )
         for n in found
     ]

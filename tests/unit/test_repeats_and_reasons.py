@@ -156,7 +156,8 @@ def test_every_reason_is_backed_by_its_evidence(
             because = [i for i in latest if rec.item_id in {n for n, _ in pairs.get(i, [])}]
             assert rec.reason in {f"often chosen with {i.upper()}" for i in because}
         elif rec.source == "recent":
-            assert rec.item_id in session and rec.reason == "you looked at this earlier"
+            assert rec.item_id in session and rec.item_id not in state.purchases
+            assert rec.reason == "you looked at this earlier"
         elif rec.source == "sessions":
             # another shopper's session holds both the item and the named item of this session
             because = {
@@ -166,7 +167,7 @@ def test_every_reason_is_backed_by_its_evidence(
                 if mine in items and rec.item_id in items and rec.item_id not in session
             }
             assert rec.reason in {
-                f"shoppers who viewed {i.upper()} also viewed this" for i in because
+                f"shoppers who chose {i.upper()} also chose this" for i in because
             }
         else:
             assert rec.source == "similar"

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from core.events import Click, Search
+from core.events import Click, Purchase, Search
 from feature_store.memory import memory_stores
 from personalisation.pipeline import Personaliser
 from ranking.blend import BlendConfig, Proposal, blend, weights_from_clicks
@@ -77,6 +77,12 @@ def test_the_session_items_come_back_latest_first() -> None:
         ("c", 0.5, "you looked at this earlier"),
         ("a", pytest.approx(1 / 3), "you looked at this earlier"),
     ]
+
+
+def test_items_bought_in_the_session_are_left_to_the_purchase_history() -> None:
+    state = clicked(("a", 0), ("b", 1))
+    state = apply(state, Purchase("p", "u", T0 + 2 * MINUTE, "a", 1, 1.0), ProfileConfig())
+    assert [p.item_id for p in session_items(state, RecommendConfig())] == ["b"]
 
 
 def test_session_knn_scores_items_by_the_similarity_of_the_sessions_holding_them() -> None:
