@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ class SessionConfig:
     k: int = 100
     sample: int = 200
     candidates_from: int = 5
-    max_sessions: int = 200_000
+    max_sessions: int = 100_000
     postings: int = 500
 
 
@@ -53,8 +54,9 @@ class Neighbour:
 class SessionIndex:
     def __init__(self, cfg: SessionConfig | None = None) -> None:
         self.cfg = cfg or SessionConfig()
-        # shopper -> (items of their latest session, time of its latest event), LRU order
-        self.sessions: OrderedDict[str, tuple[frozenset[str], int]] = OrderedDict()
+        # shopper -> (distinct items of their latest session, time of its latest event), LRU
+        # order; a tuple costs a fifth of a frozenset's memory
+        self.sessions: OrderedDict[str, tuple[tuple[str, ...], int]] = OrderedDict()
         self.postings: dict[str, deque[str]] = defaultdict(deque)
 
     def __len__(self) -> int:
@@ -63,10 +65,11 @@ class SessionIndex:
     def observe(self, shopper: str, items: Sequence[str], ts_ms: int) -> None:
         """The shopper's current session is now ``items`` (latest event at ``ts_ms``)."""
         known = self.sessions.pop(shopper, None)
-        before = known[0] if known is not None else frozenset()
-        now = frozenset(items)
+        before = set(known[0]) if known is not None else set()
+        # Item ids are shared by every session and posting that holds them, not copied.
+        now = tuple(dict.fromkeys(map(sys.intern, items)))
         self.sessions[shopper] = (now, max(ts_ms, known[1] if known else ts_ms))
-        for item in now - before:
+        for item in (i for i in now if i not in before):
             posting = self.postings[item]
             posting.append(shopper)
             if len(posting) > self.cfg.postings:
@@ -105,7 +108,7 @@ class SessionIndex:
         shares: dict[str, str] = {}
         for other in recent:
             items = sessions[other][0]
-            shared = items & mine
+            shared = mine & items
             if shared:
                 similarity[other] = sum(weight[i] for i in shared) / (norm * math.sqrt(len(items)))
                 shares[other] = max(shared, key=weight.__getitem__)
