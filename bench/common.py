@@ -34,6 +34,16 @@ class Latencies:
         }
 
 
+class NoText:
+    """The text encoder of replays whose events carry no text: a call is a defect."""
+
+    async def encode_query(self, query: str) -> Any:
+        raise AssertionError("these events carry no text")
+
+    async def encode_text(self, text: str) -> Any:
+        raise AssertionError("these events carry no text")
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     try:

@@ -34,7 +34,7 @@ from feature_store.keys import Keys
 from replay import online_retail
 from streams.admin import ensure_topics, topic_reader
 from streams.producer import EventProducer
-from tools.harness import isolated, start_worker, stop_worker, wait_healthy
+from tools.harness import forget_run, isolated, start_worker, stop_worker, wait_healthy
 from tools.stats import read_totals
 
 WARMUP_S = 2.0
@@ -269,10 +269,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "batch_max_wait_ms": settings.batch_max_wait_ms,
         },
     }
+    items_file = RESULTS / f".items-{run}.txt"
     try:
         await wait_healthy(f"http://127.0.0.1:{settings.web_port}/health", proc, timeout_s=120)
         items = await load_catalogue(settings, Path(args.data))
-        items_file = RESULTS / f".items-{run}.txt"
         items_file.write_text("\n".join(items))
         print(f"catalogue of {len(items):,} items loaded", flush=True)
         await offered_run(settings, follower, "click", 300, 4, items_file, f"{run}-warm")
@@ -321,11 +321,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             f"p95 {g['p95_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms",
             flush=True,
         )
-        items_file.unlink()
     finally:
         follow_task.cancel()
         await asyncio.gather(follow_task, return_exceptions=True)
         stop_worker(proc)
+        items_file.unlink(missing_ok=True)
+        # The run's topics and keys (100,000 shoppers) would otherwise stay in the local stack.
+        await forget_run(settings)
     return result
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import machine, pyplot, save
+from bench.common import NoText, machine, pyplot, save
 from bench.datasets import RETAIL
 from bench.quality_baselines import ContentVectors, CoOccurrence, OwnHistory, Popularity
 from bench.retail_invoices import Invoice, load
@@ -84,7 +84,7 @@ class Engine:
         self.personaliser = Personaliser(
             index,
             memory_stores(index.dim, repeats=True),
-            _NoText(),
+            NoText(),
             profile=profile,
             ranking=ranking,
         )
@@ -115,14 +115,6 @@ def engine_settings(
     if purchase_half_life_days is not None:
         overrides["purchase_half_life_days"] = purchase_half_life_days
     return Settings(blend_weights=weights, recommendations_k=K, explore_share=0.0, **overrides)
-
-
-class _NoText:
-    async def encode_query(self, query: str) -> np.ndarray:
-        raise AssertionError("purchases carry no text")
-
-    async def encode_text(self, text: str) -> np.ndarray:
-        raise AssertionError("purchases carry no text")
 
 
 def build_index(titles: dict[str, str], models: Path, precision: str = "int8") -> ItemIndex:

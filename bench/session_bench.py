@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import machine, pyplot, save
+from bench.common import NoText, machine, pyplot, save
 from bench.session_baselines import AssociationRules, Popularity, SessionKNN, SessionPopularity
 from bench.session_data import STREAMS, Event, Stream
 from core.events import Click, Purchase, UserEvent
@@ -39,14 +39,6 @@ from ranking.item_index import ItemIndex, ItemInfo
 K = 20
 ENGINE = "Pulse engine"
 LEARN_BATCH = 500
-
-
-class _NoText:
-    async def encode_query(self, query: str) -> np.ndarray:
-        raise AssertionError("clicks carry no text")
-
-    async def encode_text(self, text: str) -> np.ndarray:
-        raise AssertionError("clicks carry no text")
 
 
 def item_texts(events: list[Event]) -> dict[str, tuple[str, str | None]]:
@@ -85,7 +77,7 @@ class Engine:
     def __init__(self, index: ItemIndex, settings: Settings) -> None:
         profile, ranking = ranking_configs(settings)
         self.personaliser = Personaliser(
-            index, memory_stores(index.dim), _NoText(), profile=profile, ranking=ranking
+            index, memory_stores(index.dim), NoText(), profile=profile, ranking=ranking
         )
         self.lists: dict[str, list[str]] = {}
         self.n = 0

@@ -24,8 +24,6 @@ from typing import Any
 import numpy as np
 import orjson
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.common import machine, pyplot, save
 from bench.datasets import RETAIL, product_names
@@ -35,7 +33,7 @@ from core.settings import Settings
 from core.topics import Topics
 from streams.admin import ensure_topics
 from streams.producer import EventProducer
-from tools.harness import forget_run, isolated, start_worker, stop_worker, wait_healthy
+from tools.harness import forget_run, input_lag, isolated, start_worker, stop_worker, wait_healthy
 from tools.stats import read_totals
 
 SAMPLE_S = 15.0
@@ -55,26 +53,6 @@ async def redis_mb(settings: Settings) -> float:
     finally:
         await client.aclose()
     return float(info["used_memory"]) / 2**20
-
-
-async def lag(settings: Settings) -> int:
-    """Messages on the input topics not yet committed by the worker's consumer group."""
-    topics = Topics.from_settings(settings).inputs
-    parts = [TopicPartition(t, p) for t in topics for p in range(settings.partitions)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await consumer.start()
-    await admin.start()
-    try:
-        ends = await consumer.end_offsets(parts)
-        committed = await admin.list_consumer_group_offsets(settings.app_id)
-    finally:
-        await admin.close()
-        await consumer.stop()
-    return sum(
-        end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
-        for tp, end in ends.items()
-    )
 
 
 def events(n: int, users: int, items: list[str], queries: list[str], seed: int) -> Any:
@@ -147,7 +125,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "t_s": round(time.monotonic() - started, 1),
                 "worker_rss_mb": round(rss_mb(proc.pid), 1),
                 "redis_mb": round(await redis_mb(settings), 1),
-                "lag": await lag(settings),
+                "lag": sum((await input_lag(settings)).values()),
                 "processed": sum(totals.processed.values()),
                 "dead_lettered": sum(totals.dead_lettered.values()),
             }

@@ -53,8 +53,8 @@ from ranking.explore import ThompsonSampler
 from ranking.intent import IntentConfig
 from ranking.item_index import ItemIndex
 from ranking.profile import ProfileConfig
-from ranking.recommend import RecommendConfig, recommend, similar_many
-from ranking.sessions import Neighbour, SessionConfig, SessionIndex, current_session
+from ranking.recommend import RecommendConfig, covisit_sources, recommend, similar_many
+from ranking.sessions import Neighbour, SessionIndex, current_session
 from ranking.state import UserState
 from ranking.trending import DecayedCounter
 from trends.tracker import TrendTracker
@@ -111,7 +111,8 @@ class Personaliser:
         self.trending = DecayedCounter(half_life_ms=6 * 3600 * 1000.0)
         # The latest sessions of this worker's shoppers, for "shoppers whose session looks
         # like yours"; in process, so a restarted worker starts it afresh.
-        self.sessions = SessionIndex(SessionConfig(gap_ms=self.ranking.session_gap_ms))
+        self.sessions = SessionIndex()
+        self._uses_sessions = dict(self.ranking.blend.weights).get("sessions", 0.0) > 0
         # Exploration over candidate sources, learned from clicks on the lists.
         self.sampler = ThompsonSampler(CANDIDATE_SOURCES, prior=(1.0, 10.0))
         self.rng = random.Random(0)
@@ -207,8 +208,7 @@ class Personaliser:
     async def _read_context(
         self, states: dict[str, UserState]
     ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, float] | None]:
-        last = self.ranking.recent_for_covisit
-        recent = {i for s in states.values() for i, _ in s.recent[-last:]}
+        recent = {i for s in states.values() for i in covisit_sources(s, self.ranking)}
         neighbours = await self.stores.covisit.neighbours(recent)
         return neighbours, await self._repeat_rates(states.values())
 
@@ -305,7 +305,7 @@ class Personaliser:
 
     def _like(self, uid: str, state: UserState) -> list[Neighbour]:
         """Items of the sessions most like the shopper's (when the blend uses them)."""
-        if dict(self.ranking.blend.weights).get("sessions", 0.0) <= 0:
+        if not self._uses_sessions:
             return []
         session = current_session(state, self.ranking.session_gap_ms)
         return self.sessions.neighbours(uid, session, self.ranking.per_source)
@@ -353,8 +353,7 @@ class Personaliser:
     async def recommend_for(self, user_id: str, now_ms: int, k: int) -> list[Recommendation]:
         """A fresh list for one shopper at ``now_ms``, ranked as after an event."""
         state = (await self.stores.users.load([user_id]))[user_id]
-        recent = [i for i, _ in state.recent[-self.ranking.recent_for_covisit :]]
-        neighbours = await self.stores.covisit.neighbours(recent)
+        neighbours = await self.stores.covisit.neighbours(covisit_sources(state, self.ranking))
         trending = self.trending.top(self.ranking.per_source, now_ms)
         cfg = replace(self.ranking_now(), k=k)
         rates = await self._repeat_rates([state])

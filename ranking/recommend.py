@@ -96,6 +96,11 @@ def similar(
     return similar_many({"": state}, index, cfg, {"": now_ms})[""]
 
 
+def covisit_sources(state: UserState, cfg: RecommendConfig) -> list[str]:
+    """The items whose co-visits the ``covisit`` source reads: the session's latest."""
+    return current_session(state, cfg.session_gap_ms)[-cfg.recent_for_covisit :]
+
+
 def covisited(
     state: UserState,
     neighbours: dict[str, list[tuple[str, float]]],
@@ -110,8 +115,7 @@ def covisited(
     """
     scores: dict[str, float] = {}
     because: dict[str, tuple[float, str]] = {}
-    session = current_session(state, cfg.session_gap_ms)[-cfg.recent_for_covisit :]
-    for rank, source_item in enumerate(reversed(session)):
+    for rank, source_item in enumerate(reversed(covisit_sources(state, cfg))):
         row = neighbours.get(source_item, [])
         total = sum(count for _, count in row)
         for item, count in row:

@@ -35,7 +35,6 @@ def current_session(state: UserState, gap_ms: float) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class SessionConfig:
-    gap_ms: float = 30 * 60 * 1000.0
     k: int = 100
     sample: int = 200
     candidates_from: int = 5
@@ -83,18 +82,17 @@ class SessionIndex:
         if not session:
             return []
         # Later items of the shopper's session weigh more (1, 1/2, 1/3, ... from the latest).
-        weight = {item: 1.0 / (1 + rank) for rank, item in enumerate(reversed(session))}
-        weight = {item: weight[item] for item in dict.fromkeys(session)}
+        latest_first = list(dict.fromkeys(reversed(session)))
+        weight = {item: 1.0 / (1 + rank) for rank, item in enumerate(latest_first)}
         norm = math.sqrt(len(weight))
         mine = weight.keys()
         sessions = self.sessions
         # Candidates: the latest ``sample`` shoppers in the postings of the session's
         # ``candidates_from`` latest items, so a list's work is bounded however long the
         # session (stale entries, whose session moved on, share nothing and drop out below).
-        latest = list(dict.fromkeys(reversed(session)))[: self.cfg.candidates_from]
         candidates = {
             other
-            for item in latest
+            for item in latest_first[: self.cfg.candidates_from]
             for other in islice(reversed(self.postings.get(item, ())), self.cfg.sample)
         }
         candidates.discard(shopper)

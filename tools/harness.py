@@ -18,10 +18,12 @@ from pathlib import Path
 
 import aiohttp
 import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from core.errors import ServiceError
 from core.settings import Settings
+from core.topics import Topics
 
 
 async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
@@ -84,6 +86,30 @@ async def forget_run(settings: Settings) -> None:
             await client.delete(*keys[start : start + 1000])
     finally:
         await client.aclose()
+
+
+async def input_lag(settings: Settings, wait_s: float = 0.0) -> dict[TopicPartition, int]:
+    """The input partitions the worker group has not committed to their end, each with how
+    many messages it lags; polled until none lags or ``wait_s`` has passed."""
+    names = Topics.from_settings(settings).inputs
+    parts = [TopicPartition(name, p) for name in names for p in range(settings.partitions)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    await admin.start()
+    try:
+        ends = dict(await consumer.end_offsets(parts))
+        deadline = time.monotonic() + wait_s
+        while True:
+            committed = await admin.list_consumer_group_offsets(settings.app_id)
+            done = {tp: max(committed[tp].offset, 0) if tp in committed else 0 for tp in ends}
+            lagging = {tp: end - done[tp] for tp, end in ends.items() if end > done[tp]}
+            if not lagging or time.monotonic() > deadline:
+                return lagging
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+        await consumer.stop()
 
 
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:

@@ -15,9 +15,8 @@ import pytest
 
 from core.events import EventKind
 from core.settings import Settings
-from tests.integration.stack import check_services, new_settings, running_worker, send_catalogue
+from tests.integration.stack import new_settings, running_shop
 from tests.unit.examples import VALID
-from tools.harness import forget_run
 
 REQUESTS = 1_000
 ROUTES = ["/events", "/users/{user}/recommendations", "/trends", "/health", "/metrics"]
@@ -55,14 +54,8 @@ def encoded(data: bytes, encoding: str | None, rng: random.Random) -> bytes:
 
 @pytest.fixture(scope="module")
 async def shop() -> AsyncIterator[Settings]:
-    settings = new_settings(partitions=3, http_max_body_bytes=64 * 1024)
-    await check_services(settings)
-    try:
-        async with running_worker(settings):
-            await send_catalogue(settings)
-            yield settings
-    finally:
-        await forget_run(settings)
+    async with running_shop(new_settings(partitions=3, http_max_body_bytes=64 * 1024)) as s:
+        yield s
 
 
 async def test_fuzzed_requests_never_get_a_5xx_and_the_worker_goes_on(shop: Settings) -> None:

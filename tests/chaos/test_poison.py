@@ -17,15 +17,7 @@ from core.events import EventKind
 from core.settings import Settings
 from core.topics import Topics
 from streams.producer import EventProducer
-from tests.integration.stack import (
-    T0,
-    check_services,
-    new_settings,
-    read_topic,
-    running_worker,
-    send_catalogue,
-)
-from tools.harness import forget_run
+from tests.integration.stack import T0, new_settings, read_topic, running_shop
 
 Poison = Callable[[Settings, EventProducer], Awaitable[None]]
 
@@ -37,13 +29,8 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="module")
 async def shop(settings: Settings) -> AsyncIterator[Settings]:
-    await check_services(settings)
-    try:
-        async with running_worker(settings):
-            await send_catalogue(settings)
-            yield settings
-    finally:
-        await forget_run(settings)
+    async with running_shop(settings) as shop:
+        yield shop
 
 
 async def get(settings: Settings, path: str) -> tuple[int, Any]:

@@ -21,14 +21,13 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from core.events import EventKind
 from core.settings import Settings
 from feature_store.counts import BatchCounts
 from streams.admin import ensure_topics
 from streams.producer import EventProducer
-from tools.harness import isolated, start_worker, stop_worker, wait_healthy
+from tools.harness import forget_run, isolated, start_worker, stop_worker, wait_healthy
 from tools.stats import read_totals
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +77,19 @@ async def running_worker(settings: Settings) -> AsyncIterator[subprocess.Popen[b
             sys.stderr.write(log.read_text()[-5000:])
 
 
+@contextlib.asynccontextmanager
+async def running_shop(settings: Settings) -> AsyncIterator[Settings]:
+    """A worker with ``settings`` over this suite's catalogue; the run's topics and keys are
+    forgotten afterwards."""
+    await check_services(settings)
+    try:
+        async with running_worker(settings):
+            await send_catalogue(settings)
+            yield settings
+    finally:
+        await forget_run(settings)
+
+
 async def wait_for_totals(settings: Settings, before: BatchCounts, expected: int) -> BatchCounts:
     """Totals since ``before`` once ``expected`` messages are counted (or after 60 s)."""
     deadline = time.monotonic() + 60
@@ -94,39 +106,6 @@ async def wait_for_totals(settings: Settings, before: BatchCounts, expected: int
                 now.processed - before.processed, now.dead_lettered - before.dead_lettered
             )
         await asyncio.sleep(0.2)
-
-
-async def uncommitted_partitions(
-    settings: Settings, timeout_s: float = 30
-) -> dict[TopicPartition, int]:
-    """Input partitions whose committed offset is still behind their end (waits up to timeout_s).
-
-    Empty once the worker has processed (and committed) everything sent so far, on every topic.
-    """
-    from core.topics import Topics
-
-    names = Topics.from_settings(settings).inputs
-    parts = [TopicPartition(name, p) for name in names for p in range(settings.partitions)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await consumer.start()
-    await admin.start()
-    try:
-        ends = dict(await consumer.end_offsets(parts))
-        deadline = time.monotonic() + timeout_s
-        while True:
-            committed = await admin.list_consumer_group_offsets(settings.app_id)
-            lagging = {
-                tp: end
-                for tp, end in ends.items()
-                if end > 0 and (tp not in committed or committed[tp].offset < end)
-            }
-            if not lagging or time.monotonic() > deadline:
-                return lagging
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
-        await consumer.stop()
 
 
 async def read_topic(settings: Settings, topic: str) -> list[tuple[bytes | None, bytes | None]]:

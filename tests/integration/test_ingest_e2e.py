@@ -23,8 +23,9 @@ from core.topics import Topics
 from replay import synthetic
 from replay.corrupt import corrupt
 from streams.producer import EventProducer, complete
-from tests.integration.stack import read_topic, uncommitted_partitions, wait_for_totals
+from tests.integration.stack import read_topic, wait_for_totals
 from tests.unit.examples import VALID
+from tools.harness import input_lag
 from tools.stats import read_totals
 
 pytestmark = pytest.mark.integration
@@ -165,5 +166,5 @@ async def test_health_and_metrics(settings: Settings, worker: subprocess.Popen[b
 async def test_offsets_are_committed_once_processed(
     settings: Settings, worker: subprocess.Popen[bytes]
 ) -> None:
-    lagging = await uncommitted_partitions(settings)
+    lagging = await input_lag(settings, wait_s=30)
     assert not lagging, f"uncommitted partitions: {lagging}"

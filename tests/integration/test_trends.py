@@ -22,9 +22,8 @@ from tests.integration.stack import (
     running_worker,
     send,
     send_catalogue,
-    uncommitted_partitions,
 )
-from tools.harness import forget_run
+from tools.harness import forget_run, input_lag
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +32,7 @@ KITCHEN = ["K1", "K2", "K3", "K4", "K5", "K6"]
 
 async def read_signals(settings: Any, timeout_s: float = 20) -> list[dict[str, Any]]:
     """Every message on the trends topic so far (waits until the worker has caught up)."""
-    assert not await uncommitted_partitions(settings)
+    assert not await input_lag(settings, wait_s=30)
     reader = await topic_reader(settings, Topics.from_settings(settings).trends, from_end=False)
     out: list[dict[str, Any]] = []
     try:
@@ -82,7 +81,7 @@ async def test_a_burst_trends_and_steady_traffic_does_not() -> None:
             ]
             await send(settings, steady)
             # The burst's searches are on another topic: let the steady clicks go first.
-            assert not await uncommitted_partitions(settings)
+            assert not await input_lag(settings, wait_s=30)
             await send(settings, burst)
             signals = await read_signals(settings)
             async with aiohttp.ClientSession() as session:
