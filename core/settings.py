@@ -18,6 +18,8 @@ CANDIDATE_SOURCES = ("similar", "covisit", "sessions", "recent", "history", "tre
 # Chosen on the validation spans of the next-click benchmark (bench/session_bench.py) for click
 # streams; shops that only send purchases lean on history instead (bench/quality_bench.py).
 DEFAULT_BLEND_WEIGHTS = "similar=0.1,covisit=1,sessions=1,recent=1.5,history=0.8,trending=0.1"
+DEFAULT_ADMIN_TOKEN = "change-me"
+MIN_ADMIN_TOKEN_CHARS = 16
 
 
 class Settings(BaseSettings):
@@ -127,7 +129,23 @@ class Settings(BaseSettings):
     trend_min_z: float = Field(4.0, ge=0, description="Least Poisson z-score to trend.")
     trend_warmup_windows: int = Field(10, ge=1, description="Windows to learn before trending.")
     shop_timezone: str = Field("UTC", description="Time zone of the shop's peak hours.")
-    admin_token: SecretStr = SecretStr("change-me")
+    admin_token: SecretStr = Field(
+        SecretStr(DEFAULT_ADMIN_TOKEN),
+        description="Bearer token of the admin routes (forgetting shoppers, data access, "
+        "intent shifts, metrics when metrics_admin_only); a worker refuses to start with the "
+        "default unless dev is set.",
+    )
+    dev: bool = Field(
+        False, description="A development machine: a worker may start with the default token."
+    )
+    metrics_admin_only: bool = Field(False, description="GET /metrics needs the admin token.")
+    forget_keep_days: float = Field(
+        7.0,
+        gt=0,
+        description="How long the forget topic keeps a deletion (the shopper's id and when), so "
+        "older events still in the input topics cannot bring the shopper back: at least the "
+        "input topics' retention (Kafka's default is 7 days).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
@@ -148,3 +166,21 @@ def parse_weights(text: str) -> tuple[tuple[str, float], ...]:
             raise ValueError(f"blend weight {part!r} is negative")
         pairs.append((name, weight))
     return tuple(pairs)
+
+
+def admin_token_problem(settings: Settings) -> str | None:
+    """Why a worker must not start with this admin token, with how to set one; None if fine."""
+    token = settings.admin_token.get_secret_value()
+    if settings.dev:
+        return None
+    how = (
+        "set PULSE_ADMIN_TOKEN to a secret of at least "
+        f"{MIN_ADMIN_TOKEN_CHARS} characters (for example the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or PULSE_DEV=true on "
+        "a development machine"
+    )
+    if token == DEFAULT_ADMIN_TOKEN:
+        return f"PULSE_ADMIN_TOKEN is the default {DEFAULT_ADMIN_TOKEN!r}: {how}"
+    if len(token) < MIN_ADMIN_TOKEN_CHARS:
+        return f"PULSE_ADMIN_TOKEN is shorter than {MIN_ADMIN_TOKEN_CHARS} characters: {how}"
+    return None

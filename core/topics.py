@@ -52,5 +52,10 @@ class Topics:
         return self.prefix + "trends"
 
     @property
+    def forget(self) -> str:
+        """Requests to forget a shopper (``core.forget``), compacted, read by every worker."""
+        return self.prefix + "forget"
+
+    @property
     def all(self) -> list[str]:
-        return [*self.inputs, self.dead_letter, self.recommendations, self.trends]
+        return [*self.inputs, self.dead_letter, self.recommendations, self.trends, self.forget]

@@ -36,6 +36,11 @@ class Keys:
         """String: JSON of the latest recommendation list, as published."""
         return f"{self.prefix}:u:{{{user_id}}}:recs"
 
+    def shopper(self, user_id: str) -> tuple[str, ...]:
+        """Every key of one shopper (all in the shopper's Cluster slot): what forgetting them
+        deletes."""
+        return (self.user(user_id), self.recommendations(user_id))
+
     def covisit(self, item_id: str) -> str:
         """Sorted set: neighbour item -> co-visitation weight (bounded)."""
         return f"{self.prefix}:cv:{{{item_id}}}"

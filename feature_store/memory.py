@@ -30,6 +30,16 @@ class MemoryUserStore:
     def clear_cache(self) -> None:
         """Nothing is cached: the dictionary is the store."""
 
+    def evict(self, user_id: str) -> None:
+        """Nothing is cached: the dictionary is the store."""
+
+    async def erase(self, user_id: str) -> None:
+        self.states.pop(user_id, None)
+        self.lists.pop(user_id, None)
+
+    async def stored(self, user_id: str) -> tuple[UserState | None, dict[str, Any] | None]:
+        return self.states.get(user_id), self.lists.get(user_id)
+
     async def load(self, user_ids: Iterable[str]) -> dict[str, UserState]:
         return {uid: self.states.get(uid) or UserState.new(self.dim) for uid in user_ids}
 

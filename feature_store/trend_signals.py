@@ -14,6 +14,9 @@ from redis.asyncio.client import Pipeline
 
 from feature_store.keys import Keys
 
+# The one kind of signal whose subject is a shopper.
+SHOPPER_KIND = "intent_shift"
+
 
 class TrendSignalStore:
     def __init__(self, client: aioredis.Redis, keys: Keys, keep: int = 100) -> None:
@@ -30,3 +33,25 @@ class TrendSignalStore:
     async def latest(self, kind: str, limit: int) -> list[dict[str, Any]]:
         rows = await self.client.lrange(self.keys.trend_signals(kind), 0, limit - 1)
         return [orjson.loads(row) for row in rows]
+
+    async def naming(self, user_id: str) -> list[dict[str, Any]]:
+        """The kept signals about the shopper (intent shifts: their subject is a shopper)."""
+        return [s for _, s in await self._naming(user_id)]
+
+    async def scrub(self, user_id: str) -> int:
+        """Remove the kept signals about the shopper; how many were removed. LREM takes each
+        exact row, so signals other workers push meanwhile stay."""
+        rows = await self._naming(user_id)
+        if not rows:
+            return 0
+        key = self.keys.trend_signals(SHOPPER_KIND)
+        async with self.client.pipeline(transaction=False) as pipe:
+            for raw, _ in rows:
+                pipe.lrem(key, 0, raw)  # type: ignore[arg-type]
+            removed = await pipe.execute()
+        return int(sum(removed))
+
+    async def _naming(self, user_id: str) -> list[tuple[bytes | str, dict[str, Any]]]:
+        rows = await self.client.lrange(self.keys.trend_signals(SHOPPER_KIND), 0, -1)
+        parsed = [(raw, orjson.loads(raw)) for raw in rows]
+        return [(raw, s) for raw, s in parsed if s.get("subject") == user_id]

@@ -37,6 +37,23 @@ class UserStore:
     def clear_cache(self) -> None:
         self._cache.clear()
 
+    def evict(self, user_id: str) -> None:
+        """The shopper is forgotten: nothing of theirs stays in this worker's cache."""
+        self._cache.pop(user_id, None)
+        self._written.pop(user_id, None)
+
+    async def erase(self, user_id: str) -> None:
+        """Delete every key of the shopper (one slot: one call, atomic on a Cluster too)."""
+        await self.client.delete(*self.keys.shopper(user_id))
+
+    async def stored(self, user_id: str) -> tuple[UserState | None, dict[str, Any] | None]:
+        """The shopper's state and list as Redis holds them now (None where there is none)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.get(self.keys.user(user_id))
+            pipe.get(self.keys.recommendations(user_id))
+            blob, packed = await pipe.execute()
+        return (decode(blob) if blob else None, unpack_list(packed) if packed else None)
+
     async def load(self, user_ids: Iterable[str]) -> dict[str, UserState]:
         """States of ``user_ids``: from the cache, else Redis (one pipeline), else new."""
         out: dict[str, UserState] = {}

@@ -1,19 +1,17 @@
 """The personalisation pipeline: a micro-batch of valid user events in, updated shopper states,
 shared counts, fresh recommendation lists and trend signals out. Read top to bottom:
 
-1. read (``personalisation.reads``): the batch's shoppers' states, the vectors of its queries
-   and review texts, the shared exploration counts (when due) and the lists its clicks came
-   from;
-2. fold: every event into its shopper's state (``personalisation.fold``, pure);
+0. drop the events of forgotten shoppers from before their deletion (``.forget``);
+1. read (``.reads``): the batch's shoppers' states, the vectors of its queries and review
+   texts, the shared exploration counts (when due) and the lists its clicks came from;
+2. fold: every event into its shopper's state (``.fold``, pure);
 3. read what the new states point at: co-visit neighbours of their recent items, repeat rates
    of their purchases;
 4. learn: this worker's in-process statistics (exploration rewards, trending counts, trend
-   detectors), only now that every read is done, so a read that fails and is retried never
-   counts anything twice;
+   detectors), only now that every read is done: a read retried never counts twice;
 5. rank: a fresh list for every shopper whose state changed (``ranking``, pure);
 6. publish: the lists and trend signals, acknowledged by Kafka;
-7. write: everything, with the input offsets applied, in one call of the stores' writer (one
-   Redis transaction);
+7. write: everything, with the input offsets applied, in one call of the stores' writer;
 8. remember: the writer's caches keep what was written.
 
 :meth:`Personaliser.run` is the one entry point for the worker, the quality benchmark and the
@@ -34,7 +32,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from core.events import UserEvent
 from core.metrics import Metrics
@@ -46,14 +44,21 @@ from feature_store.counts import BatchCounts
 from feature_store.stores import Stores
 from feature_store.writes import BatchWrites
 from personalisation.fold import Folded, fold
+from personalisation.forget import Forgotten
 from personalisation.messages import KafkaMessage, list_message, list_records, signal_records
 from personalisation.reads import Reads, read, text_of
-from ranking.blend import Recommendation, weights_from_clicks
+from ranking.blend import Recommendation
 from ranking.explore import ThompsonSampler
 from ranking.intent import IntentConfig
 from ranking.item_index import ItemIndex
 from ranking.profile import ProfileConfig
-from ranking.recommend import RecommendConfig, covisit_sources, recommend, similar_many
+from ranking.recommend import (
+    RecommendConfig,
+    covisit_sources,
+    learned_weights,
+    recommend,
+    similar_many,
+)
 from ranking.sessions import Neighbour, SessionIndex, current_session
 from ranking.state import UserState
 from ranking.trending import DecayedCounter
@@ -62,6 +67,15 @@ from trends.tracker import TrendTracker
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+METRICS = {
+    "pulse_recommendation_impressions_total": "Items shown, by source.",
+    "pulse_recommendation_clicks_total": "Clicks on shown items, by source.",
+    "pulse_exploration_share": "Share of shown items that explore.",
+    "pulse_recommendations_published_total": "Lists published.",
+    "pulse_trend_signals_total": "Trend signals published, by kind.",
+    "pulse_step_errors_total": "Defects caught in a step, by step.",
+    "pulse_events_forgotten_total": "Events of forgotten shoppers up to their deletion, dropped.",
+}
 # Events that could not be processed, each with its error (a defect or input no stage takes).
 Failed = list[tuple[UserEvent, Exception]]
 # Called with them before the batch is written, so the batch's counts can say so.
@@ -112,6 +126,8 @@ class Personaliser:
         # The latest sessions of this worker's shoppers, for "shoppers whose session looks
         # like yours"; in process, so a restarted worker starts it afresh.
         self.sessions = SessionIndex()
+        # Forgotten shoppers: their events up to the deletion are dropped on arrival.
+        self.forgotten = Forgotten()
         self._uses_sessions = dict(self.ranking.blend.weights).get("sessions", 0.0) > 0
         # Exploration over candidate sources, learned from clicks on the lists.
         self.sampler = ThompsonSampler(CANDIDATE_SOURCES, prior=(1.0, 10.0))
@@ -119,15 +135,9 @@ class Personaliser:
         self._shown = 0
         self._explored = 0
         self.metrics = metrics
-        if metrics is not None:
-            metrics.describe("pulse_recommendation_impressions_total", "Items shown, by source.")
-            metrics.describe(
-                "pulse_recommendation_clicks_total", "Clicks on shown items, by source."
-            )
-            metrics.describe("pulse_exploration_share", "Share of shown items that explore.")
-            metrics.describe("pulse_recommendations_published_total", "Lists published.")
-            metrics.describe("pulse_trend_signals_total", "Trend signals published, by kind.")
-            metrics.describe("pulse_step_errors_total", "Defects caught in a step, by step.")
+        for name, text in METRICS.items():
+            if metrics is not None:
+                metrics.describe(name, text)
 
     async def run(
         self,
@@ -147,6 +157,9 @@ class Personaliser:
         false the batch is learned from (states, counts, statistics) and no list is built:
         replaying history is fast.
         """
+        if self.forgotten and len(kept := self.forgotten.kept(events)) < len(events):
+            self._count("pulse_events_forgotten_total", n=len(events) - len(kept))
+            events = kept
         writes, failed = await self._prepare(events, ingested_ms or {}, rank)
         if failed:
             for event, exc in failed:
@@ -163,6 +176,16 @@ class Personaliser:
         await self._store_io(lambda: self.stores.writer.write(writes), "writing the batch")
         self.stores.writer.remember(writes)
         return writes
+
+    def forget(self, user_id: str, at_ms: int) -> None:
+        """Forget the shopper in this process: cached state, session and signals go, and their
+        events up to ``at_ms`` are dropped from here on (``personalisation.forget.erase``
+        erases the stores)."""
+        self.forgotten.add(user_id, at_ms)
+        self.stores.users.evict(user_id)
+        self.sessions.forget(user_id)
+        if self.trends is not None:
+            self.trends.forget(user_id)
 
     async def _store_io(self, step: Callable[[], Awaitable[T]], what: str) -> T:
         return await until_done(
@@ -218,8 +241,7 @@ class Personaliser:
         for arm, source in reads.credited:
             self.sampler.record_click(arm)
             writes.clicks[arm] += 1
-            if self.metrics is not None:
-                self.metrics.inc("pulse_recommendation_clicks_total", "source", source)
+            self._count("pulse_recommendation_clicks_total", "source", source)
         for item, weight, ts in folded.chosen:
             self.trending.add(item, weight, ts)
         gap = self.ranking.session_gap_ms
@@ -232,7 +254,7 @@ class Personaliser:
             except Exception:
                 # The statistics of one batch are lost; its events and lists are not.
                 log.exception("the trend statistics failed on a batch")
-                self._count_error("trends")
+                self._count("pulse_step_errors_total", "step", "trends")
 
     def _rank(
         self,
@@ -257,7 +279,7 @@ class Personaliser:
             similar = similar_many(folded.states, self.index, self.ranking, now)
         except Exception:
             log.exception("nearest items failed for a batch; trying shopper by shopper")
-            self._count_error("similar")
+            self._count("pulse_step_errors_total", "step", "similar")
             similar = {}
         explorer = (self.sampler, self.rng) if self.ranking.explore_share > 0 else None
         cfg = self.ranking_now()
@@ -284,7 +306,7 @@ class Personaliser:
                     uid, recs, trigger, ingested_ms.get(trigger.event_id), generated
                 )
             except Exception as exc:
-                self._count_error("rank")
+                self._count("pulse_step_errors_total", "step", "rank")
                 del writes.states[uid]
                 failed += [(e, exc) for e in events if e.user_id == uid]
                 continue
@@ -293,15 +315,8 @@ class Personaliser:
         return failed
 
     def ranking_now(self) -> RecommendConfig:
-        """The ranking configuration with the source weights learned from clicks on the lists
-        so far, once there are enough of them."""
-        least = self.ranking.learn_min_clicks
-        sampler = self.sampler
-        if least is None or sum(sampler.clicks.values()) < least:
-            return self.ranking
-        rates = {arm: sampler.mean(arm) for arm, n in sampler.impressions.items() if n > 0}
-        weights = weights_from_clicks(self.ranking.blend.weights, rates)
-        return replace(self.ranking, blend=replace(self.ranking.blend, weights=weights))
+        """The ranking configuration, its weights learned from the clicks so far."""
+        return learned_weights(self.ranking, self.sampler)
 
     def _like(self, uid: str, state: UserState) -> list[Neighbour]:
         """Items of the sessions most like the shopper's (when the blend uses them)."""
@@ -310,9 +325,11 @@ class Personaliser:
         session = current_session(state, self.ranking.session_gap_ms)
         return self.sessions.neighbours(uid, session, self.ranking.per_source)
 
-    def _count_error(self, step: str) -> None:
+    def _count(
+        self, name: str, label: str | None = None, value: str | None = None, n: int = 1
+    ) -> None:
         if self.metrics is not None:
-            self.metrics.inc("pulse_step_errors_total", "step", step)
+            self.metrics.inc(name, label, value, n=n)
 
     async def _publish(self, writes: BatchWrites) -> None:
         if self.publisher is None:
@@ -343,15 +360,21 @@ class Personaliser:
         for rec in recs:
             self.sampler.record_impression(rec.arm or rec.source)
             writes.impressions[rec.arm or rec.source] += 1
-            if self.metrics is not None:
-                self.metrics.inc("pulse_recommendation_impressions_total", "source", rec.source)
+            self._count("pulse_recommendation_impressions_total", "source", rec.source)
         self._shown += len(recs)
         self._explored += sum(rec.source == "explore" for rec in recs)
         if self.metrics is not None and self._shown:
             self.metrics.set("pulse_exploration_share", self._explored / self._shown)
 
-    async def recommend_for(self, user_id: str, now_ms: int, k: int) -> list[Recommendation]:
-        """A fresh list for one shopper at ``now_ms``, ranked as after an event."""
+    async def recommend_for(
+        self,
+        user_id: str,
+        now_ms: int,
+        k: int,
+        available: Callable[[str], bool] | None = None,
+    ) -> list[Recommendation]:
+        """A fresh list for one shopper at ``now_ms``, ranked as after an event, of the items
+        ``available`` allows (by default: in the catalogue and in stock)."""
         state = (await self.stores.users.load([user_id]))[user_id]
         neighbours = await self.stores.covisit.neighbours(covisit_sources(state, self.ranking))
         trending = self.trending.top(self.ranking.per_source, now_ms)
@@ -364,6 +387,7 @@ class Personaliser:
             trending,
             cfg,
             now_ms,
+            available=available,
             repeat_rates=rates,
             sessions=self._like(user_id, state),
         )
@@ -372,21 +396,3 @@ class Personaliser:
         if self.stores.repeats is None:
             return None
         return await self.stores.repeats.rates({i for s in states for i in s.purchases})
-
-    def cold_start(self, k: int, now_ms: int | None = None) -> list[dict[str, Any]]:
-        """Trending items for a shopper Pulse knows nothing about yet."""
-        at = now_ms if now_ms is not None else int(self.clock() * 1000)
-        out = []
-        for item, score in self.trending.top(k * 3, at):
-            if self.index.available(item):
-                out.append(
-                    {
-                        "item_id": item,
-                        "score": round(score, 6),
-                        "source": "trending",
-                        "reason": "trending now",
-                    }
-                )
-            if len(out) == k:
-                break
-        return out

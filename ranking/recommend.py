@@ -9,7 +9,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ranking.blend import BlendConfig, Proposal, Recommendation, apply_rules, blend
+from ranking.blend import (
+    BlendConfig,
+    Proposal,
+    Recommendation,
+    apply_rules,
+    blend,
+    weights_from_clicks,
+)
 from ranking.diversity import mmr
 from ranking.explore import ThompsonSampler, exploration_slots
 from ranking.interest import Vector, decay
@@ -201,6 +208,17 @@ def search_aware(state: UserState, cfg: RecommendConfig) -> BlendConfig:
     weights = dict(cfg.blend.weights)
     weights["similar"] = max(weights.get("similar", 0.0), cfg.search_similar_weight)
     return replace(cfg.blend, weights=tuple(weights.items()))
+
+
+def learned_weights(cfg: RecommendConfig, sampler: ThompsonSampler) -> RecommendConfig:
+    """``cfg`` with the source weights learned from the clicks on the lists so far, once there
+    are ``learn_min_clicks`` of them."""
+    least = cfg.learn_min_clicks
+    if least is None or sum(sampler.clicks.values()) < least:
+        return cfg
+    rates = {arm: sampler.mean(arm) for arm, n in sampler.impressions.items() if n > 0}
+    weights = weights_from_clicks(cfg.blend.weights, rates)
+    return replace(cfg, blend=replace(cfg.blend, weights=weights))
 
 
 def recommend(

@@ -4,7 +4,8 @@
 A shopper's current session is the run of their recent items with no gap over ``gap_ms``
 before their latest one. The index keeps the latest session of up to ``max_sessions`` shoppers
 (the least recently active are forgotten first) and, for every item, the shoppers whose
-session holds it, most recent last, up to ``postings`` of them. A query takes the ``sample``
+session holds it (by a number of the index's own), most recent last, up to ``postings`` of
+them. A query takes the ``sample``
 most recently active sessions that share one of the ``candidates_from`` latest items of the
 shopper's session, keeps the ``k`` most
 similar (cosine over item sets, items weighted by how recent they are in the shopper's
@@ -19,7 +20,7 @@ import sys
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import islice
+from itertools import count, islice
 
 from ranking.state import UserState
 
@@ -53,10 +54,14 @@ class Neighbour:
 class SessionIndex:
     def __init__(self, cfg: SessionConfig | None = None) -> None:
         self.cfg = cfg or SessionConfig()
-        # shopper -> (distinct items of their latest session, time of its latest event), LRU
-        # order; a tuple costs a fifth of a frozenset's memory
-        self.sessions: OrderedDict[str, tuple[tuple[str, ...], int]] = OrderedDict()
-        self.postings: dict[str, deque[str]] = defaultdict(deque)
+        # shopper -> (distinct items of their latest session, time of its latest event, the
+        # shopper's number here), LRU order; a tuple costs a fifth of a frozenset's memory
+        self.sessions: OrderedDict[str, tuple[tuple[str, ...], int, int]] = OrderedDict()
+        # Postings hold shoppers' numbers, not their ids: a forgotten shopper's number names
+        # no one, wherever it still is.
+        self.postings: dict[str, deque[int]] = defaultdict(deque)
+        self.shopper_of: dict[int, str] = {}
+        self._numbers = count()
 
     def __len__(self) -> int:
         return len(self.sessions)
@@ -65,16 +70,24 @@ class SessionIndex:
         """The shopper's current session is now ``items`` (latest event at ``ts_ms``)."""
         known = self.sessions.pop(shopper, None)
         before = set(known[0]) if known is not None else set()
+        number = known[2] if known is not None else next(self._numbers)
+        self.shopper_of[number] = shopper
         # Item ids are shared by every session and posting that holds them, not copied.
         now = tuple(dict.fromkeys(map(sys.intern, items)))
-        self.sessions[shopper] = (now, max(ts_ms, known[1] if known else ts_ms))
+        self.sessions[shopper] = (now, max(ts_ms, known[1] if known else ts_ms), number)
         for item in (i for i in now if i not in before):
             posting = self.postings[item]
-            posting.append(shopper)
+            posting.append(number)
             if len(posting) > self.cfg.postings:
                 posting.popleft()
         while len(self.sessions) > self.cfg.max_sessions:
-            self.sessions.popitem(last=False)
+            self.shopper_of.pop(self.sessions.popitem(last=False)[1][2], None)
+
+    def forget(self, shopper: str) -> None:
+        """Drop the shopper's session; the postings keep only a number that names no one."""
+        known = self.sessions.pop(shopper, None)
+        if known is not None:
+            self.shopper_of.pop(known[2], None)
 
     def neighbours(self, shopper: str, session: Sequence[str], n: int) -> list[Neighbour]:
         """The ``n`` best items of the sessions most like ``session`` (oldest item first),
@@ -90,10 +103,12 @@ class SessionIndex:
         # Candidates: the latest ``sample`` shoppers in the postings of the session's
         # ``candidates_from`` latest items, so a list's work is bounded however long the
         # session (stale entries, whose session moved on, share nothing and drop out below).
+        shopper_of = self.shopper_of
         candidates = {
-            other
+            shopper_of[number]
             for item in latest_first[: self.cfg.candidates_from]
-            for other in islice(reversed(self.postings.get(item, ())), self.cfg.sample)
+            for number in islice(reversed(self.postings.get(item, ())), self.cfg.sample)
+            if number in shopper_of
         }
         candidates.discard(shopper)
         recent = heapq.nlargest(

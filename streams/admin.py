@@ -20,19 +20,21 @@ log = logging.getLogger(__name__)
 async def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
     """Create every Pulse topic that does not exist yet; return the names it created.
 
-    The catalogue topic is compacted (key = item_id, a tombstone removes an item).
+    The catalogue topic is compacted (key = item_id, a tombstone removes an item); the forget
+    topic is compacted (key = user_id) and keeps a request ``forget_keep_days``.
     Retries until the broker answers or ``timeout_s`` passes.
     """
     topics = Topics.from_settings(settings)
+    configs = {
+        topics.for_kind(EventKind.CATALOG): {"cleanup.policy": "compact"},
+        # The latest request per shopper, for as long as older events may still be read.
+        topics.forget: {
+            "cleanup.policy": "compact,delete",
+            "retention.ms": str(int(settings.forget_keep_days * 86_400_000)),
+        },
+    }
     new = [
-        NewTopic(
-            name,
-            settings.partitions,
-            settings.replication_factor,
-            topic_configs={"cleanup.policy": "compact"}
-            if name == topics.for_kind(EventKind.CATALOG)
-            else {},
-        )
+        NewTopic(name, settings.partitions, settings.replication_factor, configs.get(name, {}))
         for name in topics.all
     ]
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)

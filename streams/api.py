@@ -6,18 +6,23 @@ worker. What the API needs of a worker is :class:`WorkerOps`.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from core.errors import BodyError, ServiceError
+from core.errors import BodyError, InvalidEventError, ServiceError
 from core.events import Event, EventKind
+from core.forget import check_user_id
 from core.metrics import Metrics
 from core.settings import Settings
+from feature_store.trend_signals import SHOPPER_KIND
+from personalisation.serving import ListFilter
 from streams.http_batch import prepare_batch, split_body
-from trends.tracker import KINDS
+from streams.schemas import M, RecommendationsQuery, TrendsQuery, parse_query
 
 JSON = "application/json"
+ADMIN_ONLY = "this route needs the admin token: 'Authorization: Bearer <PULSE_ADMIN_TOKEN>'"
 PROMETHEUS = "text/plain; version=0.0.4"
 
 
@@ -27,6 +32,7 @@ class Reply:
     body: dict[str, Any] | None = None
     text: str | None = None
     content_type: str = JSON
+    headers: dict[str, str] | None = None
 
 
 class WorkerOps(Protocol):
@@ -50,7 +56,13 @@ class WorkerOps(Protocol):
     ) -> list[BaseException | None]:
         """``None`` for each message Kafka acknowledged, the error for each it did not."""
 
-    async def recommendations(self, user_id: str, k: int) -> dict[str, Any]: ...
+    async def recommendations(
+        self, user_id: str, k: int, rules: ListFilter | None = None
+    ) -> dict[str, Any]: ...
+
+    async def forget(self, user_id: str) -> dict[str, Any]: ...
+
+    async def stored_about(self, user_id: str) -> dict[str, Any]: ...
 
     async def trends(self, kind: str, limit: int) -> dict[str, Any]: ...
 
@@ -63,15 +75,20 @@ def error(status: int, code: str, message: str, **extra: Any) -> Reply:
     return Reply(status, {"error": {"code": code, "message": message}, **extra})
 
 
-def count_param(query: Mapping[str, str], name: str, default: int) -> int | Reply:
-    """An integer query parameter between 1 and 100, or the 400 reply that says what is wrong."""
+def query_of(model: type[M], query: Mapping[str, str]) -> M | Reply:
+    """The query string as ``model``, or the 400 reply that says what is wrong."""
+    parsed = parse_query(model, query)
+    if isinstance(parsed, tuple):
+        return error(400, *parsed)
+    return parsed
+
+
+def user_id_error(user_id: str) -> Reply | None:
     try:
-        value = int(query.get(name, default))
-    except ValueError:
-        return error(400, "wrong_type", f"'{name}' must be an integer")
-    if not 1 <= value <= 100:
-        return error(400, "out_of_range", f"'{name}' must be between 1 and 100")
-    return value
+        check_user_id(user_id)
+    except InvalidEventError as exc:
+        return error(400, exc.code, exc.message)
+    return None
 
 
 class Api:
@@ -129,40 +146,78 @@ class Api:
             )
         )
 
+    def authorised(self, authorization: str | None) -> Reply | None:
+        """None when ``authorization`` carries the admin token (``Bearer <token>``); else 401
+        without a bearer token, 403 with a wrong one. Compared in constant time."""
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return Reply(
+                401,
+                {"error": {"code": "unauthorised", "message": ADMIN_ONLY}},
+                headers={"WWW-Authenticate": 'Bearer realm="pulse-admin"'},
+            )
+        expected = self.settings.admin_token.get_secret_value().encode()
+        if not hmac.compare_digest(token.strip().encode(), expected):
+            return error(403, "forbidden", "the admin token is wrong")
+        return None
+
     async def get_recommendations(self, user_id: str, query: Mapping[str, str]) -> Reply:
-        """``GET /users/{id}/recommendations?k=``."""
-        k = count_param(query, "k", self.settings.recommendations_k)
-        if isinstance(k, Reply):
-            return k
+        """``GET /users/{id}/recommendations?k=&category=&exclude=&in_stock_only=``."""
+        params = query_of(RecommendationsQuery, query)
+        if isinstance(params, Reply):
+            return params
+        if (refused := user_id_error(user_id)) is not None:
+            return refused
         if not self.worker.personalising:
             return error(503, "not_personalising", "this worker runs with PULSE_PERSONALISE=false")
-        try:
-            return Reply(200, await self.worker.recommendations(user_id, k))
-        except ServiceError as exc:
-            return error(503, "redis_unavailable", str(exc))
+        rules = ListFilter(params.category, params.excluded, params.in_stock_only)
+        k = params.k or self.settings.recommendations_k
+        return await self._answer(lambda: self.worker.recommendations(user_id, k, rules))
 
-    async def get_trends(self, query: Mapping[str, str]) -> Reply:
-        """``GET /trends?kind=&limit=``."""
-        kind = query.get("kind", "trending_item")
-        if kind not in KINDS:
-            return error(400, "bad_choice", f"'kind' must be one of {', '.join(KINDS)}")
-        limit = count_param(query, "limit", 20)
-        if isinstance(limit, Reply):
-            return limit
+    async def get_trends(self, query: Mapping[str, str], authorization: str | None = None) -> Reply:
+        """``GET /trends?kind=&limit=``; intent shifts name shoppers: admin only."""
+        params = query_of(TrendsQuery, query)
+        if isinstance(params, Reply):
+            return params
+        if params.kind == SHOPPER_KIND and (refused := self.authorised(authorization)):
+            return refused
         if not self.worker.trending:
             return error(503, "no_trends", "this worker runs without trends (PULSE_TRENDS=false)")
+        return await self._answer(lambda: self.worker.trends(params.kind, params.limit))
+
+    async def delete_user(self, user_id: str, authorization: str | None) -> Reply:
+        """``DELETE /users/{id}`` (admin): forget the shopper; 202 with when it is complete."""
+        if (refused := self.authorised(authorization) or user_id_error(user_id)) is not None:
+            return refused
+        if not self.worker.personalising:
+            return error(503, "not_personalising", "this worker runs with PULSE_PERSONALISE=false")
+        return await self._answer(lambda: self.worker.forget(user_id), status=202)
+
+    async def get_user(self, user_id: str, authorization: str | None) -> Reply:
+        """``GET /users/{id}`` (admin): what Pulse holds about the shopper."""
+        if (refused := self.authorised(authorization) or user_id_error(user_id)) is not None:
+            return refused
+        if not self.worker.personalising:
+            return error(503, "not_personalising", "this worker runs with PULSE_PERSONALISE=false")
+        return await self._answer(lambda: self.worker.stored_about(user_id))
+
+    async def _answer(
+        self, call: Callable[[], Awaitable[dict[str, Any]]], status: int = 200
+    ) -> Reply:
         try:
-            return Reply(200, await self.worker.trends(kind, limit))
+            return Reply(status, await call())
         except ServiceError as exc:
-            return error(503, "redis_unavailable", str(exc))
+            return error(503, "unavailable", str(exc))
 
     async def get_health(self) -> Reply:
         """``GET /health``: 200 while Redis and Kafka answer and the worker processes, else 503."""
         body = await self.worker.health()
         return Reply(200 if body["status"] == "ok" else 503, body)
 
-    def get_metrics(self) -> Reply:
-        """``GET /metrics`` in the Prometheus text format."""
+    def get_metrics(self, authorization: str | None = None) -> Reply:
+        """``GET /metrics`` in the Prometheus text format (admin only if so configured)."""
+        if self.settings.metrics_admin_only and (refused := self.authorised(authorization)):
+            return refused
         return Reply(200, text=self.worker.metrics_text(), content_type=PROMETHEUS)
 
     def _refused(self, reply: Reply) -> Reply:

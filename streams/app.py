@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import faust
 
 from core.settings import Settings
@@ -21,6 +24,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Worker]:
         settings.app_id,
         broker=broker_url(settings.kafka_bootstrap),
         store="memory://",
+        # Faust's own files (none with the memory store) out of the working directory.
+        datadir=str(Path(tempfile.gettempdir()) / "pulse-faust" / f"{settings.app_id}-data"),
         autodiscover=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,

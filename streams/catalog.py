@@ -1,16 +1,13 @@
 """Follow the whole catalogue topic in every worker, so each keeps a complete item index.
 
-The Faust agent consumes only the partitions assigned to its worker; recommendations need
-every item. So each worker also reads all catalogue partitions from the beginning with a
-group-less consumer (the topic is compacted: this is the current catalogue), encodes item texts
-in micro-batches, keeps the in-process index current and mirrors item attributes and vectors
-to Redis. Invalid catalogue messages are skipped here: the agent dead-letters them. The worker
-runs it under its supervisor (``core.supervisor``).
+Recommendations need every item, so each worker reads all catalogue partitions from the
+beginning (``streams.follower``; the topic is compacted: this is the current catalogue), encodes
+item texts in micro-batches, keeps the in-process index current and mirrors item attributes and
+vectors to Redis. Invalid catalogue messages are skipped here: the agent dead-letters them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,7 +15,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from core.deadletter import RawMessage
 from core.errors import InvalidEventError
@@ -33,7 +29,7 @@ from encoders.protocol import TextEncoder, encode_each
 from feature_store.keys import Keys
 from feature_store.writes import redis_transient
 from ranking.item_index import ItemIndex, ItemInfo
-from streams.admin import topic_partitions
+from streams.follower import TopicFollower
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,7 +50,7 @@ def item_text(item: CatalogItem) -> str:
 OnFailed = Callable[[list[tuple[RawMessage, Exception]]], Awaitable[None]]
 
 
-class CatalogFollower:
+class CatalogFollower(TopicFollower):
     """Run :meth:`run` under a supervisor: after an error it starts again from the first message
     not yet applied. ``ready`` is set once the catalogue as it was at the first start is in."""
 
@@ -71,7 +67,11 @@ class CatalogFollower:
         faults: Faults | None = None,
         on_failed: OnFailed | None = None,
     ) -> None:
-        self.settings = settings
+        super().__init__(
+            settings,
+            Topics.from_settings(settings).for_kind(EventKind.CATALOG),
+            "pulse-catalog-follower",
+        )
         # Vectors in Redis made by this model from the same text are reused, not re-encoded.
         self.model_tag = model_tag
         self.metrics = metrics
@@ -81,69 +81,15 @@ class CatalogFollower:
                 "Catalogue item vectors: encoded, or reused from Redis.",
             )
             metrics.describe("pulse_catalog_failed_total", "Catalogue items that failed to apply.")
-        self.topic = Topics.from_settings(settings).for_kind(EventKind.CATALOG)
         self.index = index
         self.encoder = encoder
         self.redis = redis
         self.keys = keys
         self.faults = faults
         self.on_failed = on_failed
-        self.ready = asyncio.Event()
-        # Per partition, the next offset to apply; and the ends to reach before being ready.
-        self._positions: dict[TopicPartition, int] = {}
-        self._ends: dict[TopicPartition, int] | None = None
 
-    async def run(self) -> None:
-        """Follow the catalogue until cancelled."""
-        consumer = await self._open()
-        try:
-            await self._follow(consumer)
-        finally:
-            await consumer.stop()
-
-    async def _open(self) -> AIOKafkaConsumer:
-        partitions = await topic_partitions(self.settings, self.topic)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
-            client_id="pulse-catalog-follower",
-        )
-        await consumer.start()
-        try:
-            parts = [TopicPartition(self.topic, p) for p in partitions]
-            consumer.assign(parts)
-            for tp in parts:
-                if tp in self._positions:
-                    consumer.seek(tp, self._positions[tp])
-                else:
-                    await consumer.seek_to_beginning(tp)
-            if self._ends is None:
-                self._ends = await consumer.end_offsets(parts)
-        except BaseException:
-            await consumer.stop()
-            raise
-        return consumer
-
-    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
-        assert self._ends is not None
-        ends = self._ends
-        pending = {tp for tp, end in ends.items() if self._positions.get(tp, 0) < end}
-        while True:
-            if not pending and not self.ready.is_set():
-                log.info("catalogue loaded: %d items", len(self.index))
-                self.ready.set()
-            batch = await consumer.getmany(timeout_ms=200, max_records=2_000)
-            messages = [m for records in batch.values() for m in records]
-            if messages:
-                await self.apply(messages)
-            for tp, records in batch.items():
-                if records:
-                    self._positions[tp] = records[-1].offset + 1
-            for tp in list(pending):
-                # The position skips offsets compaction removed; the records do not.
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
+    def on_ready(self) -> None:
+        log.info("catalogue loaded: %d items", len(self.index))
 
     def _digest(self, text: str) -> str:
         return hashlib.sha1(f"{self.model_tag}\n{text}".encode()).hexdigest()[:16]

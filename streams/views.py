@@ -39,8 +39,14 @@ def _drop_unread_body(request: web.Request, response: web.StreamResponse) -> Non
 
 def _respond(view: View, reply: Reply) -> Response:
     if reply.text is not None:
-        return view.text(reply.text, content_type=reply.content_type, status=reply.status)
-    return view.json(reply.body, status=reply.status)
+        return view.text(
+            reply.text, content_type=reply.content_type, status=reply.status, headers=reply.headers
+        )
+    return view.json(reply.body, status=reply.status, headers=reply.headers)
+
+
+def _token(request: Request) -> str | None:
+    return request.headers.get("Authorization")
 
 
 def register(app: faust.App, api: Api) -> None:
@@ -76,10 +82,18 @@ def register(app: faust.App, api: Api) -> None:
         async def get(self, request: Request, user_id: str) -> Response:
             return _respond(self, await api.get_recommendations(user_id, request.query))
 
+    @app.page("/users/{user_id:[^/]+}")
+    class User(View):
+        async def get(self, request: Request, user_id: str) -> Response:
+            return _respond(self, await api.get_user(user_id, _token(request)))
+
+        async def delete(self, request: Request, user_id: str) -> Response:
+            return _respond(self, await api.delete_user(user_id, _token(request)))
+
     @app.page("/trends")
     class Trends(View):
         async def get(self, request: Request) -> Response:
-            return _respond(self, await api.get_trends(request.query))
+            return _respond(self, await api.get_trends(request.query, _token(request)))
 
     @app.page("/health")
     class Health(View):
@@ -89,4 +103,4 @@ def register(app: faust.App, api: Api) -> None:
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
-            return _respond(self, api.get_metrics())
+            return _respond(self, api.get_metrics(_token(request)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
@@ -21,9 +22,10 @@ from redis.exceptions import RedisError
 from core.deadletter import RawMessage, dead_letter_key, dead_letter_record, encode_dead_letter
 from core.errors import HaltError, InvalidEventError, ServiceError
 from core.events import Event, EventKind
+from core.forget import Forget, encode_forget
 from core.metrics import Metrics
 from core.retry import Faults, until_done
-from core.settings import Settings
+from core.settings import Settings, admin_token_problem
 from core.supervisor import Supervisor
 from core.topics import Topics
 from encoders.service import EncoderService
@@ -31,16 +33,23 @@ from feature_store.counts import BatchCounts, RedisCountStore
 from feature_store.keys import Keys
 from feature_store.offsets import RedisOffsets
 from feature_store.stores import redis_stores
-from feature_store.writes import RedisBatchWriter
+from feature_store.writes import RedisBatchWriter, redis_transient
+from personalisation import serving
 from personalisation.configs import ranking_configs, trend_tracker
+from personalisation.forget import erase, stored_about
 from personalisation.pipeline import Personaliser
+from personalisation.serving import ListFilter
 from ranking.item_index import ItemIndex
 from streams.batch import BatchProcessor
 from streams.catalog import CatalogFollower
+from streams.forget import ForgetFollower
 from streams.producer import EventProducer, KafkaSink
 
 log = logging.getLogger(__name__)
 CATALOGUE = "catalogue"
+FORGET = "forget"
+# What a forget request's answer promises: every worker has applied it by then.
+FORGET_WITHIN_MS = 1_000
 
 
 class Worker:
@@ -78,13 +87,19 @@ class Worker:
         self.follower: CatalogFollower | None = None
         # The input partitions the consumer group gives this worker (set by the app).
         self.assignment: Callable[[], Collection[Any]] = tuple
+        self.forgets: ForgetFollower | None = None
         self._started = False
         self._lock = asyncio.Lock()
+        # Held while a batch is processed: a forget request is applied between batches.
+        self._batch = asyncio.Lock()
 
     async def start(self) -> None:
         async with self._lock:
             if self._started:
                 return
+            refused = admin_token_problem(self.settings)
+            if refused is not None:
+                raise ServiceError(f"the worker does not start: {refused}")
             try:
                 await self.redis.ping()
             except (RedisError, OSError) as exc:
@@ -137,6 +152,8 @@ class Worker:
             on_failed=self._dead_letter_items,
         )
         self.supervisor.start(CATALOGUE, self.follower.run)
+        self.forgets = ForgetFollower(settings, self.apply_forget)
+        self.supervisor.start(FORGET, self.forgets.run)
 
     async def _dead_letter_items(self, failed: list[tuple[RawMessage, Exception]]) -> None:
         """Catalogue items that could not be applied, dead-lettered by the worker that owns their
@@ -178,16 +195,20 @@ class Worker:
     # For the agents.
 
     async def wait_ready(self) -> None:
-        """Until the catalogue is loaded (so first events find their items)."""
-        if self.follower is not None:
-            await self.follower.ready.wait()
+        """Until the catalogue is loaded (so first events find their items) and the deletions
+        the forget topic keeps are known (so no event brings a forgotten shopper back)."""
+        for follower in (self.follower, self.forgets):
+            if follower is not None:
+                await follower.ready.wait()
 
     @property
     def is_ready(self) -> bool:
         if not self._started:
             return False
-        follower = self.follower
-        return follower is None or (follower.ready.is_set() and self.supervisor.alive(CATALOGUE))
+        return all(
+            follower is None or (follower.ready.is_set() and self.supervisor.alive(name))
+            for name, follower in ((CATALOGUE, self.follower), (FORGET, self.forgets))
+        )
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchCounts:
         """One micro-batch, written and published before this returns.
@@ -199,7 +220,8 @@ class Worker:
         if self.halted is not None:
             raise HaltError(self.halted)
         try:
-            return await self.processor.process(messages)
+            async with self._batch:
+                return await self.processor.process(messages)
         except Exception as exc:
             self.halted = f"{type(exc).__name__}: {exc}"[:1000]
             log.critical(
@@ -236,25 +258,65 @@ class Worker:
     ) -> list[BaseException | None]:
         return await self.producer.send_each(messages)
 
-    async def recommendations(self, user_id: str, k: int) -> dict[str, Any]:
-        """The shopper's latest list (its first ``k`` items), or trending items at once for a
-        shopper Pulse has not seen yet. Raises ServiceError when Redis does not answer."""
+    async def recommendations(
+        self, user_id: str, k: int, rules: ListFilter | None = None
+    ) -> dict[str, Any]:
+        """The shopper's list under ``rules`` (``personalisation.serving``), or trending items
+        at once for a shopper Pulse has not seen yet. ServiceError when Redis does not answer."""
         personaliser = self._personaliser()
         try:
-            stored = await personaliser.stores.users.recommendations(user_id)
+            return await serving.recommendations(personaliser, user_id, k, rules or ListFilter())
         except (RedisError, OSError) as exc:
             raise ServiceError(str(exc)) from exc
-        if stored is not None:
-            # Read-time rules: what went out of stock or was removed since is not served.
-            index = personaliser.index
-            items = [i for i in stored["items"] if index.available(i["item_id"])]
-            return {**stored, "items": items[:k], "cold_start": False}
+
+    async def forget(self, user_id: str) -> dict[str, Any]:
+        """Forget the shopper everywhere: the request goes to the forget topic (every worker
+        applies it), and what Redis holds about them is erased now. ServiceError when Kafka
+        does not take the request (nothing is forgotten then; the caller may retry)."""
+        personaliser = self._personaliser()
+        at_ms = int(time.time() * 1000)
+        request = Forget(user_id, at_ms)
+        try:
+            await self.sink.publish(self.topics.forget, [encode_forget(request)])
+        except Exception as exc:
+            raise ServiceError(f"the forget request did not reach Kafka: {exc!r}") from exc
+        try:
+            await erase(personaliser.stores, user_id)
+        except (RedisError, OSError) as exc:
+            # Recorded in Kafka: every worker erases once Redis is back.
+            log.warning("erasing %r now failed (the workers retry): %r", user_id, exc)
         return {
             "user_id": user_id,
-            "items": personaliser.cold_start(k),
-            "rec_id": None,
-            "generated_at": None,
-            "cold_start": True,
+            "forgotten_at": at_ms,
+            # Every worker applies the request within its poll and the batch in flight.
+            "complete_by": at_ms + FORGET_WITHIN_MS,
+            "events_forgotten": f"those that happened at or before {at_ms} (ms since epoch)",
+        }
+
+    async def apply_forget(self, request: Forget) -> None:
+        """A forget request from the topic, applied between batches: in process, then Redis."""
+        personaliser = self._personaliser()
+        async with self._batch:
+            personaliser.forget(request.user_id, request.at_ms)
+            await until_done(
+                lambda: erase(personaliser.stores, request.user_id),
+                f"erasing shopper {request.user_id!r}",
+                transient=redis_transient,
+                faults=self.faults,
+                part="redis",
+            )
+
+    async def stored_about(self, user_id: str) -> dict[str, Any]:
+        """What Pulse holds about the shopper (a data access request)."""
+        personaliser = self._personaliser()
+        try:
+            stored = await stored_about(personaliser.stores, user_id)
+        except (RedisError, OSError) as exc:
+            raise ServiceError(str(exc)) from exc
+        return {
+            "user_id": user_id,
+            **stored,
+            "forgotten_at": personaliser.forgotten.at.get(user_id),
         }
 
     async def trends(self, kind: str, limit: int) -> dict[str, Any]:

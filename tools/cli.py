@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from pydantic import SecretStr
 
 from core.errors import PulseError
-from core.settings import Settings
+from core.settings import Settings, admin_token_problem
 from replay.source import Source
 
 T = TypeVar("T")
@@ -45,6 +47,9 @@ def worker(settings: Settings) -> None:
     from streams.admin import ensure_topics
     from streams.app import create_app
 
+    refused = admin_token_problem(settings)
+    if refused is not None:
+        raise click.ClickException(f"the worker does not start: {refused}")
     _run(ensure_topics(settings))
     asyncio.set_event_loop(asyncio.new_event_loop())
     app, _runtime = create_app(settings)
@@ -195,6 +200,11 @@ def demo(
         trend_window = 86_400
     if trend_window is not None:
         settings = settings.model_copy(update={"trend_window_seconds": trend_window})
+    if admin_token_problem(settings) is not None:
+        # The demo's worker is its own: a token for this run, printed for the admin routes.
+        token = secrets.token_urlsafe(24)
+        settings = settings.model_copy(update={"admin_token": SecretStr(token)})
+        click.echo(f"admin token of this demo run (PULSE_ADMIN_TOKEN was not set): {token}")
     _run(run_demo(settings, src, seconds=seconds, rate=rate, invalid_share=invalid_share))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -47,10 +48,16 @@ async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float
 
 
 def isolated(label: str) -> dict[str, str]:
-    """Topic prefix, Redis prefix and consumer group of a run of its own (tests, benchmarks);
-    ``forget_run`` deletes all three."""
+    """Topic prefix, Redis prefix, consumer group and admin token of a run of its own (tests,
+    benchmarks); ``forget_run`` deletes its topics and keys."""
     run = f"{label}{uuid.uuid4().hex[:8]}"
-    return {"topic_prefix": f"{run}.", "redis_prefix": run, "app_id": f"pulse-{run}"}
+    return {
+        "topic_prefix": f"{run}.",
+        "redis_prefix": run,
+        "app_id": f"pulse-{run}",
+        # A token of the run's own: its workers start without the development flag.
+        "admin_token": secrets.token_urlsafe(24),
+    }
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

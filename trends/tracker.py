@@ -103,6 +103,11 @@ class TrendTracker:
             min_days=c.peak_min_days,
         )
 
+    def forget(self, user_id: str) -> None:
+        """Drop the latest signals about the shopper (intent shifts name their shopper)."""
+        shifts = self.recent["intent_shift"]
+        shifts[:] = [s for s in shifts if s["subject"] != user_id]
+
     def observe(self, obs: Observations) -> list[dict[str, Any]]:
         """Update every statistic with a batch; the signals that fire, strongest bursts first."""
         items, queries, categories = (self.detectors[k] for k in KINDS[:3])

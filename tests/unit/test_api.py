@@ -12,10 +12,12 @@ from core.errors import BodyError, ServiceError
 from core.events import Event, EventKind
 from core.metrics import Metrics
 from core.settings import Settings
+from personalisation.serving import ListFilter
 from streams.api import PROMETHEUS, Api
 from streams.producer import EventProducer
 from tests.unit.examples import VALID
 
+TOKEN = "a-token-of-the-tests-0123456789"
 STORED = {
     "user_id": "u1",
     "rec_id": "r1",
@@ -30,8 +32,14 @@ STORED = {
 class FakeWorker:
     """The named operations of a worker, in memory; ``fail`` makes them raise ServiceError."""
 
-    def __init__(self, *, personalising: bool = True, trending: bool = True) -> None:
-        self.settings = Settings(http_max_body_bytes=2048, http_max_batch_events=3)
+    def __init__(
+        self, *, personalising: bool = True, trending: bool = True, **settings: Any
+    ) -> None:
+        self.settings = Settings(
+            http_max_body_bytes=2048, http_max_batch_events=3, admin_token=TOKEN, **settings
+        )
+        self.forgotten: list[str] = []
+        self.rules: ListFilter | None = None
         self.metrics = Metrics()
         self.personalising = personalising
         self.trending = trending
@@ -59,10 +67,22 @@ class FakeWorker:
                 results.append(None)
         return results
 
-    async def recommendations(self, user_id: str, k: int) -> dict[str, Any]:
+    async def recommendations(
+        self, user_id: str, k: int, rules: ListFilter | None = None
+    ) -> dict[str, Any]:
         if self.fail:
             raise ServiceError("Redis is away")
+        self.rules = rules
         return {**STORED, "user_id": user_id, "items": STORED["items"][:k], "cold_start": False}
+
+    async def forget(self, user_id: str) -> dict[str, Any]:
+        if self.fail:
+            raise ServiceError("Kafka is away")
+        self.forgotten.append(user_id)
+        return {"user_id": user_id, "forgotten_at": 1, "complete_by": 1001}
+
+    async def stored_about(self, user_id: str) -> dict[str, Any]:
+        return {"user_id": user_id, "state": None, "recommendations": None, "signals": []}
 
     async def trends(self, kind: str, limit: int) -> dict[str, Any]:
         if self.fail:
@@ -199,7 +219,7 @@ async def test_recommendations_say_why_there_is_no_list() -> None:
     away = await Api(worker).get_recommendations("u", {})
     assert (away.status, away.body["error"]) == (
         503,
-        {"code": "redis_unavailable", "message": "Redis is away"},
+        {"code": "unavailable", "message": "Redis is away"},
     )
 
 

@@ -37,7 +37,7 @@ def test_topic_names() -> None:
     assert topics.for_kind(EventKind.CATALOG) == "pulse.catalog"
     assert topics.dead_letter == "pulse.dead-letter"
     assert topics.kind_of("pulse.events.reviews") is EventKind.REVIEW
-    assert len(set(topics.all)) == 8
+    assert len(set(topics.all)) == 9
 
 
 def test_complete_fills_only_what_is_missing() -> None:
