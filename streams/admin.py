@@ -34,7 +34,12 @@ async def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[
         },
     }
     new = [
-        NewTopic(name, settings.partitions, settings.replication_factor, configs.get(name, {}))
+        NewTopic(
+            name,
+            settings.partitions,
+            settings.replication_factor,
+            topic_configs=configs.get(name, {}),
+        )
         for name in topics.all
     ]
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)

@@ -25,7 +25,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Worker]:
         broker=broker_url(settings.kafka_bootstrap),
         store="memory://",
         # Faust's own files (none with the memory store) out of the working directory.
-        datadir=str(Path(tempfile.gettempdir()) / "pulse-faust" / f"{settings.app_id}-data"),
+        datadir=str(Path(tempfile.gettempdir()) / f"{settings.app_id}-data"),
         autodiscover=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,

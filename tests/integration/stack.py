@@ -50,6 +50,11 @@ def new_settings(**overrides: object) -> Settings:
     return Settings(**{**values, **overrides})  # type: ignore[arg-type]
 
 
+def admin(settings: Settings) -> dict[str, str]:
+    """The headers of an admin request to the run's workers."""
+    return {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
+
+
 async def check_services(settings: Settings) -> None:
     client = aioredis.from_url(settings.redis_url)
     try:

@@ -17,6 +17,7 @@ from core.topics import Topics
 from streams.admin import topic_reader
 from tests.integration.stack import (
     T0,
+    admin,
     check_services,
     new_settings,
     running_worker,
@@ -130,7 +131,7 @@ async def test_a_change_of_category_is_one_intent_shift() -> None:
             signals = await read_signals(settings)
             async with aiohttp.ClientSession() as session:
                 url = f"http://127.0.0.1:{settings.web_port}/trends?kind=intent_shift"
-                async with session.get(url) as response:
+                async with session.get(url, headers=admin(settings)) as response:
                     summary = await response.json()
     finally:
         await forget_run(settings)
