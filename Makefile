@@ -33,6 +33,9 @@ test-chaos: ## Fault tests on the real stack: kill -9, Redis and Kafka restarts,
 bench-e2e: setup model ## End-to-end benchmark on the real stack (click/search -> list); JSON + PNG
 	@infra/stack.sh run $(VENV)/python -m bench.e2e_bench
 
+bench-forget: setup model ## Delete-to-gone time of 1,000 deletions under 1,000 clicks/s, 2 workers
+	@infra/stack.sh run $(VENV)/python -m bench.forget_bench
+
 bench-soak: setup model ## Soak: 10 min of mixed events at 500/s (2,000 shoppers); RSS, Redis memory, lag; JSON + PNG
 	@infra/stack.sh run $(VENV)/python -m bench.soak
 
@@ -69,4 +72,4 @@ lint: setup ## ruff (lint and format check) and mypy
 format: setup ## Format the code with ruff
 	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .
 
-.PHONY: help setup model up down status demo test test-chaos bench-e2e bench-soak bench-quality bench-sessions bench-quality-kafka bench-trends bench-trends-real bench-bandit bench-ann bench-encoder unit lint format
+.PHONY: help setup model up down status demo test test-chaos bench-e2e bench-forget bench-soak bench-quality bench-sessions bench-quality-kafka bench-trends bench-trends-real bench-bandit bench-ann bench-encoder unit lint format

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import sys
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import aiohttp
 import orjson
 import redis.asyncio as aioredis
 
+from bench import loadgen
 from bench.common import RESULTS, Latencies, machine, pyplot, save
 from bench.datasets import RETAIL
 from core.events import EventKind
@@ -94,30 +93,7 @@ async def offered_run(
 ) -> dict[str, Any]:
     before = await read_totals(settings)
     out = RESULTS / f".sends-{tag}.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "bench.loadgen",
-        "--bootstrap",
-        settings.kafka_bootstrap,
-        "--prefix",
-        settings.topic_prefix,
-        "--kind",
-        kind,
-        "--rate",
-        str(rate),
-        "--seconds",
-        str(seconds),
-        "--items",
-        str(items_file),
-        "--run",
-        tag,
-        "--out",
-        str(out),
-        "--seed",
-        str(zlib.crc32(tag.encode()) % 1000),
-        *extra,
-    ]
+    cmd = loadgen.command(settings, kind, rate, seconds, items_file, tag, out, extra)
     proc = await asyncio.create_subprocess_exec(*cmd)
     await proc.wait()
     sends = orjson.loads(out.read_bytes())

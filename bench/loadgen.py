@@ -11,13 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import sys
 import time
+import zlib
 from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaProducer
 
 from bench.datasets import product_names
+from core.settings import Settings
 
 
 def build(
@@ -93,6 +96,43 @@ async def run(args: argparse.Namespace) -> None:
     Path(args.out).write_bytes(
         orjson.dumps({"sent": sent, "seconds": elapsed, "offered_per_s": args.rate})
     )
+
+
+def command(
+    settings: Settings,
+    kind: str,
+    rate: float,
+    seconds: float,
+    items_file: Path,
+    tag: str,
+    out: Path,
+    extra: tuple[str, ...] = (),
+) -> list[str]:
+    """The command line of a load generator process against ``settings``' topics."""
+    return [
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        "--bootstrap",
+        settings.kafka_bootstrap,
+        "--prefix",
+        settings.topic_prefix,
+        "--kind",
+        kind,
+        "--rate",
+        str(rate),
+        "--seconds",
+        str(seconds),
+        "--items",
+        str(items_file),
+        "--run",
+        tag,
+        "--out",
+        str(out),
+        "--seed",
+        str(zlib.crc32(tag.encode()) % 1000),
+        *extra,
+    ]
 
 
 def main() -> None:
