@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 
 class EventKind(StrEnum):
@@ -21,7 +21,7 @@ class EventKind(StrEnum):
     CATALOG = "catalog"
 
 
-ClickAction = Literal["view", "click", "add_to_cart"]
+ClickAction = Literal["view", "click", "add_to_cart", "dismiss"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +107,8 @@ def partition_key(event: Event) -> str:
     if isinstance(event, CatalogItem | CatalogRemoval):
         return event.item_id
     return event.user_id
+
+
+def chosen(event: UserEvent) -> TypeGuard[Click | Purchase]:
+    """A click or purchase that chose its item (a dismissal waves it away)."""
+    return isinstance(event, Purchase) or (isinstance(event, Click) and event.action != "dismiss")

@@ -40,7 +40,8 @@ _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 )
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-CLICK_ACTIONS = ("view", "click", "add_to_cart")
+# "dismiss": the shopper waved the item away (negative feedback; ranking.profile).
+CLICK_ACTIONS = ("view", "click", "add_to_cart", "dismiss")
 
 
 class ErrorCode(StrEnum):

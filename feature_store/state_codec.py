@@ -68,6 +68,7 @@ def encode(state: UserState) -> bytes:
             "q": state.last_query,
             "i": state.intent,
             "d": state.drifted,
+            **({"x": state.dismissed} if state.dismissed else {}),
         }
     )
     return header + struct.pack("<H", len(short)) + short + long + seen + bytes(records) + tail
@@ -127,4 +128,5 @@ def decode(data: bytes) -> UserState:
         events=n_events,
         intent=tail.get("i"),
         drifted=bool(tail.get("d", False)),
+        dismissed=tuple((str(i), int(t)) for i, t in tail.get("x", ())),
     )

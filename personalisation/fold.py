@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from core.events import Click, Purchase, Review, Search, UserEvent
+from core.events import Purchase, Review, Search, UserEvent, chosen
 from ranking.intent import (
     IntentConfig,
     IntentShift,
@@ -83,7 +83,7 @@ def fold(
         if shift is not None:
             out.observed.shifts.append(shift)
         current[event.user_id] = out.states[event.user_id] = state
-        if isinstance(event, Click | Purchase):
+        if chosen(event):
             weight = profile.weight("purchase" if isinstance(event, Purchase) else event.action)
             out.chosen.append((event.item_id, weight, event.ts_ms))
             for previous, at in before.recent[-COVISIT_RECENT:]:
@@ -154,7 +154,7 @@ def follow_intent(
     )
     shift = None
     remembered = state.intent
-    if isinstance(event, Click | Purchase):
+    if chosen(event):
 
         def category_of(item_id: str) -> str | None:
             known = index.info(item_id)

@@ -40,8 +40,9 @@ async def read(stores: Stores, encoder: TextEncoder, events: Sequence[UserEvent]
 async def clicked_sources(
     users: ShopperStore, events: Sequence[UserEvent]
 ) -> list[tuple[str, str]]:
-    """``(arm, source)`` of every clicked item that came from one of our lists."""
-    clicks = [e for e in events if isinstance(e, Click) and e.rec_id]
+    """``(arm, source)`` of every clicked item that came from one of our lists (a dismissal
+    is no click)."""
+    clicks = [e for e in events if isinstance(e, Click) and e.rec_id and e.action != "dismiss"]
     if not clicks:
         return []
     lists = await users.recommendations_many({c.user_id for c in clicks})

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from personalisation.pipeline import Personaliser
+from ranking.blend import BlendConfig, Proposal, Recommendation, apply_rules, blend
 from ranking.item_index import ItemIndex
 
 
@@ -85,8 +86,25 @@ async def recommendations(
     at read time, so an item that went out of stock since is not served; with a filter that
     narrows it (category, exclusions), a fresh list ranked under the filter, so it is still
     ``k`` long where the shopper's candidates allow. Trending items for a shopper not seen."""
+    return (await recommendations_many(personaliser, [user_id], k, rules))[0]
+
+
+async def recommendations_many(
+    personaliser: Personaliser, user_ids: list[str], k: int, rules: ListFilter
+) -> list[dict[str, Any]]:
+    """:func:`recommendations` of each shopper, in order; the stored lists in one round trip."""
+    stored = await personaliser.stores.users.recommendations_many(user_ids)
+    return [await _answer(personaliser, uid, stored.get(uid), k, rules) for uid in user_ids]
+
+
+async def _answer(
+    personaliser: Personaliser,
+    user_id: str,
+    stored: dict[str, Any] | None,
+    k: int,
+    rules: ListFilter,
+) -> dict[str, Any]:
     allowed = rules.allows(personaliser.index)
-    stored = await personaliser.stores.users.recommendations(user_id)
     if stored is None:
         return {
             "user_id": user_id,
@@ -98,10 +116,7 @@ async def recommendations(
     if rules.narrows or k > len(stored["items"]):
         now_ms = int(personaliser.clock() * 1000)
         fresh = await personaliser.recommend_for(user_id, now_ms, k, allowed)
-        items = [
-            {"item_id": r.item_id, "score": r.score, "source": r.source, "reason": r.reason}
-            for r in fresh
-        ]
+        items = [_item(r) for r in fresh]
         if len(items) < k:  # what the shopper's candidates lack, from what is trending
             taken = {i["item_id"] for i in items}
             more = cold_start(personaliser, k, lambda i: i not in taken and allowed(i))
@@ -109,3 +124,38 @@ async def recommendations(
         return {**stored, "items": items, "generated_at": now_ms, "cold_start": False}
     items = [i for i in stored["items"] if allowed(i["item_id"])]
     return {**stored, "items": items[:k], "cold_start": False}
+
+
+# Item to item: co-visits say most where shoppers have chosen the item; content neighbours
+# speak for new items and are there for every item.
+SIMILAR_WEIGHTS = BlendConfig(weights=(("covisit", 1.0), ("similar", 0.5)))
+
+
+async def similar_items(personaliser: Personaliser, item_id: str, k: int) -> list[dict[str, Any]]:
+    """Items like ``item_id``: its co-visit and content neighbours, blended, with reasons, of
+    the available items. KeyError when the catalogue does not hold the item."""
+    index = personaliser.index
+    info, vector = index.info(item_id), index.vector(item_id)
+    if info is None or vector is None:
+        raise KeyError(item_id)
+    title = info.title or item_id
+    many = max(k, personaliser.ranking.per_source)
+    rows = await personaliser.stores.covisit.neighbours([item_id], n=many)
+    sources = {
+        "covisit": [
+            Proposal(i, w, f"often chosen with {title}")
+            for i, w in rows.get(item_id, [])
+            if i != item_id
+        ],
+        "similar": [
+            Proposal(i, s, f"similar to {title}")
+            for i, s in index.search(vector, many, exclude={item_id})
+        ],
+    }
+    ranked = blend(sources, SIMILAR_WEIGHTS)
+    kept = apply_rules(ranked, available=index.available, purchased=set(), cfg=SIMILAR_WEIGHTS, k=k)
+    return [_item(r) for r in kept]
+
+
+def _item(rec: Recommendation) -> dict[str, Any]:
+    return {"item_id": rec.item_id, "score": rec.score, "source": rec.source, "reason": rec.reason}

@@ -13,7 +13,7 @@ import numpy as np
 
 from core.events import Click, Purchase, Review, Search, UserEvent
 from ranking.interest import Vector, decay
-from ranking.state import MAX_CATEGORIES, MAX_PURCHASES, MAX_RECENT, UserState
+from ranking.state import MAX_CATEGORIES, MAX_DISMISSED, MAX_PURCHASES, MAX_RECENT, UserState
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,8 @@ class ProfileConfig:
         ("purchase", 3.0),
         ("search", 1.5),
         ("review", 1.5),
+        # A dismissal moves the short-term interest away from the item, never towards it.
+        ("dismiss", 0.5),
     )
 
     def weight(self, kind: str) -> float:
@@ -68,6 +70,8 @@ def apply(
     """
     if state.has_seen(event.event_id):
         return state
+    if isinstance(event, Click) and event.action == "dismiss":
+        return _dismiss(state, event, cfg, item_vector).mark_seen(event.event_id)
     kind = _kind(event)
     weight = cfg.weight(kind)
     ts = event.ts_ms
@@ -129,6 +133,26 @@ def apply(
         last_query=last_query,
     )
     return new.mark_seen(event.event_id)
+
+
+def _dismiss(
+    state: UserState, event: Click, cfg: ProfileConfig, item_vector: Vector | None
+) -> UserState:
+    """Negative feedback: the item joins the dismissed ones (the latest time kept, whatever
+    the order events arrive in) and the short-term interest moves away from it; it is not a
+    recent item, a category affinity or a long-term interest."""
+    at = max([event.ts_ms, *(t for i, t in state.dismissed if i == event.item_id)])
+    dismissed = tuple(
+        sorted(
+            [*(d for d in state.dismissed if d[0] != event.item_id), (event.item_id, at)],
+            key=_time_then_id,
+        )
+    )[-MAX_DISMISSED:]
+    short = state.short
+    if item_vector is not None:
+        away = (-np.asarray(item_vector)).astype(np.float32)
+        short = short.add(away, cfg.weight("dismiss"), event.ts_ms, cfg.short_half_life_ms)
+    return replace(state, dismissed=dismissed, short=short)
 
 
 def _time_then_id(record: tuple[str, int]) -> tuple[int, str]:

@@ -45,6 +45,10 @@ class RecommendConfig:
     learn_min_clicks: int | None = None
     # Items of the shopper's favourite categories are lifted by up to this share.
     category_boost: float = 0.5
+    # Dismissed items are kept off the list; items at least this similar (cosine) to one of
+    # them lose this share of their score.
+    dismiss_cosine: float = 0.8
+    dismiss_penalty: float = 0.5
     # MMR strength: 0 keeps the blended order, 1 maximises dissimilarity (ranking/diversity.py).
     diversity: float = 0.0
     # Share of the k slots given to exploration (Thompson sampling over candidate sources).
@@ -199,6 +203,23 @@ def boost_categories(
     return sorted(lifted, key=lambda r: (-r.score, r.item_id))
 
 
+def push_down_dismissed(
+    ranked: list[Recommendation], state: UserState, index: ItemIndex, cfg: RecommendConfig
+) -> list[Recommendation]:
+    """Items close to one the shopper dismissed lose ``dismiss_penalty`` of their score."""
+    vectors = [v for i, _ in state.dismissed if (v := index.vector(i)) is not None]
+    if not vectors or cfg.dismiss_penalty <= 0 or not ranked:
+        return ranked
+    dismissed = np.stack(vectors)
+    out = []
+    for rec in ranked:
+        vector = index.vector(rec.item_id)
+        if vector is not None and float(np.max(dismissed @ vector)) >= cfg.dismiss_cosine:
+            rec = replace(rec, score=round(rec.score * (1.0 - cfg.dismiss_penalty), 6))
+        out.append(rec)
+    return sorted(out, key=lambda r: (-r.score, r.item_id))
+
+
 def search_aware(state: UserState, cfg: RecommendConfig) -> BlendConfig:
     """The blend for the shopper now: right after a search, the content source (the query's
     matches) weighs at least ``search_similar_weight``."""
@@ -245,16 +266,20 @@ def recommend(
         "trending": trending_proposals(trending[: cfg.trending_candidates]),
     }
     latest = {item for item, _ in state.recent[-cfg.hide_latest :]} if cfg.hide_latest else set()
+    # Kept off the list: the latest items (not bought ones: history speaks for those), and
+    # whatever the shopper dismissed.
+    hidden = (latest - set(state.purchases)) | {item for item, _ in state.dismissed}
     # The lift is at most (1 + category_boost)x, so only the head of the blend can reorder.
     head = blend(
-        sources, search_aware(state, cfg), limit=4 * cfg.k + len(latest) + len(state.purchases)
+        sources, search_aware(state, cfg), limit=4 * cfg.k + len(hidden) + len(state.purchases)
     )
+    lifted = boost_categories(head, state, index, cfg.category_boost)
     kept = apply_rules(
-        boost_categories(head, state, index, cfg.category_boost),
+        push_down_dismissed(lifted, state, index, cfg) if state.dismissed else lifted,
         available=available or index.available,
         purchased=set(state.purchases),
         cfg=cfg.blend,
-        exclude=latest - set(state.purchases),
+        exclude=hidden,
         k=cfg.k if cfg.diversity <= 0 else 3 * cfg.k,
     )
     slots = exploration_slots(cfg.k, cfg.explore_share) if explorer else 0
@@ -263,9 +288,7 @@ def recommend(
         return chosen
     allowed = available or index.available
     taken = {r.item_id for r in chosen}
-    skip = (latest - set(state.purchases)) | (
-        set(state.purchases) if cfg.blend.exclude_purchased else set()
-    )
+    skip = hidden | (set(state.purchases) if cfg.blend.exclude_purchased else set())
     return chosen + explore(sources, explorer, slots, lambda i: allowed(i) and i not in skip, taken)
 
 

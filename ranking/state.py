@@ -17,6 +17,7 @@ MAX_RECENT = 20
 MAX_PURCHASES = 100
 MAX_SEEN = 32
 MAX_CATEGORIES = 12
+MAX_DISMISSED = 20
 
 
 def event_hash(event_id: str) -> int:
@@ -39,6 +40,9 @@ class UserState:
     intent: str | None = None
     # Short-term interest far from the long-term one (ranking.intent, items without category).
     drifted: bool = False
+    # Items the shopper dismissed, (item_id, ts_ms), oldest first: kept off their lists, and
+    # their near neighbours pushed down (ranking.recommend).
+    dismissed: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def new(cls, dim: int) -> UserState:
@@ -85,7 +89,7 @@ def differences(
         out.append("purchases")
     if set(a.seen) != set(b.seen) or a.events != b.events:
         out.append("events seen")
-    for name in ("last_query", "intent"):
+    for name in ("last_query", "intent", "dismissed"):
         if getattr(a, name) != getattr(b, name):
             out.append(name)
     # Inside the hysteresis band ``drifted`` keeps what it was: it may follow the order there.

@@ -19,7 +19,15 @@ from core.settings import Settings
 from feature_store.trend_signals import SHOPPER_KIND
 from personalisation.serving import ListFilter
 from streams.http_batch import prepare_batch, split_body
-from streams.schemas import M, RecommendationsQuery, TrendsQuery, parse_query
+from streams.schemas import (
+    BatchRequest,
+    M,
+    RecommendationsQuery,
+    SimilarQuery,
+    TrendsQuery,
+    parse_body,
+    parse_query,
+)
 
 JSON = "application/json"
 ADMIN_ONLY = "this route needs the admin token: 'Authorization: Bearer <PULSE_ADMIN_TOKEN>'"
@@ -59,6 +67,12 @@ class WorkerOps(Protocol):
     async def recommendations(
         self, user_id: str, k: int, rules: ListFilter | None = None
     ) -> dict[str, Any]: ...
+
+    async def recommendations_many(
+        self, user_ids: list[str], k: int, rules: ListFilter
+    ) -> list[dict[str, Any]]: ...
+
+    async def similar_items(self, item_id: str, k: int) -> list[dict[str, Any]]: ...
 
     async def forget(self, user_id: str) -> dict[str, Any]: ...
 
@@ -173,6 +187,43 @@ class Api:
         rules = ListFilter(params.category, params.excluded, params.in_stock_only)
         k = params.k or self.settings.recommendations_k
         return await self._answer(lambda: self.worker.recommendations(user_id, k, rules))
+
+    async def post_batch(self, read: Callable[[], Awaitable[bytes]]) -> Reply:
+        """``POST /recommendations:batch``: the lists of up to 100 shoppers in one call."""
+        try:
+            body = await read()
+        except BodyError as exc:
+            return error(413 if exc.code == "oversize" else 400, exc.code, exc.message)
+        request = parse_body(BatchRequest, body)
+        if isinstance(request, tuple):
+            return error(400, *request)
+        if not self.worker.personalising:
+            return error(503, "not_personalising", "this worker runs with PULSE_PERSONALISE=false")
+        rules = ListFilter(request.category, frozenset(request.exclude), request.in_stock_only)
+        k = request.k or self.settings.recommendations_k
+        users = list(request.user_ids)
+        return await self._answer(
+            lambda: self._results(self.worker.recommendations_many(users, k, rules))
+        )
+
+    async def get_similar(self, item_id: str, query: Mapping[str, str]) -> Reply:
+        """``GET /items/{id}/similar?k=``: co-visit and content neighbours, with reasons."""
+        params = query_of(SimilarQuery, query)
+        if isinstance(params, Reply):
+            return params
+        if not self.worker.personalising:
+            return error(503, "not_personalising", "this worker runs with PULSE_PERSONALISE=false")
+        try:
+            items = await self.worker.similar_items(item_id, params.k)
+        except KeyError:
+            return error(404, "unknown_item", f"the catalogue holds no item {item_id[:200]!r}")
+        except ServiceError as exc:
+            return error(503, "unavailable", str(exc))
+        return Reply(200, {"item_id": item_id, "items": items})
+
+    @staticmethod
+    async def _results(lists: Awaitable[list[dict[str, Any]]]) -> dict[str, Any]:
+        return {"results": await lists}
 
     async def get_trends(self, query: Mapping[str, str], authorization: str | None = None) -> Reply:
         """``GET /trends?kind=&limit=``; intent shifts name shoppers: admin only."""

@@ -4,7 +4,7 @@ the OpenAPI document is generated from them (one source of truth)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -51,6 +51,30 @@ class RecommendationsQuery(Query):
         return frozenset(i.strip() for i in (self.exclude or "").split(",") if i.strip())
 
 
+class SimilarQuery(Query):
+    k: int = Field(10, ge=1, le=100, description="How many items.")
+
+
+MAX_BATCH_USERS = 100
+
+
+class BatchRequest(BaseModel):
+    """The body of ``POST /recommendations:batch``: the lists of many shoppers at once, under
+    the same rules as ``GET /users/{id}/recommendations``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    user_ids: list[Annotated[str, Field(min_length=1, max_length=MAX_USER_ID)]] = Field(
+        ..., min_length=1, max_length=MAX_BATCH_USERS
+    )
+    k: int | None = Field(None, ge=1, le=100)
+    category: str | None = Field(None, min_length=1, max_length=300)
+    exclude: list[Annotated[str, Field(min_length=1, max_length=MAX_USER_ID)]] = Field(
+        default_factory=list, max_length=MAX_EXCLUDE
+    )
+    in_stock_only: bool = True
+
+
 TREND_KINDS = Literal[
     "trending_item", "trending_query", "trending_category", "peak_time", "intent_shift"
 ]
@@ -73,6 +97,12 @@ _CODES = {
     "int_from_float": "wrong_type",
     "bool_parsing": "wrong_type",
     "string_type": "wrong_type",
+    "int_type": "wrong_type",
+    "bool_type": "wrong_type",
+    "list_type": "wrong_type",
+    "json_invalid": "not_json",
+    "model_type": "not_object",
+    "missing": "missing_field",
 }
 
 
@@ -81,13 +111,25 @@ def parse_query(model: type[M], query: Mapping[str, str]) -> M | tuple[str, str]
     try:
         return model.model_validate(dict(query))
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        code = _CODES.get(errors[0]["type"], "out_of_range")
-        return code, "; ".join(_reason(e) for e in errors)
+        return _refusal(exc, "query", "parameter")
 
 
-def _reason(error: Any) -> str:
-    where = ".".join(str(part) for part in error["loc"]) or "query"
+def parse_body(model: type[M], body: bytes) -> M | tuple[str, str]:
+    """A JSON body as ``model``, or the code and the reason it is refused (for the 400)."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        return _refusal(exc, "body", "field")
+
+
+def _refusal(exc: ValidationError, root: str, part: str) -> tuple[str, str]:
+    errors = exc.errors(include_url=False)
+    code = _CODES.get(errors[0]["type"], "out_of_range")
+    return code, "; ".join(_reason(e, root, part) for e in errors)[:2000]
+
+
+def _reason(error: Any, root: str, part: str) -> str:
+    where = ".".join(str(step) for step in error["loc"]) or root
     if error["type"] == "extra_forbidden":
-        return f"unknown parameter {where!r}"
+        return f"unknown {part} {where!r}"
     return f"{where!r}: {error['msg']}"

@@ -45,6 +45,23 @@ def _respond(view: View, reply: Reply) -> Response:
     return view.json(reply.body, status=reply.status, headers=reply.headers)
 
 
+async def _read(request: Request) -> bytes:
+    """The request's body; BodyError when it is over the limit or cannot be decoded."""
+    try:
+        return await request.read()
+    except HTTPRequestEntityTooLarge as exc:
+        raise BodyError("oversize", "request body is too large") from exc
+    except (RequestPayloadError, HttpProcessingError, zlib.error, ValueError) as exc:
+        # The body cannot be read (a Content-Encoding it does not have): answer 400, and let
+        # the server close the connection rather than drain the body again.
+        cast(Any, request).content.feed_eof()  # aiohttp's request under Faust
+        encoding = request.headers.get("Content-Encoding", "none")
+        raise BodyError(
+            "bad_encoding",
+            f"the body could not be decoded as Content-Encoding {encoding[:40]!r}: {exc}"[:300],
+        ) from exc
+
+
 def _token(request: Request) -> str | None:
     return request.headers.get("Authorization")
 
@@ -53,24 +70,8 @@ def register(app: faust.App, api: Api) -> None:
     @app.page("/events")
     class Events(View):
         async def post(self, request: Request) -> Response:
-            async def read() -> bytes:
-                try:
-                    return await request.read()
-                except HTTPRequestEntityTooLarge as exc:
-                    raise BodyError("oversize", "request body is too large") from exc
-                except (RequestPayloadError, HttpProcessingError, zlib.error, ValueError) as exc:
-                    # The body cannot be read (a Content-Encoding it does not have): answer 400,
-                    # and let the server close the connection rather than drain the body again.
-                    cast(Any, request).content.feed_eof()  # aiohttp's request under Faust
-                    encoding = request.headers.get("Content-Encoding", "none")
-                    raise BodyError(
-                        "bad_encoding",
-                        f"the body could not be decoded as Content-Encoding {encoding[:40]!r}: "
-                        f"{exc}"[:300],
-                    ) from exc
-
             declared = request.headers.get("Content-Length", "")
-            reply = await api.post_events(declared, read)
+            reply = await api.post_events(declared, lambda: _read(request))
             response = _respond(self, reply)
             if reply.status in (400, 413):
                 cast(Any, response).force_close()
@@ -89,6 +90,20 @@ def register(app: faust.App, api: Api) -> None:
 
         async def delete(self, request: Request, user_id: str) -> Response:
             return _respond(self, await api.delete_user(user_id, _token(request)))
+
+    @app.page("/recommendations:batch")
+    class Batch(View):
+        async def post(self, request: Request) -> Response:
+            reply = await api.post_batch(lambda: _read(request))
+            response = _respond(self, reply)
+            if reply.status in (400, 413):
+                cast(Any, response).force_close()
+            return response
+
+    @app.page("/items/{item_id:[^/]+}/similar")
+    class Similar(View):
+        async def get(self, request: Request, item_id: str) -> Response:
+            return _respond(self, await api.get_similar(item_id, request.query))
 
     @app.page("/trends")
     class Trends(View):

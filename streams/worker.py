@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from aiokafka.errors import KafkaError
@@ -46,6 +46,7 @@ from streams.forget import ForgetFollower
 from streams.producer import EventProducer, KafkaSink
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 CATALOGUE = "catalogue"
 FORGET = "forget"
 # What a forget request's answer promises: every worker has applied it by then.
@@ -263,11 +264,18 @@ class Worker:
     ) -> dict[str, Any]:
         """The shopper's list under ``rules`` (``personalisation.serving``), or trending items
         at once for a shopper Pulse has not seen yet. ServiceError when Redis does not answer."""
-        personaliser = self._personaliser()
-        try:
-            return await serving.recommendations(personaliser, user_id, k, rules or ListFilter())
-        except (RedisError, OSError) as exc:
-            raise ServiceError(str(exc)) from exc
+        rules = rules or ListFilter()
+        return await self._read(lambda p: serving.recommendations(p, user_id, k, rules))
+
+    async def recommendations_many(
+        self, user_ids: list[str], k: int, rules: ListFilter
+    ) -> list[dict[str, Any]]:
+        """:meth:`recommendations` of each shopper, in order (the stored lists in one trip)."""
+        return await self._read(lambda p: serving.recommendations_many(p, user_ids, k, rules))
+
+    async def similar_items(self, item_id: str, k: int) -> list[dict[str, Any]]:
+        """Items like ``item_id`` (KeyError when the catalogue does not hold it)."""
+        return await self._read(lambda p: serving.similar_items(p, item_id, k))
 
     async def forget(self, user_id: str) -> dict[str, Any]:
         """Forget the shopper everywhere: the request goes to the forget topic (every worker
@@ -308,16 +316,9 @@ class Worker:
 
     async def stored_about(self, user_id: str) -> dict[str, Any]:
         """What Pulse holds about the shopper (a data access request)."""
-        personaliser = self._personaliser()
-        try:
-            stored = await stored_about(personaliser.stores, user_id)
-        except (RedisError, OSError) as exc:
-            raise ServiceError(str(exc)) from exc
-        return {
-            "user_id": user_id,
-            **stored,
-            "forgotten_at": personaliser.forgotten.at.get(user_id),
-        }
+        stored = await self._read(lambda p: stored_about(p.stores, user_id))
+        forgotten = self._personaliser().forgotten.at.get(user_id)
+        return {"user_id": user_id, **stored, "forgotten_at": forgotten}
 
     async def trends(self, kind: str, limit: int) -> dict[str, Any]:
         """This worker's summary of ``kind`` with every worker's latest signals."""
@@ -327,11 +328,8 @@ class Worker:
             raise ServiceError("this worker runs without trends (PULSE_TRENDS=false)")
         summary = tracker.summary(kind, limit)
         signals = personaliser.stores.signals
-        if signals is not None:
-            try:  # every worker's signals, not only this one's
-                summary["signals"] = await signals.latest(kind, limit)
-            except (RedisError, OSError) as exc:
-                raise ServiceError(str(exc)) from exc
+        if signals is not None:  # every worker's signals, not only this one's
+            summary["signals"] = await self._read(lambda _: signals.latest(kind, limit))
         return summary
 
     async def health(self) -> dict[str, Any]:
@@ -372,6 +370,14 @@ class Worker:
 
     def metrics_text(self) -> str:
         return self.metrics.render()
+
+    async def _read(self, call: Callable[[Personaliser], Awaitable[T]]) -> T:
+        """A read of the personaliser's stores; ServiceError when Redis does not answer."""
+        personaliser = self._personaliser()
+        try:
+            return await call(personaliser)
+        except (RedisError, OSError) as exc:
+            raise ServiceError(str(exc)) from exc
 
     def _personaliser(self) -> Personaliser:
         if self.personaliser is None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
 
-from core.events import Click, Purchase, Search, UserEvent
+from core.events import Search, UserEvent, chosen
 from ranking.intent import IntentShift
 from ranking.trending import DecayedCounter
 from trends.bursts import Burst, BurstDetector
@@ -53,10 +53,11 @@ class Observations:
     shifts: list[IntentShift] = field(default_factory=list)
 
     def add(self, event: UserEvent, category: str | None) -> None:
-        """One valid event: every event is activity; clicks and purchases count for their
-        item and category, searches for their query (lower-cased, spaces collapsed)."""
+        """One valid event: every event is activity; clicks (not dismissals) and purchases
+        count for their item and category, searches for their query (lower-cased, spaces
+        collapsed)."""
         self.activity.append((category, event.ts_ms))
-        if isinstance(event, Click | Purchase):
+        if chosen(event):
             self.items.append((event.item_id, event.ts_ms, 1.0))
             if category:
                 self.categories.append((category, event.ts_ms, 1.0))

@@ -75,6 +75,16 @@ class FakeWorker:
         self.rules = rules
         return {**STORED, "user_id": user_id, "items": STORED["items"][:k], "cold_start": False}
 
+    async def recommendations_many(
+        self, user_ids: list[str], k: int, rules: ListFilter
+    ) -> list[dict[str, Any]]:
+        return [await self.recommendations(uid, k, rules) for uid in user_ids]
+
+    async def similar_items(self, item_id: str, k: int) -> list[dict[str, Any]]:
+        if not item_id.startswith("i"):
+            raise KeyError(item_id)
+        return STORED["items"][:k]
+
     async def forget(self, user_id: str) -> dict[str, Any]:
         if self.fail:
             raise ServiceError("Kafka is away")
