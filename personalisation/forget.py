@@ -15,6 +15,7 @@ from typing import Any
 
 from core.events import UserEvent
 from feature_store.stores import Stores
+from ranking.state import UserState
 
 
 class Forgotten:
@@ -53,7 +54,7 @@ async def stored_about(stores: Stores, user_id: str) -> dict[str, Any]:
     }
 
 
-def describe_state(state: Any) -> dict[str, Any]:
+def describe_state(state: UserState) -> dict[str, Any]:
     """A shopper's state in words and numbers (the interest vectors by their weights)."""
     return {
         "events": state.events,
@@ -67,6 +68,7 @@ def describe_state(state: Any) -> dict[str, Any]:
         if state.last_query is None
         else {"query": state.last_query[0], "ts": state.last_query[1]},
         "intent": state.intent,
+        "dismissed_items": [{"item_id": i, "ts": ts} for i, ts in state.dismissed],
         "short_term_interest_weight": round(state.short.weight, 4),
         "long_term_interest_weight": round(state.long.weight, 4),
         "event_ids_remembered": len(state.seen),

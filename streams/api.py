@@ -18,6 +18,7 @@ from core.metrics import Metrics
 from core.settings import Settings
 from feature_store.trend_signals import SHOPPER_KIND
 from personalisation.serving import ListFilter
+from streams import openapi
 from streams.http_batch import prepare_batch, split_body
 from streams.schemas import (
     BatchRequest,
@@ -264,6 +265,10 @@ class Api:
         """``GET /health``: 200 while Redis and Kafka answer and the worker processes, else 503."""
         body = await self.worker.health()
         return Reply(200 if body["status"] == "ok" else 503, body)
+
+    def get_openapi(self) -> Reply:
+        """``GET /openapi.json``: the document of this API."""
+        return Reply(200, openapi.document())
 
     def get_metrics(self, authorization: str | None = None) -> Reply:
         """``GET /metrics`` in the Prometheus text format (admin only if so configured)."""

@@ -40,6 +40,9 @@ def create_app(settings: Settings) -> tuple[faust.App, Worker]:
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
+        # Faust's own pages that show tables and the cluster's layout are not Pulse's API.
+        web_router_enabled=False,
+        web_tables_enabled=False,
         web_application_options={
             "client_max_size": settings.http_max_body_bytes,
             "middlewares": [views.unread_bodies_close],

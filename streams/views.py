@@ -110,6 +110,11 @@ def register(app: faust.App, api: Api) -> None:
         async def get(self, request: Request) -> Response:
             return _respond(self, await api.get_trends(request.query, _token(request)))
 
+    @app.page("/openapi.json")
+    class OpenApi(View):
+        async def get(self, request: Request) -> Response:
+            return _respond(self, api.get_openapi())
+
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
