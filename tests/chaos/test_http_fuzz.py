@@ -19,11 +19,24 @@ from tests.integration.stack import new_settings, running_shop
 from tests.unit.examples import VALID
 
 REQUESTS = 1_000
-ROUTES = ["/events", "/users/{user}/recommendations", "/trends", "/health", "/metrics"]
+ROUTES = [
+    "/events",
+    "/users/{user}/recommendations",
+    "/users/{user}",
+    "/recommendations:batch",
+    "/items/{user}/similar",
+    "/trends",
+    "/health",
+    "/metrics",
+    "/openapi.json",
+]
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 USERS = ["u1", "a{b}c", "%7Bx%7D", "x" * 300, "ü", "..", "%00", "a b", ""]
-QUERY_KEYS = ["k", "kind", "limit", "category", "", "k[]"]
-QUERY_VALUES = ["1", "0", "-1", "101", "10", "x", "", "1e3", "trending_item", "peak_time", "\u0000"]
+QUERY_KEYS = ["k", "kind", "limit", "category", "exclude", "in_stock_only", "", "k[]"]
+QUERY_VALUES = [
+    *("1", "0", "-1", "101", "10", "x", "", "1e3", "trending_item", "peak_time", "\u0000"),
+    *("intent_shift", "K1,K2", ",,,", "true", "no", "Home > Kitchen"),
+]
 ENCODINGS = [None, "gzip", "deflate", "br", "identity", "gzip, deflate", "x-unknown"]
 TYPES = [None, "application/json", "text/plain", "multipart/form-data; boundary=x"]
 
@@ -40,6 +53,8 @@ def body(rng: random.Random) -> bytes:
         orjson.dumps(rng.choice([None, 1, "x", [], {}, [[]]])),
         b'{"type": "click", "user_id": ' + b"9" * 400 + b"}",
         orjson.dumps({**event, "ts": rng.choice([0, -1, 2**63, "2099-01-01T00:00:00Z"])}),
+        orjson.dumps({"user_ids": rng.choice([[], ["u1", "K1"], ["x" * 200], [1], "u1"])}),
+        orjson.dumps({"user_ids": ["u1"], "k": rng.choice([0, 5, "5", None, 1e9])}),
     ]
     return rng.choice(choices)
 
@@ -62,6 +77,7 @@ async def test_fuzzed_requests_never_get_a_5xx_and_the_worker_goes_on(shop: Sett
     rng = random.Random(20261126)
     base = f"http://127.0.0.1:{shop.web_port}"
     statuses: Counter[int] = Counter()
+    secret = shop.admin_token.get_secret_value()
     server_errors = []
     async with aiohttp.ClientSession(auto_decompress=False) as session:
         for _ in range(REQUESTS):
@@ -75,6 +91,9 @@ async def test_fuzzed_requests_never_get_a_5xx_and_the_worker_goes_on(shop: Sett
             encoding = rng.choice(ENCODINGS)
             if encoding:
                 headers["Content-Encoding"] = encoding
+            token = rng.choice([None, "Bearer nope", f"Bearer {secret}"])
+            if token:
+                headers["Authorization"] = token
             content_type = rng.choice(TYPES)
             if content_type:
                 headers["Content-Type"] = content_type
