@@ -19,16 +19,24 @@ from ranking.state import UserState
 
 
 class Forgotten:
-    """Deleted shoppers -> when they were deleted (epoch ms)."""
+    """Deleted shoppers -> when they were deleted (epoch ms), for ``keep_ms`` after the latest
+    deletion (the forget topic keeps them as long: events older than that are gone from the
+    input topics too)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_ms: float = 7 * 86_400_000) -> None:
         self.at: dict[str, int] = {}
+        self.keep_ms = keep_ms
+        self._pruned_at = 0
 
     def __bool__(self) -> bool:
         return bool(self.at)
 
     def add(self, user_id: str, at_ms: int) -> None:
         self.at[user_id] = max(at_ms, self.at.get(user_id, at_ms))
+        if len(self.at) >= 2 * max(self._pruned_at, 1024):  # amortised: now and then
+            horizon = max(self.at.values()) - self.keep_ms
+            self.at = {u: t for u, t in self.at.items() if t >= horizon}
+            self._pruned_at = len(self.at)
 
     def kept(self, events: Sequence[UserEvent]) -> list[UserEvent]:
         """The events that happened after their shopper's deletion (all, for the others)."""

@@ -107,6 +107,7 @@ class Personaliser:
         metrics: Metrics | None = None,
         faults: Faults | None = None,
         clock: Callable[[], float] = time.time,
+        forget_keep_ms: float = 7 * 86_400_000,
     ) -> None:
         self.index = index
         self.stores = stores
@@ -127,7 +128,7 @@ class Personaliser:
         # like yours"; in process, so a restarted worker starts it afresh.
         self.sessions = SessionIndex()
         # Forgotten shoppers: their events up to the deletion are dropped on arrival.
-        self.forgotten = Forgotten()
+        self.forgotten = Forgotten(forget_keep_ms)
         self._uses_sessions = dict(self.ranking.blend.weights).get("sessions", 0.0) > 0
         # Exploration over candidate sources, learned from clicks on the lists.
         self.sampler = ThompsonSampler(CANDIDATE_SOURCES, prior=(1.0, 10.0))

@@ -138,6 +138,7 @@ class Worker:
             topics=self.topics,
             metrics=self.metrics,
             faults=self.faults,
+            forget_keep_ms=settings.forget_keep_days * 86_400_000,
         )
         self.processor.writer = stores.writer
         self.processor.personaliser = self.personaliser

@@ -17,7 +17,7 @@ from core.events import Click
 from core.forget import MAX_USER_ID, Forget, decode_forget, encode_forget
 from core.metrics import Metrics
 from feature_store.memory import memory_stores
-from personalisation.forget import erase, stored_about
+from personalisation.forget import Forgotten, erase, stored_about
 from personalisation.pipeline import Personaliser
 from ranking.item_index import ItemIndex, ItemInfo
 from ranking.sessions import SessionIndex
@@ -135,3 +135,14 @@ def test_the_tracker_drops_its_latest_intent_shifts_of_the_shopper() -> None:
 def test_a_request_with_an_impossible_user_id_is_refused(user_id: str) -> None:
     with pytest.raises(InvalidEventError):
         decode_forget(encode_forget(Forget(user_id, T0))[1])
+
+
+def test_deletions_older_than_the_topic_keeps_them_are_let_go() -> None:
+    day = 86_400_000
+    forgotten = Forgotten(keep_ms=7 * day)
+    for n in range(2047):
+        forgotten.add(f"old{n}", T0 + n)
+    forgotten.add("new", T0 + 8 * day)  # the 2,048th: a prune, the old ones past a week
+    assert forgotten.at == {"new": T0 + 8 * day}
+    kept = forgotten.kept([click(1, "old1", "a", T0), click(2, "new", "a", T0)])
+    assert [e.user_id for e in kept] == ["old1"]
