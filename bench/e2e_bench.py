@@ -1,13 +1,19 @@
-"""End-to-end benchmark on the real stack: Kafka, Redis, one worker, a load generator process.
+"""End-to-end benchmark on the real stack: Kafka, Redis, workers, a load generator process.
 
-    python -m bench.e2e_bench [--rates 500 1000 2000 3000 5000] [--seconds 12]
+    python -m bench.e2e_bench [--rates 500 1000 2000 3000 5000 8000] [--seconds 12]
 
-For each offered click rate (open loop), the load generator (its own process) records when it
-sent each event; the benchmark follows ``pulse.recommendations`` and matches every list to its
-``trigger_event_id``: latency = list received - event sent. Several events of one shopper in one
-micro-batch give one list (for the latest event), so lists are fewer than events. Also: search
--> recommendation at 500 searches/s, Redis bytes per shopper, and ``GET`` latency.
-Writes bench/results/e2e.json and e2e.png. Needs the local stack (``infra/stack.sh up``).
+Three setups in one run, each with its own topics and keys, under the same open-loop load:
+the **ceiling** (one worker with personalisation off: validation, dead letters, counts: what
+the plumbing alone carries), the **engine** (one worker), and **two workers** on the same box.
+For each offered click rate the load generator (its own process) records when it sent each
+event; the benchmark follows ``pulse.recommendations`` and matches every list to its
+``trigger_event_id``: latency = list received - event sent (several events of one shopper in
+one micro-batch give one list, so lists are fewer than events). Every rate drains before the
+next starts; the cores each part kept busy (worker, Kafka, Redis, load generator) are read
+from /proc. The engine row is also given as a share of the ceiling's achieved rate. For the
+one-worker engine also: searches at 500/s, ``GET`` latency while the worker is saturated and at
+rest, Redis bytes per shopper. Writes bench/results/e2e.json and e2e.png. Needs the local stack
+(``infra/stack.sh up``).
 """
 
 from __future__ import annotations
@@ -16,127 +22,21 @@ import argparse
 import asyncio
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import orjson
 import redis.asyncio as aioredis
 
-from bench import loadgen
 from bench.common import RESULTS, Latencies, machine, pyplot, save
+from bench.cpu import CpuMeter, stack_pids
 from bench.datasets import RETAIL
-from core.events import EventKind
+from bench.e2e_load import ListFollower, catalogue_events, load_catalogue, offered_run
 from core.settings import Settings
-from core.topics import Topics
 from feature_store.keys import Keys
-from replay import online_retail
-from streams.admin import ensure_topics, topic_reader
-from streams.producer import EventProducer
+from streams.admin import ensure_topics
 from tools.harness import forget_run, isolated, start_worker, stop_worker, wait_healthy
-from tools.stats import read_totals
-
-WARMUP_S = 2.0
-
-
-class ListFollower:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.received: dict[str, float] = {}
-
-    async def run(self) -> None:
-        topic = Topics.from_settings(self.settings).recommendations
-        self.consumer = await topic_reader(self.settings, topic, from_end=True)
-        try:
-            while True:
-                batch = await self.consumer.getmany(timeout_ms=100, max_records=5_000)
-                now = time.time() * 1000
-                for records in batch.values():
-                    for record in records:
-                        trigger = orjson.loads(record.value)["trigger_event_id"]
-                        self.received.setdefault(trigger, now)
-        finally:
-            await self.consumer.stop()
-
-
-async def load_catalogue(settings: Settings, data: Path) -> list[str]:
-    source = online_retail.source(data)
-    items = []
-    async with EventProducer(settings, client_id="bench-catalogue") as producer:
-        for kind, event in source.events:
-            if kind is not EventKind.CATALOG:
-                break
-            await producer.send(kind, event)
-            items.append(event["item_id"])
-    client = aioredis.from_url(settings.redis_url)
-    keys = Keys(settings.redis_prefix)
-    deadline = time.monotonic() + 180
-    try:
-        while not await client.exists(keys.item(items[-1])):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the worker did not load the catalogue within 180 s")
-            await asyncio.sleep(0.5)
-    finally:
-        await client.aclose()
-    return items
-
-
-async def offered_run(
-    settings: Settings,
-    follower: ListFollower,
-    kind: str,
-    rate: float,
-    seconds: float,
-    items_file: Path,
-    tag: str,
-    extra: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    before = await read_totals(settings)
-    out = RESULTS / f".sends-{tag}.json"
-    cmd = loadgen.command(settings, kind, rate, seconds, items_file, tag, out, extra)
-    proc = await asyncio.create_subprocess_exec(*cmd)
-    await proc.wait()
-    sends = orjson.loads(out.read_bytes())
-    out.unlink()
-    sent: dict[str, float] = sends["sent"]
-    deadline = time.monotonic() + 60
-    while True:
-        totals = await read_totals(settings)
-        done = sum(totals.processed.values()) - sum(before.processed.values())
-        if done >= len(sent) or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.05)
-    finished = time.time()
-    await asyncio.sleep(1.0)
-    first = min(sent.values())
-    latencies = Latencies()
-    matched = 0
-    for event_id, at in sent.items():
-        got = follower.received.get(event_id)
-        if got is not None:
-            matched += 1
-            if at - first >= WARMUP_S * 1000:
-                latencies.record_s((got - at) / 1000)
-    window = finished - min(sent.values()) / 1000  # from the first send, not process start
-    result = {
-        "kind": kind,
-        "offered_per_s": rate,
-        "sent": len(sent),
-        "send_seconds": sends["seconds"],
-        "processed": done,
-        "achieved_per_s": done / max(window, 1e-9),
-        "drain_after_load_s": finished - (min(sent.values()) / 1000 + sends["seconds"]),
-        "lists": matched,
-        **latencies.summary_ms(),
-    }
-    print(
-        f"{kind} {rate:>6,.0f}/s offered: {result['achieved_per_s']:>7,.0f}/s achieved, "
-        f"{matched:,} lists, p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms, "
-        f"p99 {result['p99_ms']:.1f} ms, "
-        f"drained {result['drain_after_load_s']:.1f} s after the load",
-        flush=True,
-    )
-    return result
 
 
 async def redis_bytes(settings: Settings, sample: int) -> dict[str, Any]:
@@ -203,7 +103,10 @@ def plot(result: dict[str, Any], path: Path) -> None:
     clicks = result["clicks"]
     rates = [r["offered_per_s"] for r in clicks]
     for key in ("p50_ms", "p95_ms", "p99_ms"):
-        ax1.plot(rates, [r[key] for r in clicks], "o-", label=key.replace("_ms", ""))
+        ax1.plot(rates, [r[key] for r in clicks], "o-", label=f"{key[:3]}, one worker")
+    two = result.get("two_workers", {}).get("clicks", [])
+    if two:
+        ax1.plot(rates, [r["p99_ms"] for r in two], "s--", label="p99, two workers")
     ax1.axhline(100, color="grey", linestyle=":", label="target p99 at 2,000/s")
     ax1.set_xlabel("offered clicks / s")
     ax1.set_ylabel("event -> recommendation (ms)")
@@ -211,99 +114,184 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax1.set_title("click -> recommendation latency")
     ax1.legend()
     ax2.plot(rates, rates, ":", color="grey", label="offered")
-    ax2.plot(rates, [r["achieved_per_s"] for r in clicks], "o-", label="achieved")
+    ceiling = result.get("ceiling", {}).get("clicks", [])
+    if ceiling:
+        ax2.plot(rates, [r["achieved_per_s"] for r in ceiling], "^-", label="ceiling (no lists)")
+    ax2.plot(rates, [r["achieved_per_s"] for r in clicks], "o-", label="engine, one worker")
+    if two:
+        ax2.plot(rates, [r["achieved_per_s"] for r in two], "s--", label="engine, two workers")
     ax2.set_xlabel("offered clicks / s")
     ax2.set_ylabel("events / s")
-    ax2.set_title("throughput, one worker")
+    ax2.set_title("throughput")
     ax2.legend()
     fig.suptitle(
         f"Pulse end to end: {result['machine']['cpu']}, {result['machine']['cores']} cores, "
-        "Kafka + Redis + worker + load generator on one box"
+        "Kafka + Redis + workers + load generator on one box"
     )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Setup:
+    name: str
+    workers: int
+    personalise: bool
+
+
+def sustained(clicks: list[dict[str, Any]], lists: bool) -> float:
+    """The highest offered rate carried: 95 % achieved, drained within 5 s of the load's end,
+    and (where lists are made) p99 under a second."""
+    ok = [
+        r["offered_per_s"]
+        for r in clicks
+        if r["achieved_per_s"] >= 0.95 * r["offered_per_s"]
+        and r["drain_after_load_s"] < 5
+        and (not lists or r["p99_ms"] < 1000)
+    ]
+    return max(ok, default=0)
+
+
+async def run_setup(
+    args: argparse.Namespace, setup: Setup, catalogue: list[dict[str, Any]]
+) -> dict[str, Any]:
     names = isolated("bench")
     run = names["redis_prefix"]
     settings = Settings(
-        **names,
+        **names,  # type: ignore[arg-type]
         partitions=args.partitions,
         web_port=args.web_port,
+        personalise=setup.personalise,
     )
     await ensure_topics(settings)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    proc = start_worker(settings, Path("var/log") / f"bench-worker-{run}.log")
+    ports = [args.web_port + n for n in range(setup.workers)]
+    copies = [settings.model_copy(update={"web_port": port}) for port in ports]
+    procs = [
+        start_worker(s, Path("var/log") / f"bench-worker-{run}-{n}.log")
+        for n, s in enumerate(copies)
+    ]
+    meter = CpuMeter({"worker": [p.pid for p in procs], **stack_pids()})
     follower = ListFollower(settings)
     follow_task = asyncio.create_task(follower.run())
-    result: dict[str, Any] = {
-        "machine": machine(),
-        "settings": {
-            "partitions": settings.partitions,
-            "batch_max_size": settings.batch_max_size,
-            "batch_max_wait_ms": settings.batch_max_wait_ms,
-        },
-    }
+    out: dict[str, Any] = {"workers": setup.workers, "personalise": setup.personalise}
     items_file = RESULTS / f".items-{run}.txt"
+    items = [e["item_id"] for e in catalogue]
+    items_file.write_text("\n".join(items))
+    print(f"--- {setup.name}: {setup.workers} worker(s), personalise={setup.personalise}")
     try:
-        await wait_healthy(f"http://127.0.0.1:{settings.web_port}/health", proc, timeout_s=120)
-        items = await load_catalogue(settings, Path(args.data))
-        items_file.write_text("\n".join(items))
-        print(f"catalogue of {len(items):,} items loaded", flush=True)
+        for proc, s in zip(procs, copies, strict=True):
+            await wait_healthy(f"http://127.0.0.1:{s.web_port}/health", proc, timeout_s=180)
+        if setup.personalise:
+            await load_catalogue(settings, catalogue)
+            print(f"catalogue of {len(items):,} items loaded", flush=True)
         await offered_run(settings, follower, "click", 300, 4, items_file, f"{run}-warm")
-        result["clicks"] = [
-            await offered_run(
-                settings, follower, "click", rate, args.seconds, items_file, f"{run}-c{int(rate)}"
+        out["clicks"] = []
+        for rate in args.rates:
+            tag = f"{run}-c{int(rate)}"
+            out["clicks"].append(
+                await offered_run(
+                    settings, follower, "click", rate, args.seconds, items_file, tag, meter=meter
+                )
             )
-            for rate in args.rates
-        ]
-        result["searches"] = await offered_run(
-            settings, follower, "search", args.search_rate, args.seconds, items_file, f"{run}-s"
-        )
-        ok = [
-            r
-            for r in result["clicks"]
-            if r["achieved_per_s"] >= 0.95 * r["offered_per_s"]
-            and r["drain_after_load_s"] < 5
-            and r["p99_ms"] < 1000
-        ]
-        result["highest_sustained_click_rate"] = max((r["offered_per_s"] for r in ok), default=0)
-        population = await offered_run(
-            settings,
-            follower,
-            "click",
-            args.populate_rate,
-            args.shoppers / args.populate_rate,
-            items_file,
-            f"{run}-pop",
-            ("--sequential-users", "--users", str(args.shoppers)),
-        )
-        result["population"] = population
-        memory = await redis_bytes(settings, 2_000)
-        users = memory.pop("picked")
-        result["redis"] = memory
-        print(
-            f"Redis: {memory['shoppers']:,} shoppers; per shopper "
-            f"{memory['state_bytes_mean']:.0f} B state + "
-            f"{memory['recommendations_bytes_mean']:.0f} B list = "
-            f"{memory['total_bytes_mean']:.0f} B",
-            flush=True,
-        )
-        result["get"] = await get_latency(settings, users, 3_000, 4)
-        g = result["get"]
-        print(
-            f"GET /users/{{id}}/recommendations: {g['per_s']:,.0f}/s, p50 {g['p50_ms']:.2f} ms, "
-            f"p95 {g['p95_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms",
-            flush=True,
-        )
+        out["highest_sustained_click_rate"] = sustained(out["clicks"], setup.personalise)
+        print(f"highest sustained: {out['highest_sustained_click_rate']:,.0f} clicks/s")
+        if setup.name == "engine":
+            out.update(await engine_extras(args, settings, follower, items_file, meter))
     finally:
         follow_task.cancel()
         await asyncio.gather(follow_task, return_exceptions=True)
-        stop_worker(proc)
+        for proc in procs:
+            stop_worker(proc)
         items_file.unlink(missing_ok=True)
         # The run's topics and keys (100,000 shoppers) would otherwise stay in the local stack.
         await forget_run(settings)
+    return out
+
+
+async def engine_extras(
+    args: argparse.Namespace,
+    settings: Settings,
+    follower: ListFollower,
+    items_file: Path,
+    meter: CpuMeter,
+) -> dict[str, Any]:
+    """Searches, GET while the worker is saturated, Redis bytes per shopper, GET at rest."""
+    run = settings.redis_prefix
+    out: dict[str, Any] = {}
+    out["searches"] = await offered_run(
+        settings, follower, "search", args.search_rate, args.seconds, items_file, f"{run}-s"
+    )
+    users = (await redis_bytes(settings, 2_000))["picked"]
+    top = max(args.rates)
+    saturated, out["get_saturated"] = await asyncio.gather(
+        offered_run(settings, follower, "click", top, args.seconds, items_file, f"{run}-g"),
+        get_latency(settings, users, 2_000, 4),
+    )
+    g = out["get_saturated"]
+    g["during_offered_per_s"] = top
+    g["achieved_clicks_per_s"] = saturated["achieved_per_s"]
+    print(
+        f"GET while {top:,.0f} clicks/s offered ({saturated['achieved_per_s']:,.0f}/s achieved): "
+        f"p50 {g['p50_ms']:.2f} ms, p95 {g['p95_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms",
+        flush=True,
+    )
+    out["population"] = await offered_run(
+        settings,
+        follower,
+        "click",
+        args.populate_rate,
+        args.shoppers / args.populate_rate,
+        items_file,
+        f"{run}-pop",
+        ("--sequential-users", "--users", str(args.shoppers)),
+    )
+    memory = await redis_bytes(settings, 2_000)
+    users = memory.pop("picked")
+    out["redis"] = memory
+    print(
+        f"Redis: {memory['shoppers']:,} shoppers; per shopper "
+        f"{memory['state_bytes_mean']:.0f} B state + "
+        f"{memory['recommendations_bytes_mean']:.0f} B list = "
+        f"{memory['total_bytes_mean']:.0f} B",
+        flush=True,
+    )
+    out["get"] = await get_latency(settings, users, 3_000, 4)
+    g = out["get"]
+    print(
+        f"GET /users/{{id}}/recommendations at rest: {g['per_s']:,.0f}/s, p50 {g['p50_ms']:.2f} "
+        f"ms, p95 {g['p95_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms",
+        flush=True,
+    )
+    return out
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    catalogue = catalogue_events(Path(args.data))
+    setups = [Setup("ceiling", 1, False), Setup("engine", 1, True)]
+    if args.two_workers:
+        setups.append(Setup("two_workers", 2, True))
+    result: dict[str, Any] = {
+        "machine": machine(),
+        "settings": {
+            "partitions": args.partitions,
+            "batch_max_size": Settings().batch_max_size,
+            "batch_max_wait_ms": Settings().batch_max_wait_ms,
+        },
+    }
+    for setup in setups:
+        out = await run_setup(args, setup, catalogue)
+        if setup.name == "engine":
+            result.update(out)  # the main rows, where earlier results kept them
+        else:
+            result[setup.name] = out
+    ceiling = {r["offered_per_s"]: r["achieved_per_s"] for r in result["ceiling"]["clicks"]}
+    for rows in (result["clicks"], result.get("two_workers", {}).get("clicks", [])):
+        for r in rows:
+            r["share_of_ceiling"] = round(r["achieved_per_s"] / ceiling[r["offered_per_s"]], 3)
+    print("achieved / ceiling at each rate (one worker):")
+    for r in result["clicks"]:
+        print(f"  {r['offered_per_s']:>6,.0f}/s offered: {r['share_of_ceiling']:.0%}")
     return result
 
 
@@ -311,7 +299,13 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--rates", type=float, nargs="+", default=[500, 1000, 2000, 3000, 5000])
+    p.add_argument("--rates", type=float, nargs="+", default=[500, 1000, 2000, 3000, 5000, 8000])
+    p.add_argument(
+        "--no-two-workers",
+        dest="two_workers",
+        action="store_false",
+        help="skip the row of two worker processes on this box",
+    )
     p.add_argument("--search-rate", type=float, default=500)
     p.add_argument("--seconds", type=float, default=12)
     p.add_argument("--partitions", type=int, default=4)

@@ -27,7 +27,7 @@ import redis.asyncio as aioredis
 from bench import loadgen
 from bench.common import RESULTS, Latencies, machine, pyplot, save
 from bench.datasets import RETAIL
-from bench.e2e_bench import load_catalogue
+from bench.e2e_load import catalogue_events, load_catalogue
 from core.events import EventKind
 from core.settings import Settings
 from feature_store.keys import Keys
@@ -110,7 +110,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     try:
         for proc, url in zip(procs, workers, strict=True):
             await wait_healthy(f"{url}/health", proc, timeout_s=180)
-        items = await load_catalogue(settings, Path(args.data))
+        items = await load_catalogue(settings, catalogue_events(Path(args.data)))
         items_file.write_text("\n".join(items))
         users = [f"gone-{n}" for n in range(args.deletions)]
         await populate(settings, users, items)

@@ -82,6 +82,7 @@ async def run(args: argparse.Namespace) -> None:
     try:
         start = time.perf_counter()
         wall0 = time.time()
+        cpu0 = time.process_time()
         for i, (event_id, key, value) in enumerate(events):
             due = start + i / args.rate
             delay = due - time.perf_counter()
@@ -94,7 +95,15 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         await producer.stop()
     Path(args.out).write_bytes(
-        orjson.dumps({"sent": sent, "seconds": elapsed, "offered_per_s": args.rate})
+        orjson.dumps(
+            {
+                "sent": sent,
+                "seconds": elapsed,
+                "offered_per_s": args.rate,
+                # CPU seconds of this process while sending (building the events excluded)
+                "cpu_s": time.process_time() - cpu0,
+            }
+        )
     )
 
 

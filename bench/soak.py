@@ -27,7 +27,7 @@ import redis.asyncio as aioredis
 
 from bench.common import machine, pyplot, save
 from bench.datasets import RETAIL, product_names
-from bench.e2e_bench import load_catalogue
+from bench.e2e_load import catalogue_events, load_catalogue
 from core.events import EventKind
 from core.settings import Settings
 from core.topics import Topics
@@ -108,7 +108,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     samples: list[dict[str, Any]] = []
     try:
         await wait_healthy(f"http://{settings.web_host}:{settings.web_port}/health", proc, 120)
-        items = await load_catalogue(settings, RETAIL)
+        items = await load_catalogue(settings, catalogue_events(RETAIL))
         print(
             f"catalogue of {len(items):,} items loaded; offering {args.rate:,.0f} events/s "
             f"for {args.minutes:g} min",

@@ -23,7 +23,7 @@ import orjson
 
 from bench.common import Latencies, machine, pyplot, save
 from bench.datasets import RETAIL
-from bench.e2e_bench import load_catalogue
+from bench.e2e_load import catalogue_events, load_catalogue
 from core.events import EventKind
 from core.settings import Settings
 from core.topics import Topics
@@ -95,7 +95,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     missed: list[str] = []
     try:
         await wait_healthy(f"http://127.0.0.1:{settings.web_port}/health", proc, timeout_s=120)
-        items = await load_catalogue(settings, Path(args.data))
+        items = await load_catalogue(settings, catalogue_events(Path(args.data)))
         steady, fresh = items[:100], items[100:]
         async with EventProducer(settings, client_id="trends-bench") as producer:
             tasks.append(asyncio.create_task(steady_clicks(producer, steady, args.rate)))
