@@ -103,3 +103,45 @@ async def topic_reader(settings: Settings, topic: str, *, from_end: bool) -> AIO
     else:
         await consumer.seek_to_beginning(*parts)
     return consumer
+
+
+async def check_input_partitions(settings: Settings) -> None:
+    """Refuse (ServiceError) when the shoppers' input topics have different partition counts.
+
+    A shopper's events are keyed by user id on every topic, so they land on the same partition
+    number in each, and the one worker that owns that number owns the shopper (their state, its
+    cache). With different counts a shopper's clicks and purchases go to different workers.
+    """
+    topics = Topics.from_settings(settings)
+    user_topics = [topics.for_kind(k) for k in EventKind if k is not EventKind.CATALOG]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(user_topics)
+    finally:
+        await admin.close()
+    counts = {t["topic"]: len(t["partitions"]) for t in described}
+    problem = partition_problem(counts)
+    if problem is not None:
+        raise ServiceError(problem)
+
+
+def partition_problem(counts: dict[str, int]) -> str | None:
+    """What is wrong with these partition counts, and the fix; None when they agree.
+
+    >>> partition_problem({"p.events.clicks": 8, "p.events.searches": 8}) is None
+    True
+    """
+    if len(set(counts.values())) <= 1:
+        return None
+    most = max(counts.values())
+    listed = ", ".join(f"{t} {n}" for t, n in sorted(counts.items()))
+    fewer = [t for t, n in sorted(counts.items()) if n < most]
+    return (
+        f"the input topics have different partition counts ({listed}): one shopper's events "
+        "would reach different workers, which each keep that shopper's state. Give them all "
+        f"{most} partitions before events flow, for example `kafka-topics.sh --bootstrap-server "
+        f"<broker> --alter --partitions {most} --topic <topic>` for "
+        f"{', '.join(fewer)} (adding partitions moves keys: do it on empty topics, or recreate "
+        "them)"
+    )

@@ -44,13 +44,14 @@ def worker(settings: Settings) -> None:
     """Run a worker: consume events, dead-letter bad ones, serve HTTP on PULSE_WEB_PORT."""
     from faust import Worker
 
-    from streams.admin import ensure_topics
+    from streams.admin import check_input_partitions, ensure_topics
     from streams.app import create_app
 
     refused = admin_token_problem(settings)
     if refused is not None:
         raise click.ClickException(f"the worker does not start: {refused}")
     _run(ensure_topics(settings))
+    _run(check_input_partitions(settings))  # exits with the reason and the fix
     asyncio.set_event_loop(asyncio.new_event_loop())
     app, _runtime = create_app(settings)
     Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()

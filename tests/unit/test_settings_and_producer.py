@@ -9,6 +9,7 @@ from core.errors import InvalidEventError
 from core.events import EventKind, Search
 from core.settings import Settings
 from core.topics import Topics
+from streams.admin import partition_problem
 from streams.app import broker_url
 from streams.producer import EventProducer, complete
 from tests.unit.examples import valid
@@ -79,3 +80,10 @@ def test_blend_weights_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PULSE_BLEND_WEIGHTS", "history=oops")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_the_reason_names_the_topics_with_fewer_partitions() -> None:
+    problem = partition_problem({"p.events.clicks": 8, "p.events.searches": 4, "p.x": 8})
+    assert problem is not None
+    assert "p.events.clicks 8, p.events.searches 4, p.x 8" in problem
+    assert "--partitions 8" in problem and problem.count("p.events.searches") == 2
