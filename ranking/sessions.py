@@ -96,45 +96,45 @@ class SessionIndex:
             return []
         # Later items of the shopper's session weigh more (1, 1/2, 1/3, ... from the latest).
         latest_first = list(dict.fromkeys(reversed(session)))
-        weight = {item: 1.0 / (1 + rank) for rank, item in enumerate(latest_first)}
-        norm = math.sqrt(len(weight))
-        mine = weight.keys()
+        rank_of = {item: rank for rank, item in enumerate(latest_first)}.get
+        norm = math.sqrt(len(latest_first))
         sessions = self.sessions
+        shopper_of = self.shopper_of
+        sample = self.cfg.sample
         # Candidates: the latest ``sample`` shoppers in the postings of the session's
         # ``candidates_from`` latest items, so a list's work is bounded however long the
-        # session (stale entries, whose session moved on, share nothing and drop out below).
-        shopper_of = self.shopper_of
-        candidates = {
-            shopper_of[number]
-            for item in latest_first[: self.cfg.candidates_from]
-            for number in islice(reversed(self.postings.get(item, ())), self.cfg.sample)
-            if number in shopper_of
-        }
+        # session (numbers of forgotten or evicted shoppers name no one and drop out).
+        numbers: set[int] = set()
+        for item in latest_first[: self.cfg.candidates_from]:
+            posting = self.postings.get(item)
+            if posting:
+                numbers.update(islice(reversed(posting), sample))
+        candidates = {shopper_of[x] for x in numbers if x in shopper_of}
         candidates.discard(shopper)
-        recent = heapq.nlargest(
-            self.cfg.sample,
-            (s for s in candidates if s in sessions),
-            key=lambda s: (sessions[s][1], s),
-        )
+        if len(candidates) > sample:  # the most recently active of them
+            candidates = set(heapq.nlargest(sample, candidates, key=lambda s: (sessions[s][1], s)))
         similarity: dict[str, float] = {}
         # the latest item of the shopper's session each neighbour shares: the reason's evidence
         shares: dict[str, str] = {}
-        for other in recent:
+        sqrt, fsum = math.sqrt, math.fsum
+        for other in candidates:
             items = sessions[other][0]
-            shared = mine & items
-            if shared:
-                similarity[other] = sum(weight[i] for i in shared) / (norm * math.sqrt(len(items)))
-                shares[other] = max(shared, key=weight.__getitem__)
+            ranks = [r for i in items if (r := rank_of(i)) is not None]
+            if ranks:
+                # fsum: exact, so the similarity does not depend on the order items are met
+                similarity[other] = fsum([1.0 / (1 + r) for r in ranks]) / (norm * sqrt(len(items)))
+                shares[other] = latest_first[min(ranks)]
         best = heapq.nlargest(self.cfg.k, similarity, key=lambda s: (similarity[s], s))
         scores: dict[str, float] = defaultdict(float)
-        because: dict[str, tuple[float, str]] = {}
+        # Best first: an item's reason is the share of the most similar session holding it.
+        because: dict[str, str] = {}
         for other in best:
-            sim = similarity[other]
+            sim, share = similarity[other], shares[other]
             for item in sessions[other][0]:
                 scores[item] += sim
-                if item not in because or sim > because[item][0]:
-                    because[item] = (sim, shares[other])
-        for item in weight:
+                if item not in because:
+                    because[item] = share
+        for item in latest_first:
             scores.pop(item, None)  # the session's own items are not news to the shopper
         top = heapq.nsmallest(n, scores, key=lambda i: (-scores[i], i))
-        return [Neighbour(item, scores[item], because[item][1]) for item in top]
+        return [Neighbour(item, scores[item], because[item]) for item in top]

@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.events import Click, Purchase, Search
 from feature_store.memory import memory_stores
@@ -18,6 +20,7 @@ from ranking.profile import ProfileConfig, apply
 from ranking.recommend import RecommendConfig, covisited, search_aware, session_items
 from ranking.sessions import SessionConfig, SessionIndex, current_session
 from ranking.state import UserState
+from tests.unit import session_oracle as oracle
 
 T0 = 1_700_000_000_000
 MINUTE = 60_000
@@ -154,3 +157,50 @@ def test_right_after_a_search_the_content_source_weighs_more() -> None:
     assert dict(search_aware(searched, cfg).weights) == {"similar": 1.0, "covisit": 1.0}
     again = apply(searched, Click("c", "u", T0 + 2 * MINUTE, "a"), ProfileConfig())
     assert search_aware(again, cfg) is cfg.blend
+
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["observe", "observe", "observe", "forget"]),
+        st.integers(0, 11),  # shopper
+        st.lists(st.integers(0, 14), min_size=1, max_size=6),  # session items
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    OPS,
+    st.lists(st.integers(0, 14), min_size=0, max_size=8),
+    st.integers(1, 4),  # sample
+    st.integers(1, 5),  # k
+    st.integers(1, 3),  # candidates_from
+    st.integers(2, 6),  # postings kept per item
+    st.integers(3, 10),  # sessions kept
+)
+def test_session_knn_gives_what_the_plain_reference_gives(
+    ops: list[tuple[str, int, list[int]]],
+    query: list[int],
+    sample: int,
+    k: int,
+    candidates_from: int,
+    postings: int,
+    kept: int,
+) -> None:
+    """Same items, order, scores and reasons as ``tests/unit/session_oracle.py``, whatever the
+    index went through (observations, forgetting, evictions at small bounds)."""
+    cfg = SessionConfig(
+        k=k, sample=sample, candidates_from=candidates_from, max_sessions=kept, postings=postings
+    )
+    index = SessionIndex(cfg)
+    for n, (op, shopper, items) in enumerate(ops):
+        if op == "observe":
+            index.observe(f"s{shopper}", [f"i{i}" for i in items], T0 + n)
+        else:
+            index.forget(f"s{shopper}")
+    session = [f"i{i}" for i in query]
+    for shopper in ("s0", "s99"):
+        assert index.neighbours(shopper, session, 10) == oracle.neighbours(
+            index, shopper, session, 10
+        )
