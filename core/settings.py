@@ -139,6 +139,14 @@ class Settings(BaseSettings):
         False, description="A development machine: a worker may start with the default token."
     )
     metrics_admin_only: bool = Field(False, description="GET /metrics needs the admin token.")
+    numpy_threads: int = Field(
+        1,
+        ge=0,
+        le=64,
+        description="Threads of numpy's BLAS in a worker (0: the library's default, one per "
+        "core). Its products are small per batch; more threads spin and take CPU from Kafka, "
+        "Redis and other workers (bench/e2e_bench.py).",
+    )
     forget_keep_days: float = Field(
         7.0,
         gt=0,

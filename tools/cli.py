@@ -52,6 +52,10 @@ def worker(settings: Settings) -> None:
         raise click.ClickException(f"the worker does not start: {refused}")
     _run(ensure_topics(settings))
     _run(check_input_partitions(settings))  # exits with the reason and the fix
+    if settings.numpy_threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(settings.numpy_threads, user_api="blas")  # for the whole process
     asyncio.set_event_loop(asyncio.new_event_loop())
     app, _runtime = create_app(settings)
     Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
