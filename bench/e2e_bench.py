@@ -97,29 +97,31 @@ async def get_latency(
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
+    """Latency and throughput by offered rate, of every setup the run has."""
     plt = pyplot()
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
-    clicks = result["clicks"]
-    rates = [r["offered_per_s"] for r in clicks]
-    for key in ("p50_ms", "p95_ms", "p99_ms"):
-        ax1.plot(rates, [r[key] for r in clicks], "o-", label=f"{key[:3]}, one worker")
-    two = result.get("two_workers", {}).get("clicks", [])
-    if two:
-        ax1.plot(rates, [r["p99_ms"] for r in two], "s--", label="p99, two workers")
+    rows = {
+        "engine, one worker": result.get("clicks", []),
+        "engine, two workers": result.get("two_workers", {}).get("clicks", []),
+        "ceiling (no lists)": result.get("ceiling", {}).get("clicks", []),
+    }
+    offered = sorted({r["offered_per_s"] for runs in rows.values() for r in runs})
+    for (label, runs), mark in zip(rows.items(), ("o-", "s--", "^-"), strict=True):
+        if not runs:
+            continue
+        rates = [r["offered_per_s"] for r in runs]
+        if label.startswith("engine"):
+            ax1.plot(rates, [r["p99_ms"] for r in runs], mark, label=f"p99, {label[8:]}")
+            ax1.plot(rates, [r["p50_ms"] for r in runs], mark, alpha=0.4, label=f"p50, {label[8:]}")
+        ax2.plot(rates, [r["achieved_per_s"] for r in runs], mark, label=label)
     ax1.axhline(100, color="grey", linestyle=":", label="target p99 at 2,000/s")
     ax1.set_xlabel("offered clicks / s")
     ax1.set_ylabel("event -> recommendation (ms)")
     ax1.set_yscale("log")
     ax1.set_title("click -> recommendation latency")
     ax1.legend()
-    ax2.plot(rates, rates, ":", color="grey", label="offered")
-    ceiling = result.get("ceiling", {}).get("clicks", [])
-    if ceiling:
-        ax2.plot(rates, [r["achieved_per_s"] for r in ceiling], "^-", label="ceiling (no lists)")
-    ax2.plot(rates, [r["achieved_per_s"] for r in clicks], "o-", label="engine, one worker")
-    if two:
-        ax2.plot(rates, [r["achieved_per_s"] for r in two], "s--", label="engine, two workers")
+    ax2.plot(offered, offered, ":", color="grey", label="offered")
     ax2.set_xlabel("offered clicks / s")
     ax2.set_ylabel("events / s")
     ax2.set_title("throughput")
