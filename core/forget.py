@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import orjson
 
 from core.errors import InvalidEventError
+from core.validation import MAX_ID
 
-MAX_USER_ID = 128  # as in the event contract (core.validation)
+MAX_USER_ID = MAX_ID  # as every id of the event contract
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ _RFC3339 = re.compile(
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 # "dismiss": the shopper waved the item away (negative feedback; ranking.profile).
 CLICK_ACTIONS = ("view", "click", "add_to_cart", "dismiss")
+MAX_ID = 128  # characters of a user, item, session or list id
 
 
 class ErrorCode(StrEnum):
@@ -185,12 +186,12 @@ def _type(value: Any) -> str:
 def _click(r: _Reader) -> Click:
     return Click(
         event_id=r.text("event_id", max_len=64),
-        user_id=r.text("user_id", max_len=128),
+        user_id=r.text("user_id", max_len=MAX_ID),
         ts_ms=r.timestamp(),
-        item_id=r.text("item_id", max_len=128),
+        item_id=r.text("item_id", max_len=MAX_ID),
         action=r.choice("action", CLICK_ACTIONS, default="click"),
-        session_id=r.text("session_id", max_len=128, required=False),
-        rec_id=r.text("rec_id", max_len=128, required=False),
+        session_id=r.text("session_id", max_len=MAX_ID, required=False),
+        rec_id=r.text("rec_id", max_len=MAX_ID, required=False),
         position=r.integer("position", low=0, required=False),
         extra=r.extra(),
     )
@@ -199,10 +200,10 @@ def _click(r: _Reader) -> Click:
 def _search(r: _Reader) -> Search:
     return Search(
         event_id=r.text("event_id", max_len=64),
-        user_id=r.text("user_id", max_len=128),
+        user_id=r.text("user_id", max_len=MAX_ID),
         ts_ms=r.timestamp(),
         query=r.text("query", max_len=512),
-        session_id=r.text("session_id", max_len=128, required=False),
+        session_id=r.text("session_id", max_len=MAX_ID, required=False),
         extra=r.extra(),
     )
 
@@ -213,12 +214,12 @@ def _purchase(r: _Reader) -> Purchase:
         raise _fail(ErrorCode.BAD_CHOICE, f"'currency' must be an ISO 4217 code, got {currency!r}")
     return Purchase(
         event_id=r.text("event_id", max_len=64),
-        user_id=r.text("user_id", max_len=128),
+        user_id=r.text("user_id", max_len=MAX_ID),
         ts_ms=r.timestamp(),
-        item_id=r.text("item_id", max_len=128),
+        item_id=r.text("item_id", max_len=MAX_ID),
         quantity=r.integer("quantity", low=1),
         price=r.number("price", low=0.0),
-        order_id=r.text("order_id", max_len=128, required=False),
+        order_id=r.text("order_id", max_len=MAX_ID, required=False),
         currency=currency,
         extra=r.extra(),
     )
@@ -227,9 +228,9 @@ def _purchase(r: _Reader) -> Purchase:
 def _review(r: _Reader) -> Review:
     return Review(
         event_id=r.text("event_id", max_len=64),
-        user_id=r.text("user_id", max_len=128),
+        user_id=r.text("user_id", max_len=MAX_ID),
         ts_ms=r.timestamp(),
-        item_id=r.text("item_id", max_len=128),
+        item_id=r.text("item_id", max_len=MAX_ID),
         rating=r.integer("rating", low=1, high=5),
         text=r.text("text", min_len=0, max_len=5_000),
         title=r.text("title", max_len=512, required=False),
@@ -239,7 +240,7 @@ def _review(r: _Reader) -> Review:
 
 def _catalog(r: _Reader) -> CatalogItem:
     return CatalogItem(
-        item_id=r.text("item_id", max_len=128),
+        item_id=r.text("item_id", max_len=MAX_ID),
         title=r.text("title", max_len=1_000),
         description=r.text("description", min_len=0, max_len=20_000, required=False),
         category=r.text("category", min_len=0, max_len=512, required=False),

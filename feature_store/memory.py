@@ -33,9 +33,10 @@ class MemoryUserStore:
     def evict(self, user_id: str) -> None:
         """Nothing is cached: the dictionary is the store."""
 
-    async def erase(self, user_id: str) -> None:
-        self.states.pop(user_id, None)
-        self.lists.pop(user_id, None)
+    async def erase(self, user_ids: Iterable[str]) -> None:
+        for uid in user_ids:
+            self.states.pop(uid, None)
+            self.lists.pop(uid, None)
 
     async def stored(self, user_id: str) -> tuple[UserState | None, dict[str, Any] | None]:
         return self.states.get(user_id), self.lists.get(user_id)

@@ -7,7 +7,7 @@ the bundle's one :class:`~feature_store.writes.BatchWriter`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,7 +33,7 @@ class ShopperStore(Protocol):
 
     def evict(self, user_id: str) -> None: ...
 
-    async def erase(self, user_id: str) -> None: ...
+    async def erase(self, user_ids: Iterable[str]) -> None: ...
 
     async def stored(self, user_id: str) -> tuple[UserState | None, dict[str, Any] | None]: ...
 
@@ -71,7 +71,7 @@ class TrendSignals(Protocol):
 
     async def naming(self, user_id: str) -> list[dict[str, Any]]: ...
 
-    async def scrub(self, user_id: str) -> int: ...
+    async def scrub(self, user_ids: Collection[str]) -> int: ...
 
 
 @dataclass(slots=True)

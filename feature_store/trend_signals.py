@@ -6,6 +6,7 @@ pipeline with the rest of its writes.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -36,12 +37,12 @@ class TrendSignalStore:
 
     async def naming(self, user_id: str) -> list[dict[str, Any]]:
         """The kept signals about the shopper (intent shifts: their subject is a shopper)."""
-        return [s for _, s in await self._naming(user_id)]
+        return [s for _, s in await self._naming({user_id})]
 
-    async def scrub(self, user_id: str) -> int:
-        """Remove the kept signals about the shopper; how many were removed. LREM takes each
+    async def scrub(self, user_ids: Collection[str]) -> int:
+        """Remove the kept signals about the shoppers; how many were removed. LREM takes each
         exact row, so signals other workers push meanwhile stay."""
-        rows = await self._naming(user_id)
+        rows = await self._naming(user_ids)
         if not rows:
             return 0
         key = self.keys.trend_signals(SHOPPER_KIND)
@@ -51,7 +52,7 @@ class TrendSignalStore:
             removed = await pipe.execute()
         return int(sum(removed))
 
-    async def _naming(self, user_id: str) -> list[tuple[bytes | str, dict[str, Any]]]:
+    async def _naming(self, user_ids: Collection[str]) -> list[tuple[bytes | str, dict[str, Any]]]:
         rows = await self.client.lrange(self.keys.trend_signals(SHOPPER_KIND), 0, -1)
         parsed = [(raw, orjson.loads(raw)) for raw in rows]
-        return [(raw, s) for raw, s in parsed if s.get("subject") == user_id]
+        return [(raw, s) for raw, s in parsed if s.get("subject") in user_ids]

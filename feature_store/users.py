@@ -42,9 +42,13 @@ class UserStore:
         self._cache.pop(user_id, None)
         self._written.pop(user_id, None)
 
-    async def erase(self, user_id: str) -> None:
-        """Delete every key of the shopper (one slot: one call, atomic on a Cluster too)."""
-        await self.client.delete(*self.keys.shopper(user_id))
+    async def erase(self, user_ids: Iterable[str]) -> None:
+        """Delete every key of the shoppers, in one round trip (one DEL per shopper: a
+        shopper's keys share a slot, so each is atomic on a Cluster too)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for uid in user_ids:
+                pipe.delete(*self.keys.shopper(uid))
+            await pipe.execute()
 
     async def stored(self, user_id: str) -> tuple[UserState | None, dict[str, Any] | None]:
         """The shopper's state and list as Redis holds them now (None where there is none)."""

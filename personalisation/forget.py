@@ -44,11 +44,11 @@ class Forgotten:
         return [e for e in events if e.ts_ms > at.get(e.user_id, -1)]
 
 
-async def erase(stores: Stores, user_id: str) -> None:
-    """Delete the shopper's keys and the kept signals about them."""
-    await stores.users.erase(user_id)
+async def erase(stores: Stores, *user_ids: str) -> None:
+    """Delete the shoppers' keys and the kept signals about them (one round trip each)."""
+    await stores.users.erase(user_ids)
     if stores.signals is not None:
-        await stores.signals.scrub(user_id)
+        await stores.signals.scrub(set(user_ids))
 
 
 async def stored_about(stores: Stores, user_id: str) -> dict[str, Any]:

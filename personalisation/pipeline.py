@@ -136,8 +136,8 @@ class Personaliser:
         self._shown = 0
         self._explored = 0
         self.metrics = metrics
-        for name, text in METRICS.items():
-            if metrics is not None:
+        if metrics is not None:
+            for name, text in METRICS.items():
                 metrics.describe(name, text)
 
     async def run(

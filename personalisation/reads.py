@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.events import Click, Review, Search, UserEvent
+from core.events import Click, Review, Search, UserEvent, chosen
 from encoders.pooling import Floats
 from encoders.protocol import TextEncoder, encode_each
 from feature_store.stores import ShopperStore, Stores
@@ -42,7 +42,7 @@ async def clicked_sources(
 ) -> list[tuple[str, str]]:
     """``(arm, source)`` of every clicked item that came from one of our lists (a dismissal
     is no click)."""
-    clicks = [e for e in events if isinstance(e, Click) and e.rec_id and e.action != "dismiss"]
+    clicks = [e for e in events if chosen(e) and isinstance(e, Click) and e.rec_id]
     if not clicks:
         return []
     lists = await users.recommendations_many({c.user_id for c in clicks})

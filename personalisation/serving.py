@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from personalisation.messages import item_message
 from personalisation.pipeline import Personaliser
 from ranking.blend import BlendConfig, Proposal, Recommendation, apply_rules, blend
 from ranking.item_index import ItemIndex
@@ -66,14 +67,8 @@ def cold_start(
     out = []
     for item, score in personaliser.trending.top(k * 5, at):
         if allowed(item):
-            out.append(
-                {
-                    "item_id": item,
-                    "score": round(score, 6),
-                    "source": "trending",
-                    "reason": "trending now",
-                }
-            )
+            rec = Recommendation(item, round(score, 6), "trending", "trending now")
+            out.append(item_message(rec))
         if len(out) == k:
             break
     return out
@@ -116,7 +111,7 @@ async def _answer(
     if rules.narrows or k > len(stored["items"]):
         now_ms = int(personaliser.clock() * 1000)
         fresh = await personaliser.recommend_for(user_id, now_ms, k, allowed)
-        items = [_item(r) for r in fresh]
+        items = [item_message(r) for r in fresh]
         if len(items) < k:  # what the shopper's candidates lack, from what is trending
             taken = {i["item_id"] for i in items}
             more = cold_start(personaliser, k, lambda i: i not in taken and allowed(i))
@@ -154,8 +149,4 @@ async def similar_items(personaliser: Personaliser, item_id: str, k: int) -> lis
     }
     ranked = blend(sources, SIMILAR_WEIGHTS)
     kept = apply_rules(ranked, available=index.available, purchased=set(), cfg=SIMILAR_WEIGHTS, k=k)
-    return [_item(r) for r in kept]
-
-
-def _item(rec: Recommendation) -> dict[str, Any]:
-    return {"item_id": rec.item_id, "score": rec.score, "source": rec.source, "reason": rec.reason}
+    return [item_message(r) for r in kept]

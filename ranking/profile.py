@@ -92,12 +92,7 @@ def apply(
     last_query = state.last_query
     item_id = getattr(event, "item_id", None)
     if item_id is not None and not isinstance(event, Review):
-        # An item touched again keeps its latest time, whichever event arrives first; ties are
-        # ordered by item id: the recent items never depend on the order events arrive in.
-        at = max([ts, *(t for i, t in recent if i == item_id)])
-        recent = tuple(
-            sorted([*(r for r in recent if r[0] != item_id), (item_id, at)], key=_time_then_id)
-        )[-MAX_RECENT:]
+        recent = _touch(recent, item_id, ts, MAX_RECENT)
     if isinstance(event, Purchase):
         purchases = dict(purchases)
         purchases[event.item_id] = _add_purchase(
@@ -141,18 +136,23 @@ def _dismiss(
     """Negative feedback: the item joins the dismissed ones (the latest time kept, whatever
     the order events arrive in) and the short-term interest moves away from it; it is not a
     recent item, a category affinity or a long-term interest."""
-    at = max([event.ts_ms, *(t for i, t in state.dismissed if i == event.item_id)])
-    dismissed = tuple(
-        sorted(
-            [*(d for d in state.dismissed if d[0] != event.item_id), (event.item_id, at)],
-            key=_time_then_id,
-        )
-    )[-MAX_DISMISSED:]
+    dismissed = _touch(state.dismissed, event.item_id, event.ts_ms, MAX_DISMISSED)
     short = state.short
     if item_vector is not None:
         away = (-np.asarray(item_vector)).astype(np.float32)
         short = short.add(away, cfg.weight("dismiss"), event.ts_ms, cfg.short_half_life_ms)
     return replace(state, dismissed=dismissed, short=short)
+
+
+def _touch(
+    records: tuple[tuple[str, int], ...], item_id: str, ts: int, keep: int
+) -> tuple[tuple[str, int], ...]:
+    """``(item, ts)`` records, oldest first, with ``item_id`` touched at ``ts``: an item touched
+    again keeps its latest time, whichever event arrives first, and ties are ordered by item
+    id, so the records never depend on the order events arrive in; the latest ``keep``."""
+    at = max([ts, *(t for i, t in records if i == item_id)])
+    touched = [*(r for r in records if r[0] != item_id), (item_id, at)]
+    return tuple(sorted(touched, key=_time_then_id))[-keep:]
 
 
 def _time_then_id(record: tuple[str, int]) -> tuple[int, str]:

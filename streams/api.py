@@ -90,6 +90,9 @@ def error(status: int, code: str, message: str, **extra: Any) -> Reply:
     return Reply(status, {"error": {"code": code, "message": message}, **extra})
 
 
+NOT_PERSONALISING = error(503, "not_personalising", "this worker runs with PULSE_PERSONALISE=false")
+
+
 def query_of(model: type[M], query: Mapping[str, str]) -> M | Reply:
     """The query string as ``model``, or the 400 reply that says what is wrong."""
     parsed = parse_query(model, query)
@@ -184,7 +187,7 @@ class Api:
         if (refused := user_id_error(user_id)) is not None:
             return refused
         if not self.worker.personalising:
-            return error(503, "not_personalising", "this worker runs with PULSE_PERSONALISE=false")
+            return NOT_PERSONALISING
         rules = ListFilter(params.category, params.excluded, params.in_stock_only)
         k = params.k or self.settings.recommendations_k
         return await self._answer(lambda: self.worker.recommendations(user_id, k, rules))
@@ -199,7 +202,7 @@ class Api:
         if isinstance(request, tuple):
             return error(400, *request)
         if not self.worker.personalising:
-            return error(503, "not_personalising", "this worker runs with PULSE_PERSONALISE=false")
+            return NOT_PERSONALISING
         rules = ListFilter(request.category, frozenset(request.exclude), request.in_stock_only)
         k = request.k or self.settings.recommendations_k
         users = list(request.user_ids)
@@ -213,7 +216,7 @@ class Api:
         if isinstance(params, Reply):
             return params
         if not self.worker.personalising:
-            return error(503, "not_personalising", "this worker runs with PULSE_PERSONALISE=false")
+            return NOT_PERSONALISING
         try:
             items = await self.worker.similar_items(item_id, params.k)
         except KeyError:
@@ -242,7 +245,7 @@ class Api:
         if (refused := self.authorised(authorization) or user_id_error(user_id)) is not None:
             return refused
         if not self.worker.personalising:
-            return error(503, "not_personalising", "this worker runs with PULSE_PERSONALISE=false")
+            return NOT_PERSONALISING
         return await self._answer(lambda: self.worker.forget(user_id), status=202)
 
     async def get_user(self, user_id: str, authorization: str | None) -> Reply:
@@ -250,7 +253,7 @@ class Api:
         if (refused := self.authorised(authorization) or user_id_error(user_id)) is not None:
             return refused
         if not self.worker.personalising:
-            return error(503, "not_personalising", "this worker runs with PULSE_PERSONALISE=false")
+            return NOT_PERSONALISING
         return await self._answer(lambda: self.worker.stored_about(user_id))
 
     async def _answer(

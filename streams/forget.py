@@ -21,23 +21,26 @@ log = logging.getLogger(__name__)
 
 
 class ForgetFollower(TopicFollower):
-    def __init__(self, settings: Settings, apply: Callable[[Forget], Awaitable[None]]) -> None:
+    def __init__(
+        self, settings: Settings, apply: Callable[[list[Forget]], Awaitable[None]]
+    ) -> None:
         super().__init__(settings, Topics.from_settings(settings).forget, "pulse-forget-follower")
         self._apply = apply
         self.applied = 0
 
     async def apply(self, messages: Sequence[Any]) -> None:
+        requests = []
         for m in messages:
             if m.value is None:
                 continue  # a tombstone: the request's time has passed
             try:
-                request = decode_forget(m.value)
+                requests.append(decode_forget(m.value))
             except InvalidEventError as exc:
                 # Only workers write this topic: a bad record is a defect, said loudly.
                 log.error("forget record at %s:%d refused: %s", m.partition, m.offset, exc)
-                continue
-            await self._apply(request)
-            self.applied += 1
+        if requests:
+            await self._apply(requests)
+            self.applied += len(requests)
 
     def on_ready(self) -> None:
         log.info("forget requests loaded: %d", self.applied)

@@ -30,12 +30,25 @@ class Route:
     answers: dict[int, Answer]
     query: type[schemas.Query] | None = None
     body: type[BaseModel] | None = None
+    # A body validated elsewhere than by a model (the event contract): its schema as written.
+    body_schema: dict[str, Any] | None = None
     admin: bool = False
     # The admin token is needed for some queries only (said in the description).
     admin_sometimes: bool = False
     description: str = ""
     tags: tuple[str, ...] = field(default=())
 
+
+EVENT = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {
+        "type": {"enum": [k.value for k in EventKind]},
+        "user_id": {"type": "string", "minLength": 1, "maxLength": MAX_USER_ID},
+    },
+    "additionalProperties": True,
+    "description": "An event of the contract (README: event contract); its fields by type.",
+}
 
 E = replies.ErrorReply
 ROUTES = (
@@ -44,6 +57,7 @@ ROUTES = (
         "/events",
         "Send events (one object or an array of up to PULSE_HTTP_MAX_BATCH_EVENTS)",
         {202: replies.EventsAccepted, 400: (replies.EventsRefused, E), 413: E, 503: E},
+        body_schema={"oneOf": [EVENT, {"type": "array", "items": EVENT, "minItems": 1}]},
         description="Every event is checked against the contract first: one bad event refuses "
         "the whole request (400, each refusal with its index, code and message). 503: some "
         "did not reach Kafka (the answer says which; resend those with the same event ids).",
@@ -121,17 +135,6 @@ ROUTES = (
     Route("get", "/", "Liveness of the web server", {200: replies.Index}, tags=("operations",)),
 )
 
-EVENT = {
-    "type": "object",
-    "required": ["type"],
-    "properties": {
-        "type": {"enum": [k.value for k in EventKind]},
-        "user_id": {"type": "string", "minLength": 1, "maxLength": MAX_USER_ID},
-    },
-    "additionalProperties": True,
-    "description": "An event of the contract (README: event contract); its fields by type.",
-}
-
 
 @cache
 def document() -> dict[str, Any]:
@@ -197,20 +200,9 @@ def _operation(route: Route, ref: dict[type[BaseModel], Any]) -> dict[str, Any]:
         op["security"] = [{"admin": []}]
     elif route.admin_sometimes:
         op["security"] = [{}, {"admin": []}]
-    if route.body is not None:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": ref[route.body]}},
-        }
-    elif route.path == "/events":
-        op["requestBody"] = {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {"oneOf": [EVENT, {"type": "array", "items": EVENT, "minItems": 1}]}
-                }
-            },
-        }
+    body = ref[route.body] if route.body is not None else route.body_schema
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return op
 
 

@@ -45,6 +45,15 @@ def _respond(view: View, reply: Reply) -> Response:
     return view.json(reply.body, status=reply.status, headers=reply.headers)
 
 
+def _respond_to_body(view: View, reply: Reply) -> Response:
+    """The answer to a request with a body: a refused body (400, 413) closes the connection,
+    so aiohttp does not go on reading what is left of it."""
+    response = _respond(view, reply)
+    if reply.status in (400, 413):
+        cast(Any, response).force_close()
+    return response
+
+
 async def _read(request: Request) -> bytes:
     """The request's body; BodyError when it is over the limit or cannot be decoded."""
     try:
@@ -71,11 +80,7 @@ def register(app: faust.App, api: Api) -> None:
     class Events(View):
         async def post(self, request: Request) -> Response:
             declared = request.headers.get("Content-Length", "")
-            reply = await api.post_events(declared, lambda: _read(request))
-            response = _respond(self, reply)
-            if reply.status in (400, 413):
-                cast(Any, response).force_close()
-            return response
+            return _respond_to_body(self, await api.post_events(declared, lambda: _read(request)))
 
     # Any user id but a slash (aiohttp's default pattern leaves out braces, which ids may hold).
     @app.page("/users/{user_id:[^/]+}/recommendations")
@@ -94,11 +99,7 @@ def register(app: faust.App, api: Api) -> None:
     @app.page("/recommendations:batch")
     class Batch(View):
         async def post(self, request: Request) -> Response:
-            reply = await api.post_batch(lambda: _read(request))
-            response = _respond(self, reply)
-            if reply.status in (400, 413):
-                cast(Any, response).force_close()
-            return response
+            return _respond_to_body(self, await api.post_batch(lambda: _read(request)))
 
     @app.page("/items/{item_id:[^/]+}/similar")
     class Similar(View):

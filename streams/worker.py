@@ -154,7 +154,7 @@ class Worker:
             on_failed=self._dead_letter_items,
         )
         self.supervisor.start(CATALOGUE, self.follower.run)
-        self.forgets = ForgetFollower(settings, self.apply_forget)
+        self.forgets = ForgetFollower(settings, self.apply_forgets)
         self.supervisor.start(FORGET, self.forgets.run)
 
     async def _dead_letter_items(self, failed: list[tuple[RawMessage, Exception]]) -> None:
@@ -284,9 +284,8 @@ class Worker:
         does not take the request (nothing is forgotten then; the caller may retry)."""
         personaliser = self._personaliser()
         at_ms = int(time.time() * 1000)
-        request = Forget(user_id, at_ms)
         try:
-            await self.sink.publish(self.topics.forget, [encode_forget(request)])
+            await self.sink.publish(self.topics.forget, [encode_forget(Forget(user_id, at_ms))])
         except Exception as exc:
             raise ServiceError(f"the forget request did not reach Kafka: {exc!r}") from exc
         try:
@@ -302,14 +301,15 @@ class Worker:
             "events_forgotten": f"those that happened at or before {at_ms} (ms since epoch)",
         }
 
-    async def apply_forget(self, request: Forget) -> None:
-        """A forget request from the topic, applied between batches: in process, then Redis."""
+    async def apply_forgets(self, requests: list[Forget]) -> None:
+        """Forget requests (a poll's), between batches: in process, then in Redis."""
         personaliser = self._personaliser()
         async with self._batch:
-            personaliser.forget(request.user_id, request.at_ms)
+            for r in requests:
+                personaliser.forget(r.user_id, r.at_ms)
             await until_done(
-                lambda: erase(personaliser.stores, request.user_id),
-                f"erasing shopper {request.user_id!r}",
+                lambda: erase(personaliser.stores, *(r.user_id for r in requests)),
+                f"erasing {len(requests)} shoppers",
                 transient=redis_transient,
                 faults=self.faults,
                 part="redis",
