@@ -156,3 +156,33 @@ async def test_a_forgotten_shopper_is_gone_from_redis_and_both_workers_and_stays
             assert state["events"] == 1
     finally:
         await forget_run(first)
+
+
+async def test_a_worker_started_after_the_deletion_still_drops_the_older_events() -> None:
+    """The deletion is learned from the forget topic at start, before any event is taken: the
+    old events sent while no worker runs do not bring the shopper back."""
+    first = new_settings()
+    await check_services(first)
+    user = f"forget-{uuid.uuid4().hex[:8]}"
+    events = [
+        (EventKind.CLICK, {"user_id": user, "item_id": item, "ts": T0 + n * 30_000})
+        for n, item in enumerate(CLICKS)
+    ]
+    base = f"http://127.0.0.1:{first.web_port}"
+    try:
+        async with running_worker(first), aiohttp.ClientSession() as session:
+            await send_catalogue(first)
+            await send(first, events)
+            assert not await input_lag(first, wait_s=60)
+            assert await values_naming(first, user)
+            async with session.delete(f"{base}/users/{user}", headers=admin(first)) as r:
+                assert r.status == 202
+        # No worker runs: the same (older) events arrive, then a fresh worker starts.
+        await send(first, events)
+        async with running_worker(first), aiohttp.ClientSession() as session:
+            assert not await input_lag(first, wait_s=60)
+            assert await values_naming(first, user) == []
+            status, body = await get(session, f"{base}/users/{user}", headers=admin(first))
+            assert status == 200 and body["state"] is None and body["forgotten_at"] is not None
+    finally:
+        await forget_run(first)
