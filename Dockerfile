@@ -2,6 +2,14 @@
 # The encoder model is mounted at /app/onnx_models (docker-compose.yml mounts ./onnx_models,
 # exported once with `make model`); tests/unit/test_compose.py checks that every package the
 # worker imports is copied.
+FROM rust:1-slim-bookworm AS kernels
+# The compiled kernels (kernels/, Rust) built into an abi3 wheel; the worker image takes the
+# wheel only, not the toolchain.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv \
+    && python3 -m venv /maturin && /maturin/bin/pip install "maturin>=1.7,<2"
+COPY kernels /kernels
+RUN /maturin/bin/maturin build --release -m /kernels/Cargo.toml -o /wheels
+
 FROM python:3.11-slim
 WORKDIR /app
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
@@ -15,6 +23,7 @@ COPY personalisation ./personalisation
 COPY streams ./streams
 COPY replay ./replay
 COPY tools ./tools
-RUN pip install .
+COPY --from=kernels /wheels /wheels
+RUN pip install /wheels/*.whl .
 EXPOSE 6066
 CMD ["pulse", "worker"]

@@ -21,11 +21,20 @@ extras="dev,bench"
 if [[ "${1:-}" == "--export" ]] || grep -q "export" .venv/.pulse-installed 2>/dev/null; then
   extras="dev,bench,export"
 fi
-stamp="$(sha256sum pyproject.toml | cut -c1-16) $extras"
+# The compiled kernels (kernels/, Rust) are built by maturin from crates.io sources: cargo
+# (rustup's, 1.74 or later) must be on PATH or in ~/.cargo/bin.
+if ! command -v cargo >/dev/null && [[ -x "$HOME/.cargo/bin/cargo" ]]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+kernels="$(cat kernels/Cargo.toml kernels/Cargo.lock kernels/pyproject.toml kernels/*.pyi kernels/src/*.rs | sha256sum | cut -c1-16)"
+stamp="$(sha256sum pyproject.toml | cut -c1-16) $kernels $extras"
 if [[ "$(cat .venv/.pulse-installed 2>/dev/null)" != "$stamp" ]]; then
-  say "setup: installing Pulse with extras [$extras] into .venv"
+  if ! command -v cargo >/dev/null; then
+    say "setup: Rust's cargo is needed to build kernels/ (https://rustup.rs: curl ... | sh, or your distribution's rustup)"; exit 1
+  fi
+  say "setup: installing Pulse with extras [$extras] and its compiled kernels into .venv"
   .venv/bin/python -m pip install -q --upgrade pip >&2
-  .venv/bin/python -m pip install -q -e ".[$extras]" >&2
+  .venv/bin/python -m pip install -q ./kernels -e ".[$extras]" >&2
   .venv/bin/python -m pip check >&2
   echo "$stamp" > .venv/.pulse-installed
 fi

@@ -59,7 +59,7 @@ from ranking.recommend import (
     recommend,
     similar_many,
 )
-from ranking.sessions import Neighbour, SessionIndex, current_session
+from ranking.sessions import NativeSessionIndex, Neighbour, current_session
 from ranking.state import UserState
 from ranking.trending import DecayedCounter
 from trends.tracker import TrendTracker
@@ -126,7 +126,7 @@ class Personaliser:
         self.trending = DecayedCounter(half_life_ms=6 * 3600 * 1000.0)
         # The latest sessions of this worker's shoppers, for "shoppers whose session looks
         # like yours"; in process, so a restarted worker starts it afresh.
-        self.sessions = SessionIndex()
+        self.sessions = NativeSessionIndex()
         # Forgotten shoppers: their events up to the deletion are dropped on arrival.
         self.forgotten = Forgotten(forget_keep_ms)
         self._uses_sessions = dict(self.ranking.blend.weights).get("sessions", 0.0) > 0

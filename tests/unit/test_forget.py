@@ -20,7 +20,7 @@ from feature_store.memory import memory_stores
 from personalisation.forget import Forgotten, erase, stored_about
 from personalisation.pipeline import Personaliser
 from ranking.item_index import ItemIndex, ItemInfo
-from ranking.sessions import SessionIndex
+from ranking.sessions import NativeSessionIndex, SessionIndex
 from trends.tracker import TrendConfig, TrendTracker
 
 T0 = 1_700_000_000_000
@@ -120,6 +120,17 @@ def test_a_forgotten_session_is_no_ones_neighbour_and_its_number_names_no_one() 
     assert "u1" not in index.sessions and "u1" not in index.shopper_of.values()
     assert all(isinstance(n, int) for posting in index.postings.values() for n in posting)
     index.forget("nobody")  # forgetting someone never seen is fine
+
+
+def test_the_compiled_index_forgets_the_same_way() -> None:
+    index = NativeSessionIndex()
+    index.observe("u1", ["a", "b"], T0)
+    index.observe("u2", ["a", "c"], T0 + 1)
+    index.forget("u1")
+    assert [n.item_id for n in index.neighbours("u3", ["a"], 5)] == ["c"]
+    assert "u1" not in index and len(index) == 1
+    assert index.posting("a") == [0, 1]  # numbers only; 0 names no one any more
+    index.forget("nobody")
 
 
 def test_the_tracker_drops_its_latest_intent_shifts_of_the_shopper() -> None:
