@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from core.events import UserEvent
+from core.retry import Faults, until_done
+from core.topics import Topics
+from feature_store.writes import BatchWrites
 from ranking.blend import Recommendation
 
 KafkaMessage = tuple[bytes | None, bytes]
+
+
+class Publisher(Protocol):
+    """Sends messages to a topic; ``transient`` says which errors are worth retrying on."""
+
+    def transient(self, exc: BaseException) -> bool: ...
+
+    async def publish(self, topic: str, messages: Sequence[KafkaMessage]) -> None:
+        """Send ``(key, value)`` pairs to ``topic``; return once every one is acknowledged."""
 
 
 def item_message(rec: Recommendation) -> dict[str, Any]:
@@ -53,3 +66,25 @@ def list_records(messages: Sequence[tuple[str, dict[str, Any]]]) -> list[KafkaMe
 def signal_records(signals: Sequence[dict[str, Any]]) -> list[KafkaMessage]:
     """Trend signals as Kafka ``(key, value)`` pairs, keyed by kind."""
     return [(s["kind"].encode(), orjson.dumps(s)) for s in signals]
+
+
+async def publish(
+    publisher: Publisher, topics: Topics, writes: BatchWrites, faults: Faults | None
+) -> None:
+    """A batch's lists and trend signals, retried on the publisher's transient errors until
+    every one is acknowledged; both topics at once, so the batch waits for one round."""
+
+    async def send(topic: str, records: list[KafkaMessage], what: str) -> None:
+        if records:
+            await until_done(
+                lambda: publisher.publish(topic, records),
+                f"publishing {len(records)} {what}",
+                transient=publisher.transient,
+                faults=faults,
+                part="kafka",
+            )
+
+    await asyncio.gather(
+        send(topics.recommendations, list_records(writes.messages), "recommendations"),
+        send(topics.trends, signal_records(writes.trends), "trend signals"),
+    )

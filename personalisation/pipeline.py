@@ -31,8 +31,10 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Protocol, TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 from core.events import UserEvent
 from core.metrics import Metrics
@@ -45,7 +47,7 @@ from feature_store.stores import Stores
 from feature_store.writes import BatchWrites
 from personalisation.fold import Folded, fold
 from personalisation.forget import Forgotten
-from personalisation.messages import KafkaMessage, list_message, list_records, signal_records
+from personalisation.messages import Publisher, list_message, publish
 from personalisation.reads import Reads, read, text_of
 from ranking.blend import Recommendation
 from ranking.explore import ThompsonSampler
@@ -80,15 +82,6 @@ METRICS = {
 Failed = list[tuple[UserEvent, Exception]]
 # Called with them before the batch is written, so the batch's counts can say so.
 OnFailed = Callable[[Failed], Awaitable[None]]
-
-
-class Publisher(Protocol):
-    """Sends messages to a topic; ``transient`` says which errors are worth retrying on."""
-
-    def transient(self, exc: BaseException) -> bool: ...
-
-    async def publish(self, topic: str, messages: Sequence[KafkaMessage]) -> None:
-        """Send ``(key, value)`` pairs to ``topic``; return once every one is acknowledged."""
 
 
 class Personaliser:
@@ -133,6 +126,8 @@ class Personaliser:
         # Exploration over candidate sources, learned from clicks on the lists.
         self.sampler = ThompsonSampler(CANDIDATE_SOURCES, prior=(1.0, 10.0))
         self.rng = random.Random(0)
+        # Folding and ranking run here, one batch at a time (batches are processed in turn).
+        self._cpu = ThreadPoolExecutor(1, thread_name_prefix="pulse-rank")
         self._shown = 0
         self._explored = 0
         self.metrics = metrics
@@ -207,7 +202,8 @@ class Personaliser:
             (e, reads.unencoded[t]) for e in events if (t := text_of(e)) in reads.unencoded
         ]
         refused = {id(e) for e, _ in failed}
-        folded = fold(
+        folded = await self._off_loop(
+            fold,
             reads.states,
             [e for e in events if id(e) not in refused],
             self.index,
@@ -226,8 +222,20 @@ class Personaliser:
             )
         self._learn(reads, folded, writes)
         if folded.states and rank:
-            failed += self._rank(events, folded, neighbours, rates, ingested_ms, writes)
+            unranked, shown = await self._off_loop(
+                self._rank, events, folded, neighbours, rates, ingested_ms, writes
+            )
+            failed += unranked
+            for recs in shown:  # counted here, where the loop's readers of the sampler are
+                self._count_impressions(recs, writes)
         return writes, failed
+
+    async def _off_loop(self, step: Callable[..., T], *args: Any) -> T:
+        """Run a CPU-bound step on the pipeline's own thread, one at a time, so the event loop
+        (HTTP, Kafka heartbeats, the followers) stays responsive while a batch is ranked; the
+        compiled kernels and numpy release the GIL for their part."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._cpu, partial(step, *args))
 
     async def _read_context(
         self, states: dict[str, UserState]
@@ -265,8 +273,9 @@ class Personaliser:
         rates: dict[str, float] | None,
         ingested_ms: Mapping[str, int],
         writes: BatchWrites,
-    ) -> Failed:
-        """A list for every shopper whose state changed, ranked as of their latest event.
+    ) -> tuple[Failed, list[list[Recommendation]]]:
+        """A list for every shopper whose state changed, ranked as of their latest event (the
+        lists shown are returned too, for the impression counts).
 
         A shopper whose list cannot be made is returned with the batch's events of theirs, and
         their new state is not written (their events go to the dead-letter topic instead).
@@ -285,6 +294,7 @@ class Personaliser:
         explorer = (self.sampler, self.rng) if self.ranking.explore_share > 0 else None
         cfg = self.ranking_now()
         failed: Failed = []
+        shown: list[list[Recommendation]] = []
         for uid, state in list(folded.states.items()):
             trigger = last[uid]
             try:
@@ -311,9 +321,9 @@ class Personaliser:
                 del writes.states[uid]
                 failed += [(e, exc) for e in events if e.user_id == uid]
                 continue
-            self._count_impressions(recs, writes)
+            shown.append(recs)
             writes.messages.append((uid, message))
-        return failed
+        return failed, shown
 
     def ranking_now(self) -> RecommendConfig:
         """The ranking configuration, its weights learned from the clicks so far."""
@@ -335,23 +345,7 @@ class Personaliser:
     async def _publish(self, writes: BatchWrites) -> None:
         if self.publisher is None:
             return
-        publisher = self.publisher
-
-        async def send(topic: str, records: list[KafkaMessage], what: str) -> None:
-            if records:
-                await until_done(
-                    lambda: publisher.publish(topic, records),
-                    f"publishing {len(records)} {what}",
-                    transient=publisher.transient,
-                    faults=self.faults,
-                    part="kafka",
-                )
-
-        # Both topics at once: the batch waits for one round of acknowledgements.
-        await asyncio.gather(
-            send(self.topics.recommendations, list_records(writes.messages), "recommendations"),
-            send(self.topics.trends, signal_records(writes.trends), "trend signals"),
-        )
+        await publish(self.publisher, self.topics, writes, self.faults)
         if self.metrics is not None:
             self.metrics.inc("pulse_recommendations_published_total", n=len(writes.messages))
             for signal in writes.trends:

@@ -21,7 +21,8 @@ from core.topics import Topics
 from feature_store.counts import BatchCounts
 from feature_store.offsets import AppliedOffsets
 from feature_store.writes import BatchWriter, BatchWrites
-from personalisation.pipeline import Failed, Personaliser, Publisher
+from personalisation.messages import Publisher
+from personalisation.pipeline import Failed, Personaliser
 from streams.triage import Triage, triage
 
 

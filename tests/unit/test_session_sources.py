@@ -268,3 +268,32 @@ def test_the_compiled_index_on_a_larger_random_stream() -> None:
         shopper = f"s{rng.integers(2_100)}"
         session = [f"i{i}" for i in rng.zipf(1.3, size=rng.integers(1, 20)) % 400]
         assert native.neighbours(shopper, session, 20) == reference.neighbours(shopper, session, 20)
+
+
+async def test_a_batch_is_ranked_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ranking waits for the event loop to do something else meanwhile: were it run on the
+    loop, the loop could not, and the wait would time out."""
+    import asyncio
+    import threading
+
+    import personalisation.pipeline as pipeline
+
+    loop_ran = threading.Event()
+    threads: list[str] = []
+    ranked = pipeline.recommend
+
+    def waiting_recommend(*args: object, **kwargs: object) -> object:
+        threads.append(threading.current_thread().name)
+        assert loop_ran.wait(timeout=5), "the event loop was blocked while the batch was ranked"
+        return ranked(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "recommend", waiting_recommend)
+    p = Personaliser(index("a", "b"), memory_stores(2), encoder=None)  # type: ignore[arg-type]
+
+    async def meanwhile() -> None:
+        while not threads:
+            await asyncio.sleep(0.001)
+        loop_ran.set()
+
+    writes, _ = await asyncio.gather(p.run([Click("c1", "u", T0, "a")]), meanwhile())
+    assert threads == ["pulse-rank_0"] and len(writes.messages) == 1
