@@ -91,14 +91,15 @@ class ItemIndex:
             top = np.broadcast_to(np.arange(n), (m, n))
         top_scores = np.take_along_axis(scores, top, axis=1)
         order = np.argsort(-top_scores, axis=1)
+        # Best first, as Python lists: one conversion per batch, not one per element.
+        ranked_cols = np.take_along_axis(top, order, axis=1).tolist()
+        ranked_scores = np.take_along_axis(top_scores, order, axis=1).astype(np.float64).tolist()
         results: list[list[tuple[str, float]]] = []
         ids = self._ids
-        for row in range(m):
-            exclude = excludes[row]
+        for cols, row_scores, exclude in zip(ranked_cols, ranked_scores, excludes, strict=True):
             out: list[tuple[str, float]] = []
-            for col in order[row]:
-                score = float(top_scores[row, col])
-                item_id = ids[int(top[row, col])]
+            for col, score in zip(cols, row_scores, strict=True):
+                item_id = ids[col]
                 if score == -np.inf or item_id in exclude:
                     continue
                 out.append((item_id, score))

@@ -300,21 +300,27 @@ def explore(
     taken: set[str],
 ) -> list[Recommendation]:
     """Fill ``slots`` by Thompson sampling over the sources that still have a usable candidate;
-    each slot takes the best unused candidate of the source drawn."""
+    each slot takes the best unused candidate of the source drawn. A source's candidates are
+    looked at only as far as needed: an item once unusable stays so."""
     sampler, rng = explorer
-    queues = {
-        name: [p for p in proposals if p.item_id not in taken and allowed(p.item_id)]
-        for name, proposals in sources.items()
-        if name in sampler.clicks
-    }
+    queues = {name: proposals for name, proposals in sources.items() if name in sampler.clicks}
+    at = dict.fromkeys(queues, 0)
+    used = set(taken)
+
+    def head(name: str) -> Proposal | None:
+        queue, n = queues[name], at[name]
+        while n < len(queue) and (queue[n].item_id in used or not allowed(queue[n].item_id)):
+            n += 1
+        at[name] = n
+        return queue[n] if n < len(queue) else None
+
     out: list[Recommendation] = []
     for _ in range(slots):
-        arms = [name for name, queue in queues.items() if queue]
+        arms = [name for name in queues if head(name) is not None]
         if not arms:
             break
         arm = sampler.choose(rng, arms)
-        pick = queues[arm].pop(0)
-        for queue in queues.values():
-            queue[:] = [p for p in queue if p.item_id != pick.item_id]
+        pick = queues[arm][at[arm]]
+        used.add(pick.item_id)
         out.append(Recommendation(pick.item_id, 0.0, "explore", pick.reason, arm))
     return out

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.events import Click
 from core.metrics import Metrics
+from core.settings import CANDIDATE_SOURCES
 from feature_store.memory import MemoryCovisitStore, memory_stores
 from personalisation.pipeline import Personaliser
+from ranking.blend import Proposal, Recommendation
 from ranking.explore import ThompsonSampler
 from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig, apply
-from ranking.recommend import RecommendConfig, recommend
+from ranking.recommend import RecommendConfig, explore, recommend
 from ranking.state import UserState
 
 T0 = 1_700_000_000_000
@@ -120,3 +125,58 @@ async def test_a_retried_batch_is_learned_once() -> None:
         1.0 + (1.0 if item["item_id"] == "i2" else 0.0), rel=1e-4
     )
     assert tracker.detectors["trending_item"].windows[(T0 + 1000) // 60_000][item["item_id"]] == 1
+
+
+def plain_explore(
+    sources: dict[str, list[Proposal]],
+    explorer: tuple[ThompsonSampler, random.Random],
+    slots: int,
+    allowed: Callable[[str], bool],
+    taken: set[str],
+) -> list[Recommendation]:
+    """The plain reference of ``ranking.recommend.explore``: every source's usable candidates
+    listed first, and a pick removed from all of them."""
+    sampler, rng = explorer
+    queues = {
+        name: [p for p in proposals if p.item_id not in taken and allowed(p.item_id)]
+        for name, proposals in sources.items()
+        if name in sampler.clicks
+    }
+    out: list[Recommendation] = []
+    for _ in range(slots):
+        arms = [name for name, queue in queues.items() if queue]
+        if not arms:
+            break
+        arm = sampler.choose(rng, arms)
+        pick = queues[arm].pop(0)
+        for queue in queues.values():
+            queue[:] = [p for p in queue if p.item_id != pick.item_id]
+        out.append(Recommendation(pick.item_id, 0.0, "explore", pick.reason, arm))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from([*CANDIDATE_SOURCES, "unknown"]),
+        st.lists(st.integers(0, 12), max_size=8),
+    ),
+    st.sets(st.integers(0, 12)),  # taken
+    st.sets(st.integers(0, 12)),  # not allowed
+    st.integers(0, 5),  # slots
+    st.integers(0, 2**32),  # seed
+)
+def test_exploration_picks_what_the_plain_reference_picks(
+    proposed: dict[str, list[int]], taken: set[int], refused: set[int], slots: int, seed: int
+) -> None:
+    sources = {
+        name: [Proposal(f"i{i}", 1.0, f"{name} {i}") for i in items]
+        for name, items in proposed.items()
+    }
+    allowed = lambda item: item not in {f"i{i}" for i in refused}  # noqa: E731
+    sampler = ThompsonSampler(CANDIDATE_SOURCES, prior=(1.0, 10.0))
+    sampler.set_counts({"covisit": 50.0, "similar": 20.0}, {"covisit": 5.0})
+    taken_ids = {f"i{i}" for i in taken}
+    fast = explore(sources, (sampler, random.Random(seed)), slots, allowed, taken_ids)
+    plain = plain_explore(sources, (sampler, random.Random(seed)), slots, allowed, taken_ids)
+    assert fast == plain

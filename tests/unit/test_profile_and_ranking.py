@@ -284,3 +284,43 @@ def test_purchase_occasions_decay_and_ignore_arrival_order() -> None:
         CFG,
     )
     assert swapped.purchases == later.purchases
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 2**32),  # seed
+    st.integers(1, 40),  # items
+    st.integers(1, 6),  # queries
+    st.integers(1, 12),  # k
+)
+def test_batch_search_gives_each_query_its_plain_nearest_items(
+    seed: int, n_items: int, n_queries: int, k: int
+) -> None:
+    """``search_many`` against scoring every item one by one, per query: as many items as
+    allowed up to ``k``, best first, each with its own cosine (to float32 rounding of the
+    matrix product), none below the plain k-th best, never an excluded or unavailable item;
+    items that share a vector tie."""
+    rng = np.random.default_rng(seed)
+    index = ItemIndex(4, capacity=2)
+    shared = rng.standard_normal(4).astype(np.float32)
+    for i in range(n_items):
+        v = shared if i % 4 == 0 else rng.standard_normal(4).astype(np.float32)
+        index.upsert(ItemInfo(f"i{i}", "", None, i % 5 != 3), v / np.linalg.norm(v))
+    queries = rng.standard_normal((n_queries, 4)).astype(np.float32)
+    excludes = [{f"i{j}" for j in rng.integers(0, n_items, rng.integers(0, 5))} for _ in queries]
+    for query, exclude, found in zip(
+        queries, excludes, index.search_many(queries, k, excludes), strict=True
+    ):
+        allowed = [f"i{i}" for i in range(n_items) if index.available(f"i{i}")]
+        cosine = {
+            item: float(query @ index.vector(item))  # type: ignore[operator]
+            for item in allowed
+            if item not in exclude
+        }
+        plain = sorted(cosine.values(), reverse=True)[:k]
+        assert len(found) == len(plain) == len({item for item, _ in found})
+        scores = [s for _, s in found]
+        assert scores == sorted(scores, reverse=True)
+        for (item, s), best in zip(found, plain, strict=True):
+            assert item in cosine and s == pytest.approx(cosine[item], abs=1e-5)
+            assert s == pytest.approx(best, abs=1e-5)
