@@ -193,7 +193,15 @@ async def run_setup(
             tag = f"{run}-c{int(rate)}"
             out["clicks"].append(
                 await offered_run(
-                    settings, follower, "click", rate, args.seconds, items_file, tag, meter=meter
+                    settings,
+                    follower,
+                    "click",
+                    rate,
+                    args.seconds,
+                    items_file,
+                    tag,
+                    meter=meter,
+                    steps_port=ports[0] if setup.personalise else None,
                 )
             )
         out["highest_sustained_click_rate"] = sustained(out["clicks"], setup.personalise)
@@ -222,7 +230,14 @@ async def engine_extras(
     run = settings.redis_prefix
     out: dict[str, Any] = {}
     out["searches"] = await offered_run(
-        settings, follower, "search", args.search_rate, args.seconds, items_file, f"{run}-s"
+        settings,
+        follower,
+        "search",
+        args.search_rate,
+        args.seconds,
+        items_file,
+        f"{run}-s",
+        steps_port=settings.web_port,
     )
     users = (await redis_bytes(settings, 2_000))["picked"]
     top = max(args.rates)

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from bench import loadgen
+from bench import loadgen, steps
 from bench.common import RESULTS, Latencies
 from bench.cpu import CpuMeter
 from core.events import EventKind
@@ -88,8 +88,11 @@ async def offered_run(
     tag: str,
     extra: tuple[str, ...] = (),
     meter: CpuMeter | None = None,
+    steps_port: int | None = None,
 ) -> dict[str, Any]:
+    """One open-loop run; with ``steps_port`` also the worker's batch steps over the run."""
     before = await read_totals(settings)
+    steps_before = await steps.snapshot(steps_port) if steps_port else None
     if meter is not None:
         meter.start()
     out = RESULTS / f".sends-{tag}.json"
@@ -109,6 +112,9 @@ async def offered_run(
         await asyncio.sleep(0.05)
     finished = time.time()
     cpu = meter.stop() if meter is not None else {}
+    took = {}
+    if steps_port and steps_before is not None:
+        took = steps.difference(steps_before, await steps.snapshot(steps_port))
     if cpu:
         cpu["loadgen"] = round(sends.get("cpu_s", 0.0) / cpu["window_s"], 3)
     await asyncio.sleep(1.0)
@@ -133,6 +139,7 @@ async def offered_run(
         "lists": matched,
         **latencies.summary_ms(),
         "cpu_cores": cpu,
+        "batch_steps": took,
     }
     print(
         f"{kind} {rate:>6,.0f}/s offered: {result['achieved_per_s']:>7,.0f}/s achieved, "
@@ -146,4 +153,6 @@ async def offered_run(
         ),
         flush=True,
     )
+    if took:
+        print(f"  batch steps (mean/p99 ms): {steps.line(took)}", flush=True)
     return result

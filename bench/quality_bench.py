@@ -35,6 +35,7 @@ from feature_store.state_codec import encode
 from feature_store.writes import BatchWrites
 from personalisation.configs import ranking_configs
 from personalisation.pipeline import Personaliser
+from personalisation.serving import fresh_list
 from ranking.diversity import intra_list_diversity
 from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig
@@ -105,7 +106,7 @@ class Engine:
         return await self.personaliser.run(events)
 
     async def recommend(self, customer: str, now_ms: int, k: int) -> list[str]:
-        return [r.item_id for r in await self.personaliser.recommend_for(customer, now_ms, k)]
+        return [r.item_id for r in await fresh_list(self.personaliser, customer, now_ms, k)]
 
 
 def engine_settings(

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
+import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# Upper bounds (seconds) of the histograms' buckets; +Inf is implied.
+BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class Metrics:
@@ -20,6 +27,9 @@ class Metrics:
         self._values: dict[str, dict[tuple[str, str] | None, float]] = defaultdict(dict)
         self._help: dict[str, str] = {}
         self._gauges: set[str] = set()
+        # name -> label value -> (count per bucket, the last one +Inf; sum of observations)
+        self._histograms: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
+        self._histogram_label: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def describe(self, name: str, help_text: str) -> None:
@@ -42,6 +52,24 @@ class Metrics:
             self._gauges.add(name)
             self._values[name][series] = value
 
+    def observe(self, name: str, seconds: float, label: str, value: str) -> None:
+        """One observation of a histogram (Prometheus buckets ``BUCKETS_S``)."""
+        with self._lock:
+            self._histogram_label[name] = label
+            series = self._histograms.setdefault(name, {})
+            counts, total = series.setdefault(value, ([0] * (len(BUCKETS_S) + 1), [0.0]))
+            counts[bisect.bisect_left(BUCKETS_S, seconds)] += 1
+            total[0] += seconds
+
+    @contextmanager
+    def timed(self, name: str, label: str, value: str) -> Iterator[None]:
+        """Observe how long the block took (also when it raises)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.observe(name, time.perf_counter() - start, label, value)
+
     def get(self, name: str, label: str | None = None, value: str | None = None) -> float:
         series = (label, value) if label is not None and value is not None else None
         return self._values.get(name, {}).get(series, 0)
@@ -61,6 +89,19 @@ class Metrics:
                 labels = "" if series is None else f'{{{series[0]}="{_escape(series[1])}"}}'
                 shown = int(value) if float(value).is_integer() else value
                 lines.append(f"{name}{labels} {shown}")
+        for name in sorted(self._histograms):
+            if name in self._help:
+                lines.append(f"# HELP {name} {self._help[name]}")
+            lines.append(f"# TYPE {name} histogram")
+            label = self._histogram_label[name]
+            for label_value, (counts, total) in sorted(self._histograms[name].items()):
+                tag = f'{label}="{_escape(label_value)}"'
+                seen = 0
+                for bound, n in zip((*BUCKETS_S, "+Inf"), counts, strict=True):
+                    seen += n
+                    lines.append(f'{name}_bucket{{{tag},le="{bound}"}} {seen}')
+                lines.append(f"{name}_sum{{{tag}}} {total[0]}")
+                lines.append(f"{name}_count{{{tag}}} {seen}")
         return "\n".join(lines) + "\n"
 
 

@@ -32,7 +32,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any, TypeVar
 
@@ -69,6 +69,7 @@ from trends.tracker import TrendTracker
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+STEP_SECONDS = "pulse_batch_step_seconds"
 METRICS = {
     "pulse_recommendation_impressions_total": "Items shown, by source.",
     "pulse_recommendation_clicks_total": "Clicks on shown items, by source.",
@@ -77,6 +78,7 @@ METRICS = {
     "pulse_trend_signals_total": "Trend signals published, by kind.",
     "pulse_step_errors_total": "Defects caught in a step, by step.",
     "pulse_events_forgotten_total": "Events of forgotten shoppers up to their deletion, dropped.",
+    STEP_SECONDS: "Time of each step of a batch (read includes encode: the batch's new texts).",
 }
 # Events that could not be processed, each with its error (a defect or input no stage takes).
 Failed = list[tuple[UserEvent, Exception]]
@@ -168,8 +170,10 @@ class Personaliser:
         writes.offsets = dict(offsets or {})
         # Published first: a worker that dies before the write publishes again after the
         # restart (at least once); written with its offsets, a batch is applied once.
-        await self._publish(writes)
-        await self._store_io(lambda: self.stores.writer.write(writes), "writing the batch")
+        with self._step("publish"):
+            await self._publish(writes)
+        with self._step("write"):
+            await self._store_io(lambda: self.stores.writer.write(writes), "writing the batch")
         self.stores.writer.remember(writes)
         return writes
 
@@ -195,36 +199,43 @@ class Personaliser:
         writes = BatchWrites()
         if not events:
             return writes, []
-        reads = await self._store_io(
-            lambda: read(self.stores, self.encoder, events), "reading shopper state"
-        )
+        with self._step("read"):
+            reads = await self._store_io(
+                lambda: read(self.stores, self.encoder, events), "reading shopper state"
+            )
+        if self.metrics is not None and reads.encode_s is not None:
+            self.metrics.observe(STEP_SECONDS, reads.encode_s, "step", "encode")
         failed: Failed = [
             (e, reads.unencoded[t]) for e in events if (t := text_of(e)) in reads.unencoded
         ]
         refused = {id(e) for e, _ in failed}
-        folded = await self._off_loop(
-            fold,
-            reads.states,
-            [e for e in events if id(e) not in refused],
-            self.index,
-            self.profile,
-            self.intent,
-            reads.queries,
-            reads.reviews,
-        )
+        with self._step("fold"):
+            folded = await self._off_loop(
+                fold,
+                reads.states,
+                [e for e in events if id(e) not in refused],
+                self.index,
+                self.profile,
+                self.intent,
+                reads.queries,
+                reads.reviews,
+            )
         failed += folded.failed
         writes.states, writes.pairs, writes.repeats = folded.states, folded.pairs, folded.repeats
         neighbours: dict[str, list[tuple[str, float]]] = {}
         rates = None
         if folded.states and rank:
-            neighbours, rates = await self._store_io(
-                lambda: self._read_context(folded.states), "reading co-visits and repeat rates"
-            )
-        self._learn(reads, folded, writes)
+            with self._step("context"):
+                neighbours, rates = await self._store_io(
+                    lambda: self._read_context(folded.states), "reading co-visits, repeat rates"
+                )
+        with self._step("learn"):
+            self._learn(reads, folded, writes)
         if folded.states and rank:
-            unranked, shown = await self._off_loop(
-                self._rank, events, folded, neighbours, rates, ingested_ms, writes
-            )
+            with self._step("rank"):
+                unranked, shown = await self._off_loop(
+                    self._rank, events, folded, neighbours, rates, ingested_ms, writes
+                )
             failed += unranked
             for recs in shown:  # counted here, where the loop's readers of the sampler are
                 self._count_impressions(recs, writes)
@@ -242,7 +253,7 @@ class Personaliser:
     ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, float] | None]:
         recent = {i for s in states.values() for i in covisit_sources(s, self.ranking)}
         neighbours = await self.stores.covisit.neighbours(recent)
-        return neighbours, await self._repeat_rates(states.values())
+        return neighbours, await self.repeat_rates(states.values())
 
     def _learn(self, reads: Reads, folded: Folded, writes: BatchWrites) -> None:
         if reads.totals is not None:
@@ -311,7 +322,7 @@ class Personaliser:
                     similar_proposals=proposals,
                     explorer=explorer,
                     repeat_rates=rates,
-                    sessions=self._like(uid, state),
+                    sessions=self.like(uid, state),
                 )
                 message = list_message(
                     uid, recs, trigger, ingested_ms.get(trigger.event_id), generated
@@ -329,12 +340,20 @@ class Personaliser:
         """The ranking configuration, its weights learned from the clicks so far."""
         return learned_weights(self.ranking, self.sampler)
 
-    def _like(self, uid: str, state: UserState) -> list[Neighbour]:
+    def like(self, uid: str, state: UserState) -> list[Neighbour]:
         """Items of the sessions most like the shopper's (when the blend uses them)."""
         if not self._uses_sessions:
             return []
         session = current_session(state, self.ranking.session_gap_ms)
         return self.sessions.neighbours(uid, session, self.ranking.per_source)
+
+    def _step(self, step: str) -> AbstractContextManager[None]:
+        """Times a step of the batch into ``pulse_batch_step_seconds{step}``."""
+        return (
+            nullcontext()
+            if self.metrics is None
+            else self.metrics.timed(STEP_SECONDS, "step", step)
+        )
 
     def _count(
         self, name: str, label: str | None = None, value: str | None = None, n: int = 1
@@ -361,33 +380,7 @@ class Personaliser:
         if self.metrics is not None and self._shown:
             self.metrics.set("pulse_exploration_share", self._explored / self._shown)
 
-    async def recommend_for(
-        self,
-        user_id: str,
-        now_ms: int,
-        k: int,
-        available: Callable[[str], bool] | None = None,
-    ) -> list[Recommendation]:
-        """A fresh list for one shopper at ``now_ms``, ranked as after an event, of the items
-        ``available`` allows (by default: in the catalogue and in stock)."""
-        state = (await self.stores.users.load([user_id]))[user_id]
-        neighbours = await self.stores.covisit.neighbours(covisit_sources(state, self.ranking))
-        trending = self.trending.top(self.ranking.per_source, now_ms)
-        cfg = replace(self.ranking_now(), k=k)
-        rates = await self._repeat_rates([state])
-        return recommend(
-            state,
-            self.index,
-            neighbours,
-            trending,
-            cfg,
-            now_ms,
-            available=available,
-            repeat_rates=rates,
-            sessions=self._like(user_id, state),
-        )
-
-    async def _repeat_rates(self, states: Iterable[UserState]) -> dict[str, float] | None:
+    async def repeat_rates(self, states: Iterable[UserState]) -> dict[str, float] | None:
         if self.stores.repeats is None:
             return None
         return await self.stores.repeats.rates({i for s in states for i in s.purchases})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ class Reads:
     credited: list[tuple[str, str]]
     # texts the encoder refused, with its error
     unencoded: dict[str, Exception]
+    # seconds spent encoding the batch's texts (None: it had none)
+    encode_s: float | None = None
 
 
 async def read(stores: Stores, encoder: TextEncoder, events: Sequence[UserEvent]) -> Reads:
@@ -33,8 +36,10 @@ async def read(stores: Stores, encoder: TextEncoder, events: Sequence[UserEvent]
     states = await stores.users.load({e.user_id for e in events})
     totals = await stores.bandit.due_totals() if stores.bandit is not None else None
     credited = await clicked_sources(stores.users, events)
+    start = time.perf_counter()
     queries, reviews, unencoded = await texts(encoder, events)
-    return Reads(states, queries, reviews, totals, credited, unencoded)
+    took = time.perf_counter() - start if queries or reviews or unencoded else None
+    return Reads(states, queries, reviews, totals, credited, unencoded, took)
 
 
 async def clicked_sources(

@@ -6,13 +6,39 @@ store errors into 503s.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from personalisation.messages import item_message
 from personalisation.pipeline import Personaliser
 from ranking.blend import BlendConfig, Proposal, Recommendation, apply_rules, blend
 from ranking.item_index import ItemIndex
+from ranking.recommend import covisit_sources, recommend
+
+
+async def fresh_list(
+    personaliser: Personaliser,
+    user_id: str,
+    now_ms: int,
+    k: int,
+    available: Callable[[str], bool] | None = None,
+) -> list[Recommendation]:
+    """A fresh list for one shopper at ``now_ms``, ranked as after an event, of the items
+    ``available`` allows (by default: in the catalogue and in stock)."""
+    p = personaliser
+    state = (await p.stores.users.load([user_id]))[user_id]
+    neighbours = await p.stores.covisit.neighbours(covisit_sources(state, p.ranking))
+    return recommend(
+        state,
+        p.index,
+        neighbours,
+        p.trending.top(p.ranking.per_source, now_ms),
+        replace(p.ranking_now(), k=k),
+        now_ms,
+        available=available,
+        repeat_rates=await p.repeat_rates([state]),
+        sessions=p.like(user_id, state),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +136,7 @@ async def _answer(
         }
     if rules.narrows or k > len(stored["items"]):
         now_ms = int(personaliser.clock() * 1000)
-        fresh = await personaliser.recommend_for(user_id, now_ms, k, allowed)
+        fresh = await fresh_list(personaliser, user_id, now_ms, k, allowed)
         items = [item_message(r) for r in fresh]
         if len(items) < k:  # what the shopper's candidates lack, from what is trending
             taken = {i["item_id"] for i in items}
