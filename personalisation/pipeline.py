@@ -15,8 +15,11 @@ shared counts, fresh recommendation lists and trend signals out. Read top to bot
 8. remember: the writer's caches keep what was written.
 
 :meth:`Personaliser.run` is the one entry point for the worker, the quality benchmark and the
-tests. Reads and the write are retried on the stores' transient errors, publishing on the
-publisher's, with backoff, until they succeed; other errors are permanent and raised.
+tests. The CPU-bound steps (fold, rank) run on the pipeline's own thread, one batch at a time,
+so the event loop keeps serving HTTP and Kafka meanwhile; each step's time is a histogram
+(``pulse_batch_step_seconds{step}``). Reads and the write are retried on the stores' transient
+errors, publishing on the publisher's, with backoff, until they succeed; other errors are
+permanent and raised.
 
 One event never costs the others: an event whose text cannot be encoded, that cannot be folded
 into its shopper's state, or whose shopper's list cannot be ranked is handed to ``on_failed``

@@ -48,7 +48,7 @@ class SessionConfig:
     postings: int = 500
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made by the score for every list: see ranking.blend.Proposal
 class Neighbour:
     item_id: str
     score: float
