@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import hashlib
 import io
 import pstats
 import random
 import time
 
 import numpy as np
+import orjson
 
 from bench.common import NoText
 from bench.datasets import RETAIL, need
@@ -49,7 +51,7 @@ def random_index(seed: int = 0) -> tuple[ItemIndex, list[str]]:
 
 def clicks(n: int, users: int, items: list[str], seed: int = 1) -> list[Click]:
     rng = random.Random(seed)
-    now = int(time.time() * 1000)
+    now = 1_700_000_000_000  # fixed, so that every run replays the same events
     actions = ("view", "view", "click", "add_to_cart")
     return [
         Click(
@@ -72,6 +74,7 @@ async def replay(args: argparse.Namespace) -> None:
     events = clicks(args.events, args.users, items)
     segment = args.events // args.segments
     profiler = cProfile.Profile()
+    digest = hashlib.sha256()
     for part in range(args.segments):
         chunk = events[part * segment : (part + 1) * segment]
         last = part == args.segments - 1
@@ -79,7 +82,13 @@ async def replay(args: argparse.Namespace) -> None:
             profiler.enable()
         start = time.perf_counter()
         for at in range(0, len(chunk), args.batch):
-            await personaliser.run(chunk[at : at + args.batch])
+            writes = await personaliser.run(chunk[at : at + args.batch])
+            for uid, message in writes.messages:  # what a list says, not its id or time
+                said = [
+                    (i["item_id"], i["score"], i["source"], i["reason"], i.get("arm"))
+                    for i in message["items"]
+                ]
+                digest.update(orjson.dumps([uid, said]))
         took = time.perf_counter() - start
         if last and args.profile:
             profiler.disable()
@@ -88,6 +97,8 @@ async def replay(args: argparse.Namespace) -> None:
             f"events/s ({took / len(chunk) * 1e3:.3f} ms each; {len(personaliser.sessions):,} "
             "sessions held)"
         )
+    # Equal digests of two versions of the code: the same lists, item by item.
+    print(f"digest of every list published: {digest.hexdigest()[:16]}")
     if args.profile:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.top)

@@ -236,12 +236,9 @@ class Personaliser:
             self._learn(reads, folded, writes)
         if folded.states and rank:
             with self._step("rank"):
-                unranked, shown = await self._off_loop(
+                failed += await self._off_loop(
                     self._rank, events, folded, neighbours, rates, ingested_ms, writes
                 )
-            failed += unranked
-            for recs in shown:  # counted here, where the loop's readers of the sampler are
-                self._count_impressions(recs, writes)
         return writes, failed
 
     async def _off_loop(self, step: Callable[..., T], *args: Any) -> T:
@@ -287,9 +284,11 @@ class Personaliser:
         rates: dict[str, float] | None,
         ingested_ms: Mapping[str, int],
         writes: BatchWrites,
-    ) -> tuple[Failed, list[list[Recommendation]]]:
-        """A list for every shopper whose state changed, ranked as of their latest event (the
-        lists shown are returned too, for the impression counts).
+    ) -> Failed:
+        """A list for every shopper whose state changed, ranked as of their latest event; each
+        list's impressions are counted before the next is ranked (exploration draws from the
+        counts). On the pipeline's thread: the sampler's arms are fixed, so the loop's readers
+        of its counts never see them change size.
 
         A shopper whose list cannot be made is returned with the batch's events of theirs, and
         their new state is not written (their events go to the dead-letter topic instead).
@@ -308,7 +307,6 @@ class Personaliser:
         explorer = (self.sampler, self.rng) if self.ranking.explore_share > 0 else None
         cfg = self.ranking_now()
         failed: Failed = []
-        shown: list[list[Recommendation]] = []
         for uid, state in list(folded.states.items()):
             trigger = last[uid]
             try:
@@ -335,9 +333,9 @@ class Personaliser:
                 del writes.states[uid]
                 failed += [(e, exc) for e in events if e.user_id == uid]
                 continue
-            shown.append(recs)
+            self._count_impressions(recs, writes)
             writes.messages.append((uid, message))
-        return failed, shown
+        return failed
 
     def ranking_now(self) -> RecommendConfig:
         """The ranking configuration, its weights learned from the clicks so far."""
