@@ -147,14 +147,6 @@ class Settings(BaseSettings):
         "core). Its products are small per batch; more threads spin and take CPU from Kafka, "
         "Redis and other workers (bench/e2e_bench.py).",
     )
-    gil_switch_ms: float = Field(
-        1.0,
-        gt=0,
-        le=100,
-        description="How often a worker's threads may take Python's GIL from each other (ms; "
-        "Python's default is 5): the event loop waits at most this long for the ranking "
-        "thread, which bounds GET latency while the worker is saturated.",
-    )
     forget_keep_days: float = Field(
         7.0,
         gt=0,

@@ -56,7 +56,6 @@ def worker(settings: Settings) -> None:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(settings.numpy_threads, user_api="blas")  # for the whole process
-    sys.setswitchinterval(settings.gil_switch_ms / 1000)
     asyncio.set_event_loop(asyncio.new_event_loop())
     app, _runtime = create_app(settings)
     Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
