@@ -239,6 +239,8 @@ async def engine_extras(
         f"{run}-s",
         steps_port=settings.web_port,
     )
+    if args.searches_only:
+        return out
     users = (await redis_bytes(settings, 2_000))["picked"]
     top = max(args.rates)
     saturated, out["get_saturated"] = await asyncio.gather(
@@ -297,6 +299,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "partitions": args.partitions,
             "batch_max_size": Settings().batch_max_size,
             "batch_max_wait_ms": Settings().batch_max_wait_ms,
+            **{
+                name: getattr(Settings(), name)
+                for name in (
+                    "encoder_batch_max_size",
+                    "encoder_batch_max_wait_ms",
+                    "encoder_threads",
+                    "encoder_in_flight",
+                )
+            },
         },
     }
     for setup in setups:
@@ -333,6 +344,11 @@ def main() -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="searches, GET while saturated, 100,000 shoppers' Redis bytes, GET at rest",
+    )
+    p.add_argument(
+        "--searches-only",
+        action="store_true",
+        help="of the extras, only the searches (to compare encoder settings quickly)",
     )
     p.add_argument("--search-rate", type=float, default=500)
     p.add_argument("--seconds", type=float, default=12)
