@@ -24,6 +24,8 @@ COPY streams ./streams
 COPY replay ./replay
 COPY tools ./tools
 COPY --from=kernels /wheels /wheels
-RUN pip install /wheels/*.whl .
+# PULSE_EXTRAS=gpu (the compose file's worker-gpu) adds the CUDA and cuDNN libraries.
+ARG PULSE_EXTRAS=""
+RUN pip install /wheels/*.whl ".${PULSE_EXTRAS:+[$PULSE_EXTRAS]}"
 EXPOSE 6066
 CMD ["pulse", "worker"]

@@ -34,9 +34,23 @@ from bench.cpu import CpuMeter, stack_pids
 from bench.datasets import RETAIL
 from bench.e2e_load import ListFollower, catalogue_events, load_catalogue, offered_run
 from core.settings import Settings
+from encoders.service import batch_config
 from feature_store.keys import Keys
 from streams.admin import ensure_topics
 from tools.harness import forget_run, isolated, start_worker, stop_worker, wait_healthy
+
+
+def encoder_settings() -> dict[str, Any]:
+    """The encoder's micro-batching as the worker runs it on this machine's CPU (its defaults
+    unless PULSE_ENCODER_* say otherwise)."""
+    settings = Settings()
+    config = batch_config(settings, on_cuda=False)
+    return {
+        "encoder_batch_max_size": config.max_batch_size,
+        "encoder_batch_max_wait_ms": config.max_wait_ms,
+        "encoder_threads": settings.encoder_threads,
+        "encoder_in_flight": config.max_in_flight,
+    }
 
 
 async def redis_bytes(settings: Settings, sample: int) -> dict[str, Any]:
@@ -299,15 +313,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "partitions": args.partitions,
             "batch_max_size": Settings().batch_max_size,
             "batch_max_wait_ms": Settings().batch_max_wait_ms,
-            **{
-                name: getattr(Settings(), name)
-                for name in (
-                    "encoder_batch_max_size",
-                    "encoder_batch_max_wait_ms",
-                    "encoder_threads",
-                    "encoder_in_flight",
-                )
-            },
+            **encoder_settings(),
         },
     }
     for setup in setups:

@@ -1,6 +1,8 @@
 """Encoder benchmark: raw ONNX Runtime vs the micro-batcher, fp32 vs int8, in one run.
 
     python -m bench.encoder_bench [--device cpu|cuda|auto] [--quick]
+    python -m bench.encoder_bench --device cuda --precisions fp16 --batch 256 --in-flight 2 \
+        --name encoder-cuda   # on a GPU host, with `pulse export-model --fp16`
 
 1. Raw ORT throughput by batch size (1..256) for short queries (Online Retail product names)
    and reviews (Amazon All_Beauty texts), fp32 and int8.

@@ -77,10 +77,14 @@ class Settings(BaseSettings):
         "auto", description="auto: int8 on the CPU, fp16 (else fp32) on CUDA."
     )
     encoder_threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = all.")
-    encoder_batch_max_size: int = Field(64, ge=1, le=4096)
+    encoder_batch_max_size: int | None = Field(
+        None, ge=1, le=4096, description="Texts per batch; unset: 64 on the CPU, 256 on CUDA."
+    )
     encoder_batch_max_wait_ms: float = Field(5.0, gt=0, le=10_000)
     encoder_max_pending: int = Field(4096, ge=1)
-    encoder_in_flight: int = Field(1, ge=1, le=64)
+    encoder_in_flight: int | None = Field(
+        None, ge=1, le=64, description="Batches run at once; unset: 1 on the CPU, 2 on CUDA."
+    )
     query_cache_size: int = Field(100_000, ge=1)
     max_event_ahead_seconds: float = Field(
         3600.0,

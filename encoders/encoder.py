@@ -7,6 +7,7 @@ the in-memory fake for unit tests of other parts (bag of hashed words, no model 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,10 +18,18 @@ import onnxruntime as ort
 
 from encoders import manifest
 from encoders.pooling import Floats, l2_normalise, mean_pool
-from encoders.session import Device, Precision, SessionChoice, open_session, plan
+from encoders.session import (
+    CudaUnavailable,
+    Device,
+    Precision,
+    SessionChoice,
+    open_session,
+    plan,
+)
 from encoders.tokenizer import TextTokenizer
 
 DIM = 384
+log = logging.getLogger(__name__)
 
 
 class Encoder(Protocol):
@@ -56,7 +65,13 @@ class OnnxEncoder:
     ) -> OnnxEncoder:
         choice = plan(model_root, device, precision)
         tokenizer = TextTokenizer(manifest.model_dir(model_root) / manifest.TOKENIZER)
-        return cls(choice, tokenizer, threads)
+        try:
+            return cls(choice, tokenizer, threads)
+        except CudaUnavailable as exc:
+            if device == "cuda":
+                raise
+            log.warning("%s; encoding on the CPU", exc)
+            return cls(plan(model_root, "cpu", precision), tokenizer, threads)
 
     def encode(self, texts: Sequence[str]) -> Floats:
         if not texts:

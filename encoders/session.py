@@ -3,6 +3,7 @@ file for it, and how many threads."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -16,6 +17,13 @@ Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "int8", "fp16"]
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
+
+log = logging.getLogger(__name__)
+
+
+class CudaUnavailable(ConfigError):
+    """The CUDA provider was asked for and is compiled in, but did not start (for example a
+    missing CUDA or cuDNN library): ONNX Runtime then runs on the CPU without saying so."""
 
 
 def gpu_present() -> bool:
@@ -66,16 +74,32 @@ class SessionChoice:
 
 def plan(model_root: Path, device: Device, precision: Precision) -> SessionChoice:
     directory = manifest.model_dir(model_root)
-    found = manifest.problems(directory)
-    if found:
+    if manifest.read(directory) is None:
         raise ConfigError(
-            f"the encoder model in {directory} is not usable ({'; '.join(found)}); "
+            f"the encoder model in {directory} is not usable (no readable {manifest.MANIFEST}); "
             "run `pulse export-model` (or `make model`)"
         )
     exported = {v for v, name in manifest.VARIANT_FILES.items() if (directory / name).exists()}
     providers = choose_providers(device, ort.get_available_providers(), gpu_present())
     chosen = choose_precision(precision, providers[0] == CUDA, exported)
+    found = manifest.problems(directory, (chosen,))
+    if found:
+        raise ConfigError(
+            f"the encoder model in {directory} is not usable ({'; '.join(found)}); "
+            "run `pulse export-model` (or `make model`)"
+        )
     return SessionChoice(directory / manifest.VARIANT_FILES[chosen], chosen, providers)
+
+
+def preload_cuda_libraries() -> None:
+    """Load CUDA and cuDNN from the ``nvidia-*`` wheels when they are installed (ONNX Runtime
+    does not look there by itself); without them the system's libraries are used."""
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:
+        try:
+            preload()
+        except OSError as exc:  # a library that is there but does not load: said below
+            log.debug("preloading CUDA libraries: %s", exc)
 
 
 def open_session(choice: SessionChoice, threads: int = 0) -> ort.InferenceSession:
@@ -84,4 +108,13 @@ def open_session(choice: SessionChoice, threads: int = 0) -> ort.InferenceSessio
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    return ort.InferenceSession(str(choice.path), options, providers=choice.providers)
+    if CUDA in choice.providers:
+        preload_cuda_libraries()
+    session = ort.InferenceSession(str(choice.path), options, providers=choice.providers)
+    if CUDA in choice.providers and CUDA not in session.get_providers():
+        raise CudaUnavailable(
+            "the CUDA provider did not start (ONNX Runtime fell back to the CPU): install the "
+            "CUDA and cuDNN libraries that onnxruntime-gpu needs (`pip install "
+            "'onnxruntime-gpu[cuda,cudnn]'`), or set PULSE_DEVICE=cpu"
+        )
+    return session

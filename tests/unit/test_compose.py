@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,15 @@ def test_gpu_worker_is_a_profile_with_an_nvidia_device() -> None:
     device = gpu["deploy"]["resources"]["reservations"]["devices"][0]
     assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
     assert load()["services"]["worker"]["environment"]["PULSE_DEVICE"] == "cpu"
+    # Its image carries the CUDA libraries: the build argument reaches pip as an extra that
+    # pulls them in (without them the encoder refuses PULSE_DEVICE=cuda).
+    assert gpu["build"]["args"]["PULSE_EXTRAS"] == "gpu"
+    assert gpu["image"] != load()["services"]["worker"]["image"]
+    dockerfile = (COMPOSE.parent / "Dockerfile").read_text()
+    assert 'ARG PULSE_EXTRAS=""' in dockerfile  # the CPU image: no extra
+    pyproject = tomllib.loads((COMPOSE.parent / "pyproject.toml").read_text())
+    gpu_extra = pyproject["project"]["optional-dependencies"]["gpu"]
+    assert any(d.startswith("onnxruntime-gpu[cuda,cudnn]") for d in gpu_extra)
 
 
 ROOT = COMPOSE.parent
@@ -73,7 +83,8 @@ def test_the_image_copies_every_package_and_the_workers_get_the_model() -> None:
 
     dockerfile = (ROOT / "Dockerfile").read_text()
     # the compiled kernels: built in their own stage, installed from the wheel
-    assert "COPY kernels /kernels" in dockerfile and "pip install /wheels/*.whl ." in dockerfile
+    assert "COPY kernels /kernels" in dockerfile
+    assert 'pip install /wheels/*.whl ".${PULSE_EXTRAS:+[$PULSE_EXTRAS]}"' in dockerfile
     packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench"}
     copied = {
         line.split()[1]

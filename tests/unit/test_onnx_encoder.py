@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from core.errors import ConfigError
-from encoders import manifest
+from encoders import manifest, session
 from encoders.batcher import BatcherConfig, MicroBatcher
 from encoders.encoder import OnnxEncoder
 from encoders.export import export, torch_embeddings
-from encoders.session import CPU, choose_precision, choose_providers
+from encoders.session import CPU, CUDA, CudaUnavailable, choose_precision, choose_providers
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "onnx_models"
@@ -192,6 +192,53 @@ def test_a_missing_or_altered_model_is_a_clear_error(tmp_path: Path) -> None:
     ]
 
 
+def test_a_model_directory_needs_only_the_variant_it_runs(tmp_path: Path) -> None:
+    directory = manifest.model_dir(tmp_path)
+    directory.mkdir()
+    source = manifest.model_dir(MODELS)
+    for name in ("manifest.json", "tokenizer.json", "model.int8.onnx"):
+        (directory / name).symlink_to(source / name)
+    encoder = OnnxEncoder.load(tmp_path, device="cpu")  # int8 on the CPU; no fp32 file here
+    assert encoder.choice.precision == "int8"
+    assert encoder.encode(["tea towel"]).shape == (1, 384)
+    with pytest.raises(ConfigError, match="fp32 model is not exported"):
+        OnnxEncoder.load(tmp_path, device="cpu", precision="fp32")
+    (directory / "model.int8.onnx").unlink()
+    (directory / "model.int8.onnx").write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match=r"model\.int8\.onnx does not match its sha256"):
+        OnnxEncoder.load(tmp_path, device="cpu")
+
+
+class SilentCpuFallback:
+    """What ONNX Runtime does when its CUDA provider cannot start: a session on the CPU."""
+
+    def __init__(self, path: str, options: object, providers: list[str]) -> None:
+        self.real = ORIGINAL_SESSION(path, options, providers=[CPU])
+        self.asked = providers
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+
+ORIGINAL_SESSION = session.ort.InferenceSession
+
+
+def test_a_cuda_provider_that_does_not_start_is_noticed(
+    model_root: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(session, "gpu_present", lambda: True)
+    monkeypatch.setattr(session.ort, "get_available_providers", lambda: [CUDA, CPU])
+    monkeypatch.setattr(session.ort, "InferenceSession", SilentCpuFallback)
+    monkeypatch.setattr(session.ort, "preload_dlls", lambda: None, raising=False)
+    # auto: said once, then the CPU's own choice (int8), not the fp32 meant for the GPU.
+    encoder = OnnxEncoder.load(model_root)
+    assert encoder.providers == [CPU] and encoder.choice.precision == "int8"
+    assert "CUDA provider did not start" in caplog.text
+    # cuda asked for explicitly: a clear error instead of a slow CPU run.
+    with pytest.raises(CudaUnavailable, match="PULSE_DEVICE=cpu"):
+        OnnxEncoder.load(model_root, device="cuda", precision="fp32")
+
+
 async def test_encoder_service_from_settings(model_root: Path) -> None:
     from core.metrics import Metrics
     from core.settings import Settings
@@ -209,3 +256,21 @@ async def test_encoder_service_from_settings(model_root: Path) -> None:
     assert np.array_equal(query, again)
     assert float(query @ text) > 0.999
     assert metrics.get("pulse_encoder_query_cache_hit_ratio") == 0.5
+    config = service.batcher.config
+    assert (config.max_batch_size, config.max_in_flight) == (64, 1)  # the CPU's defaults
+
+
+def test_micro_batch_defaults_follow_the_device_unless_set() -> None:
+    from core.settings import Settings
+    from encoders.service import batch_config
+
+    def pair(settings: Settings, on_cuda: bool) -> tuple[int, int]:
+        config = batch_config(settings, on_cuda)
+        return config.max_batch_size, config.max_in_flight
+
+    assert pair(Settings(), on_cuda=False) == (64, 1)
+    assert pair(Settings(), on_cuda=True) == (256, 2)
+    chosen = Settings(encoder_batch_max_size=32, encoder_in_flight=3)
+    assert pair(chosen, on_cuda=True) == (32, 3)
+    assert pair(chosen, on_cuda=False) == (32, 3)
+    assert batch_config(Settings(encoder_batch_max_wait_ms=2.5), True).max_wait_ms == 2.5
