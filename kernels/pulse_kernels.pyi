@@ -1,5 +1,7 @@
 # Types of the compiled module (kernels/src/lib.rs).
 
+from collections.abc import Buffer
+
 class SessionIndex:
     def __init__(
         self,
@@ -17,3 +19,9 @@ class SessionIndex:
     def neighbours(
         self, shopper: str, session: list[str], n: int
     ) -> list[tuple[str, float, str]]: ...
+
+def top_k(
+    scores: Buffer, available: Buffer, k: int, excludes: list[list[int]]
+) -> list[list[tuple[int, float]]]: ...
+def quantise_i8(values: Buffer) -> tuple[bytes, float]: ...
+def dequantise_i8(codes: bytes, scale: float) -> bytearray: ...

@@ -1,17 +1,35 @@
 """The in-process index of item vectors and attributes that every worker keeps complete.
 
 Exact nearest neighbours by one matrix-vector product over unit vectors (cosine), with items
-that are out of stock or removed masked out, so they never leave the engine.
+that are out of stock or removed masked out, so they never leave the engine. The selection of
+each query's best items is compiled (``pulse_kernels.top_k``); :func:`top_k_reference` is its
+definition in Python, which property tests hold it to.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from pulse_kernels import top_k
 
 Vector = npt.NDArray[np.float32]
+
+
+def top_k_reference(
+    row: list[float], available: list[bool], k: int, exclude: set[int]
+) -> list[tuple[int, float]]:
+    """The ``k`` best ``(column, score)`` of one row of scores: highest score first, ties to the
+    lower column (the item indexed first); unavailable and excluded columns and scores that
+    are NaN or minus infinity are never returned."""
+    kept = [
+        (col, score)
+        for col, score in enumerate(row)
+        if available[col] and col not in exclude and score > -math.inf
+    ]
+    return sorted(kept, key=lambda entry: (-entry[1], entry[0]))[:k]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,31 +100,12 @@ class ItemIndex:
         m = len(queries)
         if n == 0 or k <= 0 or m == 0:
             return [[] for _ in range(m)]
-        scores = queries @ self._vectors[:n].T
-        scores[:, ~self._available[:n]] = -np.inf
-        want = min(n, k + max(len(e) for e in excludes))
-        if want < n:
-            top = np.argpartition(-scores, want - 1, axis=1)[:, :want]
-        else:
-            top = np.broadcast_to(np.arange(n), (m, n))
-        top_scores = np.take_along_axis(scores, top, axis=1)
-        order = np.argsort(-top_scores, axis=1)
-        # Best first, as Python lists: one conversion per batch, not one per element.
-        ranked_cols = np.take_along_axis(top, order, axis=1).tolist()
-        ranked_scores = np.take_along_axis(top_scores, order, axis=1).astype(np.float64).tolist()
-        results: list[list[tuple[str, float]]] = []
+        scores = np.ascontiguousarray(queries @ self._vectors[:n].T, dtype=np.float32)
+        rows = self._rows
+        exclude_cols = [[rows[i] for i in exclude if i in rows] for exclude in excludes]
+        found = top_k(scores, self._available[:n].view(np.uint8), k, exclude_cols)
         ids = self._ids
-        for cols, row_scores, exclude in zip(ranked_cols, ranked_scores, excludes, strict=True):
-            out: list[tuple[str, float]] = []
-            for col, score in zip(cols, row_scores, strict=True):
-                item_id = ids[col]
-                if score == -np.inf or item_id in exclude:
-                    continue
-                out.append((item_id, score))
-                if len(out) == k:
-                    break
-            results.append(out)
-        return results
+        return [[(ids[col], score) for col, score in row] for row in found]
 
     def _grow(self) -> None:
         size = len(self._vectors) * 2

@@ -3,9 +3,73 @@
 //! in the `ranking` package that property tests hold it to.
 
 pub mod fsum;
+pub mod quant;
 pub mod sessions;
+pub mod topk;
 
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes};
+
+/// A float32 vector (any contiguous buffer of them) as int8 codes and a scale
+/// (`kernels/src/quant.rs`).
+#[pyfunction]
+fn quantise_i8<'py>(py: Python<'py>, values: PyBuffer<f32>) -> PyResult<(Bound<'py, PyBytes>, f64)> {
+    if !values.is_c_contiguous() {
+        return Err(PyValueError::new_err("values must be a contiguous float32 array"));
+    }
+    let (codes, scale) = quant::quantise(&values.to_vec(py)?);
+    Ok((PyBytes::new(py, &codes), scale))
+}
+
+/// int8 codes and their scale back to float32 values, as a bytearray (writable, for
+/// `numpy.frombuffer`).
+#[pyfunction]
+fn dequantise_i8<'py>(py: Python<'py>, codes: &[u8], scale: f64) -> Bound<'py, PyByteArray> {
+    let values = quant::dequantise(codes, scale);
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    PyByteArray::new(py, &bytes)
+}
+
+/// The `k` best `(column, score)` of each row of `scores` (a C-contiguous float32 matrix),
+/// best first, ties to the lower column, skipping columns whose `available` byte is 0, the
+/// row's `excludes` and scores that are NaN or minus infinity; the GIL is released meanwhile.
+#[pyfunction]
+fn top_k(
+    py: Python<'_>,
+    scores: PyBuffer<f32>,
+    available: PyBuffer<u8>,
+    k: usize,
+    excludes: Vec<Vec<usize>>,
+) -> PyResult<Vec<Vec<(usize, f64)>>> {
+    if scores.dimensions() != 2 || !scores.is_c_contiguous() {
+        return Err(PyValueError::new_err("scores must be a C-contiguous 2-d float32 array"));
+    }
+    let (m, n) = (scores.shape()[0], scores.shape()[1]);
+    if available.dimensions() != 1 || !available.is_c_contiguous() || available.item_count() < n
+    {
+        return Err(PyValueError::new_err("available must hold a byte for every column"));
+    }
+    if excludes.len() != m {
+        return Err(PyValueError::new_err("excludes must hold one list per row"));
+    }
+    if excludes.iter().flatten().any(|&col| col >= n) {
+        return Err(PyValueError::new_err("an excluded column is out of range"));
+    }
+    let (scores, available) = (&scores, &available);
+    let found = py.detach(|| {
+        // Safety: both buffers stay held (and unchanged: their owner waits) for the call.
+        let matrix =
+            unsafe { std::slice::from_raw_parts(scores.buf_ptr() as *const f32, m * n) };
+        let mask = unsafe { std::slice::from_raw_parts(available.buf_ptr() as *const u8, n) };
+        topk::top_k(matrix, n, mask, k, &excludes)
+    });
+    Ok(found
+        .into_iter()
+        .map(|row| row.into_iter().map(|(c, s)| (c, f64::from(s))).collect())
+        .collect())
+}
 
 /// Session-kNN over the latest sessions a worker has seen (`ranking.sessions`).
 #[pyclass(module = "pulse_kernels", name = "SessionIndex")]
@@ -59,5 +123,8 @@ impl PySessionIndex {
 #[pymodule]
 fn pulse_kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySessionIndex>()?;
+    m.add_function(wrap_pyfunction!(top_k, m)?)?;
+    m.add_function(wrap_pyfunction!(quantise_i8, m)?)?;
+    m.add_function(wrap_pyfunction!(dequantise_i8, m)?)?;
     Ok(())
 }
