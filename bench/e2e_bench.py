@@ -29,10 +29,11 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
-from bench.common import RESULTS, Latencies, machine, pyplot, save
+from bench.common import RESULTS, Latencies, machine, save
 from bench.cpu import CpuMeter, stack_pids
 from bench.datasets import RETAIL
 from bench.e2e_load import ListFollower, catalogue_events, load_catalogue, offered_run
+from bench.e2e_report import plot, print_spread, spread
 from core.settings import Settings
 from encoders.service import batch_config
 from feature_store.keys import Keys
@@ -110,44 +111,6 @@ async def get_latency(
     }
 
 
-def plot(result: dict[str, Any], path: Path) -> None:
-    """Latency and throughput by offered rate, of every setup the run has."""
-    plt = pyplot()
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
-    rows = {
-        "engine, one worker": result.get("clicks", []),
-        "engine, two workers": result.get("two_workers", {}).get("clicks", []),
-        "ceiling (no lists)": result.get("ceiling", {}).get("clicks", []),
-    }
-    offered = sorted({r["offered_per_s"] for runs in rows.values() for r in runs})
-    for (label, runs), mark in zip(rows.items(), ("o-", "s--", "^-"), strict=True):
-        if not runs:
-            continue
-        rates = [r["offered_per_s"] for r in runs]
-        if label.startswith("engine"):
-            ax1.plot(rates, [r["p99_ms"] for r in runs], mark, label=f"p99, {label[8:]}")
-            ax1.plot(rates, [r["p50_ms"] for r in runs], mark, alpha=0.4, label=f"p50, {label[8:]}")
-        ax2.plot(rates, [r["achieved_per_s"] for r in runs], mark, label=label)
-    ax1.axhline(100, color="grey", linestyle=":", label="target p99 at 2,000/s")
-    ax1.set_xlabel("offered clicks / s")
-    ax1.set_ylabel("event -> recommendation (ms)")
-    ax1.set_yscale("log")
-    ax1.set_title("click -> recommendation latency")
-    ax1.legend()
-    ax2.plot(offered, offered, ":", color="grey", label="offered")
-    ax2.set_xlabel("offered clicks / s")
-    ax2.set_ylabel("events / s")
-    ax2.set_title("throughput")
-    ax2.legend()
-    fig.suptitle(
-        f"Pulse end to end: {result['machine']['cpu']}, {result['machine']['cores']} cores, "
-        "Kafka + Redis + workers + load generator on one box"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-
-
 @dataclass(frozen=True)
 class Setup:
     name: str
@@ -169,7 +132,7 @@ def sustained(clicks: list[dict[str, Any]], lists: bool) -> float:
 
 
 async def run_setup(
-    args: argparse.Namespace, setup: Setup, catalogue: list[dict[str, Any]]
+    args: argparse.Namespace, setup: Setup, catalogue: list[dict[str, Any]], extras: bool
 ) -> dict[str, Any]:
     names = isolated("bench")
     run = names["redis_prefix"]
@@ -220,7 +183,7 @@ async def run_setup(
             )
         out["highest_sustained_click_rate"] = sustained(out["clicks"], setup.personalise)
         print(f"highest sustained: {out['highest_sustained_click_rate']:,.0f} clicks/s")
-        if setup.name == "engine" and args.engine_extras:
+        if setup.name == "engine" and extras:
             out.update(await engine_extras(args, settings, follower, items_file, meter))
     finally:
         follow_task.cancel()
@@ -316,12 +279,29 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             **encoder_settings(),
         },
     }
-    for setup in setups:
-        out = await run_setup(args, setup, catalogue)
-        if setup.name == "engine":
+    runs: list[dict[str, Any]] = []
+    for number in range(args.runs):
+        if args.runs > 1:
+            print(f"=== run {number + 1} of {args.runs}", flush=True)
+        this: dict[str, Any] = {}
+        for setup in setups:
+            # the extras (searches, GET, memory) once, in the first run
+            extras = args.engine_extras and number == 0
+            this[setup.name] = await run_setup(args, setup, catalogue, extras)
+        runs.append(this)
+    for name, out in runs[0].items():
+        if name == "engine":
             result.update(out)  # the main rows, where earlier results kept them
         else:
-            result[setup.name] = out
+            result[name] = out
+    if args.runs > 1:
+        result["runs"] = [
+            {name: {k: out[k] for k in ("clicks", "highest_sustained_click_rate")}}
+            for this in runs
+            for name, out in this.items()
+        ]
+        result["spread"] = spread(runs)
+        print_spread(result["spread"])
     if "ceiling" in result and "clicks" in result:
         ceiling = {r["offered_per_s"]: r["achieved_per_s"] for r in result["ceiling"]["clicks"]}
         for rows in (result["clicks"], result.get("two_workers", {}).get("clicks", [])):
@@ -365,6 +345,12 @@ def main() -> None:
     p.add_argument(
         "--data",
         default=str(RETAIL),
+    )
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="repeat the click sweeps of every setup (in turn) and report their spread",
     )
     p.add_argument("--name", default="e2e")
     args = p.parse_args()

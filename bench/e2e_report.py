@@ -1,0 +1,106 @@
+"""The end-to-end benchmark's report: its plot, and the spread of figures over repeated runs."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+from bench.common import pyplot
+
+SPREAD_KEYS = {
+    "engine, one worker": "engine",
+    "engine, two workers": "two_workers",
+    "ceiling (no lists)": "ceiling",
+}
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Latency and throughput by offered rate, of every setup the run has."""
+    plt = pyplot()
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+    rows = {
+        "engine, one worker": result.get("clicks", []),
+        "engine, two workers": result.get("two_workers", {}).get("clicks", []),
+        "ceiling (no lists)": result.get("ceiling", {}).get("clicks", []),
+    }
+    offered = sorted({r["offered_per_s"] for runs in rows.values() for r in runs})
+    for (label, runs), mark in zip(rows.items(), ("o-", "s--", "^-"), strict=True):
+        if not runs:
+            continue
+        rates = [r["offered_per_s"] for r in runs]
+        if label.startswith("engine"):
+            ax1.plot(rates, [r["p99_ms"] for r in runs], mark, label=f"p99, {label[8:]}")
+            ax1.plot(rates, [r["p50_ms"] for r in runs], mark, alpha=0.4, label=f"p50, {label[8:]}")
+        ax2.plot(rates, [r["achieved_per_s"] for r in runs], mark, label=label)
+        band = result.get("spread", {}).get(SPREAD_KEYS[label], {}).get("rates")
+        if band:
+            ax2.fill_between(
+                [b["offered_per_s"] for b in band],
+                [b["achieved_per_s"]["min"] for b in band],
+                [b["achieved_per_s"]["max"] for b in band],
+                alpha=0.2,
+            )
+    ax1.axhline(100, color="grey", linestyle=":", label="target p99 at 2,000/s")
+    ax1.set_xlabel("offered clicks / s")
+    ax1.set_ylabel("event -> recommendation (ms)")
+    ax1.set_yscale("log")
+    ax1.set_title("click -> recommendation latency")
+    ax1.legend()
+    ax2.plot(offered, offered, ":", color="grey", label="offered")
+    ax2.set_xlabel("offered clicks / s")
+    ax2.set_ylabel("events / s")
+    ax2.set_title("throughput")
+    ax2.legend()
+    fig.suptitle(
+        f"Pulse end to end: {result['machine']['cpu']}, {result['machine']['cores']} cores, "
+        "Kafka + Redis + workers + load generator on one box"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+FIGURES = ("achieved_per_s", "p50_ms", "p95_ms", "p99_ms")
+
+
+def spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per setup and offered rate: the median, lowest and highest of each figure over the
+    runs, and each run's highest sustained rate."""
+    out: dict[str, Any] = {}
+    for name in runs[0]:
+        by_rate: dict[float, list[dict[str, Any]]] = {}
+        for run in runs:
+            for row in run[name]["clicks"]:
+                by_rate.setdefault(row["offered_per_s"], []).append(row)
+        out[name] = {
+            "rates": [
+                {
+                    "offered_per_s": rate,
+                    **{
+                        key: {
+                            "median": statistics.median(r[key] for r in rows),
+                            "min": min(r[key] for r in rows),
+                            "max": max(r[key] for r in rows),
+                        }
+                        for key in FIGURES
+                    },
+                }
+                for rate, rows in sorted(by_rate.items())
+            ],
+            "highest_sustained": [run[name]["highest_sustained_click_rate"] for run in runs],
+        }
+    return out
+
+
+def print_spread(table: dict[str, Any]) -> None:
+    for name, rows in table.items():
+        print(f"{name}: median (lowest-highest) over the runs")
+        for row in rows["rates"]:
+            a, p99 = row["achieved_per_s"], row["p99_ms"]
+            print(
+                f"  {row['offered_per_s']:>6,.0f}/s offered: achieved {a['median']:7,.0f} "
+                f"({a['min']:,.0f}-{a['max']:,.0f}), p50 {row['p50_ms']['median']:8,.1f} ms, "
+                f"p99 {p99['median']:8,.1f} ms ({p99['min']:,.1f}-{p99['max']:,.1f})"
+            )
+        print(f"  highest sustained per run: {rows['highest_sustained']}")

@@ -1,0 +1,36 @@
+"""The end-to-end benchmark's spread over repeated runs, on hand-made rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.e2e_report import spread
+
+
+def row(rate: float, achieved: float, p99: float) -> dict[str, Any]:
+    return {
+        "offered_per_s": rate,
+        "achieved_per_s": achieved,
+        "p50_ms": 1.0,
+        "p95_ms": 2.0,
+        "p99_ms": p99,
+    }
+
+
+def run(engine: list[dict[str, Any]], best: float) -> dict[str, Any]:
+    return {"engine": {"clicks": engine, "highest_sustained_click_rate": best}}
+
+
+def test_spread_gives_median_lowest_and_highest_per_rate() -> None:
+    runs = [
+        run([row(500, 500, 20), row(1000, 900, 300)], 500),
+        run([row(500, 498, 25), row(1000, 1000, 90)], 1000),
+        run([row(500, 501, 18), row(1000, 950, 120)], 1000),
+    ]
+    table = spread(runs)["engine"]
+    low, high = table["rates"]
+    assert low["offered_per_s"] == 500 and high["offered_per_s"] == 1000
+    assert low["achieved_per_s"] == {"median": 500, "min": 498, "max": 501}
+    assert high["p99_ms"] == {"median": 120, "min": 90, "max": 300}
+    assert high["p50_ms"] == {"median": 1.0, "min": 1.0, "max": 1.0}
+    assert table["highest_sustained"] == [500, 1000, 1000]
