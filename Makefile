@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 setup: ## Install everything (venv, redis-server, Kafka jars); idempotent
 	@infra/setup.sh
@@ -30,8 +30,9 @@ test: ## Run unit and integration tests against real Kafka and Redis (exports th
 test-chaos: ## Fault tests on the real stack: kill -9, Redis and Kafka restarts, poison messages
 	@infra/setup.sh --export && infra/model.sh && infra/stack.sh run $(VENV)/pytest tests/chaos
 
-bench-e2e: setup model ## End-to-end benchmark on the real stack (click/search -> list); JSON + PNG
-	@infra/stack.sh run $(VENV)/python -m bench.e2e_bench
+RUNS ?= 3
+bench-e2e: setup model ## End-to-end benchmark on the real stack, RUNS=3 click sweeps (about 50 min); JSON + PNG
+	@infra/stack.sh run $(VENV)/python -m bench.e2e_bench --runs $(RUNS)
 
 bench-forget: setup model ## Delete-to-gone time of 1,000 deletions under 1,000 clicks/s, 2 workers
 	@infra/stack.sh run $(VENV)/python -m bench.forget_bench

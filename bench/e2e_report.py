@@ -15,6 +15,14 @@ SPREAD_KEYS = {
 }
 
 
+def medians(table: dict[str, Any]) -> list[dict[str, Any]]:
+    """A setup's rows of medians over the runs (from :func:`spread`)."""
+    return [
+        {"offered_per_s": row["offered_per_s"], **{k: row[k]["median"] for k in FIGURES}}
+        for row in table.get("rates", [])
+    ]
+
+
 def plot(result: dict[str, Any], path: Path) -> None:
     """Latency and throughput by offered rate, of every setup the run has."""
     plt = pyplot()
@@ -25,6 +33,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
         "engine, two workers": result.get("two_workers", {}).get("clicks", []),
         "ceiling (no lists)": result.get("ceiling", {}).get("clicks", []),
     }
+    if "spread" in result:  # several runs: their medians, with the range as a band
+        rows = {label: medians(result["spread"].get(key, {})) for label, key in SPREAD_KEYS.items()}
     offered = sorted({r["offered_per_s"] for runs in rows.values() for r in runs})
     for (label, runs), mark in zip(rows.items(), ("o-", "s--", "^-"), strict=True):
         if not runs:
@@ -34,6 +44,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
             ax1.plot(rates, [r["p99_ms"] for r in runs], mark, label=f"p99, {label[8:]}")
             ax1.plot(rates, [r["p50_ms"] for r in runs], mark, alpha=0.4, label=f"p50, {label[8:]}")
         ax2.plot(rates, [r["achieved_per_s"] for r in runs], mark, label=label)
+        ax2.set_title(
+            "throughput" + (" (median and range of the runs)" if "spread" in result else "")
+        )
         band = result.get("spread", {}).get(SPREAD_KEYS[label], {}).get("rates")
         if band:
             ax2.fill_between(
@@ -51,7 +64,6 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax2.plot(offered, offered, ":", color="grey", label="offered")
     ax2.set_xlabel("offered clicks / s")
     ax2.set_ylabel("events / s")
-    ax2.set_title("throughput")
     ax2.legend()
     fig.suptitle(
         f"Pulse end to end: {result['machine']['cpu']}, {result['machine']['cores']} cores, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.e2e_report import spread
+from bench.e2e_report import medians, spread
 
 
 def row(rate: float, achieved: float, p99: float) -> dict[str, Any]:
@@ -34,3 +34,8 @@ def test_spread_gives_median_lowest_and_highest_per_rate() -> None:
     assert high["p99_ms"] == {"median": 120, "min": 90, "max": 300}
     assert high["p50_ms"] == {"median": 1.0, "min": 1.0, "max": 1.0}
     assert table["highest_sustained"] == [500, 1000, 1000]
+    rows = medians(spread(runs)["engine"])
+    assert [(r["offered_per_s"], r["achieved_per_s"], r["p99_ms"]) for r in rows] == [
+        (500, 500, 20),
+        (1000, 950, 120),
+    ]
