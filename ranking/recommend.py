@@ -242,6 +242,30 @@ def learned_weights(cfg: RecommendConfig, sampler: ThompsonSampler) -> Recommend
     return replace(cfg, blend=replace(cfg.blend, weights=weights))
 
 
+def candidate_sources(
+    state: UserState,
+    index: ItemIndex,
+    neighbours: dict[str, list[tuple[str, float]]],
+    trending: list[tuple[str, float]],
+    cfg: RecommendConfig,
+    now_ms: int,
+    similar_proposals: list[Proposal] | None = None,
+    repeat_rates: dict[str, float] | None = None,
+    sessions: list[Neighbour] | None = None,
+) -> dict[str, list[Proposal]]:
+    """Every source's candidates for the shopper, before the blend."""
+    return {
+        "similar": similar(state, index, cfg, now_ms)
+        if similar_proposals is None
+        else similar_proposals,
+        "covisit": covisited(state, neighbours, index, cfg),
+        "sessions": session_neighbours(sessions or [], index),
+        "recent": session_items(state, cfg),
+        "history": history(state, now_ms, cfg, repeat_rates),
+        "trending": trending_proposals(trending[: cfg.trending_candidates]),
+    }
+
+
 def recommend(
     state: UserState,
     index: ItemIndex,
@@ -255,16 +279,9 @@ def recommend(
     repeat_rates: dict[str, float] | None = None,
     sessions: list[Neighbour] | None = None,
 ) -> list[Recommendation]:
-    sources = {
-        "similar": similar(state, index, cfg, now_ms)
-        if similar_proposals is None
-        else similar_proposals,
-        "covisit": covisited(state, neighbours, index, cfg),
-        "sessions": session_neighbours(sessions or [], index),
-        "recent": session_items(state, cfg),
-        "history": history(state, now_ms, cfg, repeat_rates),
-        "trending": trending_proposals(trending[: cfg.trending_candidates]),
-    }
+    sources = candidate_sources(
+        state, index, neighbours, trending, cfg, now_ms, similar_proposals, repeat_rates, sessions
+    )
     latest = {item for item, _ in state.recent[-cfg.hide_latest :]} if cfg.hide_latest else set()
     # Kept off the list: the latest items (not bought ones: history speaks for those), and
     # whatever the shopper dismissed.
