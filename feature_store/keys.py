@@ -1,7 +1,10 @@
 """Redis key layout. Every key starts with the prefix (``pulse`` by default).
 
 User keys carry the user id as a hash tag, ``pulse:u:{<user_id>}``, so that one shopper's keys
-share a Redis Cluster slot.
+share a Redis Cluster slot. Redis takes the tag from the first ``{`` to the first ``}`` after
+it, so an id that starts with ``}`` would give an empty tag (the whole key hashed, the
+shopper's keys in different slots): such ids go under ``pulse:U:{_}<user_id>}``, one slot for
+all of them, keys distinct from every other shopper's.
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ class Keys:
 
     def user(self, user_id: str) -> str:
         """String: the shopper's packed interest state (``feature_store.state_codec``)."""
+        if user_id.startswith("}"):
+            return f"{self.prefix}:U:{{_}}{user_id}}}"
         return f"{self.prefix}:u:{{{user_id}}}"
 
     def recommendations(self, user_id: str) -> str:
         """String: JSON of the latest recommendation list, as published."""
-        return f"{self.prefix}:u:{{{user_id}}}:recs"
+        return f"{self.user(user_id)}:recs"
 
     def shopper(self, user_id: str) -> tuple[str, ...]:
         """Every key of one shopper (all in the shopper's Cluster slot): what forgetting them
