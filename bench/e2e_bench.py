@@ -296,9 +296,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             result[name] = out
     if args.runs > 1:
         result["runs"] = [
-            {name: {k: out[k] for k in ("clicks", "highest_sustained_click_rate")}}
+            {
+                name: {k: out[k] for k in ("clicks", "highest_sustained_click_rate")}
+                for name, out in this.items()
+            }
             for this in runs
-            for name, out in this.items()
         ]
         result["spread"] = spread(runs)
         print_spread(result["spread"])

@@ -83,26 +83,36 @@ def spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for name in runs[0]:
         by_rate: dict[float, list[dict[str, Any]]] = {}
         for run in runs:
+            # each row's share of the ceiling's achieved rate at that rate in the same run
+            ceiling = {
+                r["offered_per_s"]: r["achieved_per_s"]
+                for r in run.get("ceiling", {}).get("clicks", [])
+            }
             for row in run[name]["clicks"]:
-                by_rate.setdefault(row["offered_per_s"], []).append(row)
+                rate = row["offered_per_s"]
+                share = (
+                    {"share_of_ceiling": row["achieved_per_s"] / ceiling[rate]}
+                    if ceiling.get(rate)
+                    else {}
+                )
+                by_rate.setdefault(rate, []).append(row | share)
         out[name] = {
             "rates": [
-                {
-                    "offered_per_s": rate,
-                    **{
-                        key: {
-                            "median": statistics.median(r[key] for r in rows),
-                            "min": min(r[key] for r in rows),
-                            "max": max(r[key] for r in rows),
-                        }
-                        for key in FIGURES
-                    },
-                }
+                {"offered_per_s": rate, **{key: _range([r[key] for r in rows]) for key in FIGURES}}
+                | (
+                    {"share_of_ceiling": _range([r["share_of_ceiling"] for r in rows])}
+                    if name != "ceiling" and all("share_of_ceiling" in r for r in rows)
+                    else {}
+                )
                 for rate, rows in sorted(by_rate.items())
             ],
             "highest_sustained": [run[name]["highest_sustained_click_rate"] for run in runs],
         }
     return out
+
+
+def _range(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def print_spread(table: dict[str, Any]) -> None:
@@ -114,5 +124,10 @@ def print_spread(table: dict[str, Any]) -> None:
                 f"  {row['offered_per_s']:>6,.0f}/s offered: achieved {a['median']:7,.0f} "
                 f"({a['min']:,.0f}-{a['max']:,.0f}), p50 {row['p50_ms']['median']:8,.1f} ms, "
                 f"p99 {p99['median']:8,.1f} ms ({p99['min']:,.1f}-{p99['max']:,.1f})"
+                + (
+                    f", {row['share_of_ceiling']['median']:.0%} of the ceiling"
+                    if "share_of_ceiling" in row
+                    else ""
+                )
             )
         print(f"  highest sustained per run: {rows['highest_sustained']}")

@@ -21,6 +21,10 @@ def run(engine: list[dict[str, Any]], best: float) -> dict[str, Any]:
     return {"engine": {"clicks": engine, "highest_sustained_click_rate": best}}
 
 
+def with_ceiling(engine: list[dict[str, Any]], ceiling: list[dict[str, Any]]) -> dict[str, Any]:
+    return run(engine, 0) | {"ceiling": {"clicks": ceiling, "highest_sustained_click_rate": 0}}
+
+
 def test_spread_gives_median_lowest_and_highest_per_rate() -> None:
     runs = [
         run([row(500, 500, 20), row(1000, 900, 300)], 500),
@@ -39,3 +43,16 @@ def test_spread_gives_median_lowest_and_highest_per_rate() -> None:
         (500, 500, 20),
         (1000, 950, 120),
     ]
+
+
+def test_the_share_of_the_ceiling_is_taken_within_each_run() -> None:
+    runs = [
+        with_ceiling([row(1000, 900, 1)], [row(1000, 1000, 0)]),
+        with_ceiling([row(1000, 600, 1)], [row(1000, 500, 0)]),  # a slow run for both
+        with_ceiling([row(1000, 800, 1)], [row(1000, 1000, 0)]),
+    ]
+    table = spread(runs)
+    (engine,) = table["engine"]["rates"]
+    # per run 0.9, 1.2, 0.8: not the ratio of the medians (800 / 1000)
+    assert engine["share_of_ceiling"] == {"median": 0.9, "min": 0.8, "max": 1.2}
+    assert "share_of_ceiling" not in table["ceiling"]["rates"][0]
