@@ -10,9 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import redis.asyncio as aioredis
-from redis.asyncio.client import Pipeline
-
+from feature_store.clients import Pipeline, RedisClient
 from feature_store.keys import Keys
 from feature_store.periodic import Periodic
 
@@ -20,7 +18,7 @@ from feature_store.periodic import Periodic
 class BanditStore:
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         keys: Keys,
         refresh_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,

@@ -10,9 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import redis.asyncio as aioredis
-from redis.asyncio.client import Pipeline
-
+from feature_store.clients import Pipeline, RedisClient
 from feature_store.keys import Keys
 
 
@@ -55,7 +53,7 @@ class MemoryCountStore:
 class RedisCountStore:
     """Totals in two Redis hashes, updated with one pipeline per batch."""
 
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self.client = client
         self.keys = keys
 

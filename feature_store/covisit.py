@@ -5,15 +5,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-import redis.asyncio as aioredis
-from redis.asyncio.client import Pipeline
-
+from feature_store.clients import Pipeline, RedisClient
 from feature_store.keys import Keys
 
 
 class CovisitStore:
     def __init__(
-        self, client: aioredis.Redis, keys: Keys, max_neighbours: int = 100, trim_every: int = 16
+        self, client: RedisClient, keys: Keys, max_neighbours: int = 100, trim_every: int = 16
     ) -> None:
         self.client = client
         self.keys = keys

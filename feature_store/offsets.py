@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-import redis.asyncio as aioredis
-from redis.asyncio.client import Pipeline
-
+from feature_store.clients import Pipeline, RedisClient
 from feature_store.keys import Keys
 
 Partition = tuple[str, int]  # (topic, partition)
@@ -32,7 +30,7 @@ class RedisOffsets:
     """One Redis hash, ``topic:partition`` -> next offset, cached for the partitions this worker
     owns (it is the only writer of theirs while it owns them)."""
 
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self.client = client
         self.keys = keys
         self._cache: dict[Partition, int] = {}

@@ -11,9 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-import redis.asyncio as aioredis
-from redis.asyncio.client import Pipeline
-
+from feature_store.clients import Pipeline, RedisClient
 from feature_store.keys import Keys
 from feature_store.periodic import Periodic
 
@@ -48,7 +46,7 @@ class RepeatCounts:
 class RepeatStore(RepeatCounts):
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         keys: Keys,
         refresh_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,

@@ -11,10 +11,9 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
-
 from core.retry import Transient, never
 from feature_store.bandit import BanditStore
+from feature_store.clients import RedisClient
 from feature_store.counts import RedisCountStore
 from feature_store.covisit import CovisitStore
 from feature_store.keys import Keys
@@ -94,14 +93,16 @@ class Stores:
 
 
 def redis_stores(
-    client: aioredis.Redis,
+    client: RedisClient,
     keys: Keys,
     dim: int,
     ttl_s: int,
     offsets: RedisOffsets | None = None,
+    cluster: bool = False,
 ) -> Stores:
     """Every store in Redis, written with one transaction per batch (with the input offsets it
-    applies, ``offsets``); shoppers expire after ``ttl_s`` seconds without an event."""
+    applies, ``offsets``; on a Redis Cluster, ``cluster``, by slot: ``RedisBatchWriter``);
+    shoppers expire after ``ttl_s`` seconds without an event."""
     users = UserStore(client, keys, dim, ttl_s=ttl_s)
     covisit = CovisitStore(client, keys)
     repeats = RepeatStore(client, keys)
@@ -116,5 +117,6 @@ def redis_stores(
         bandit,
         signals,
         offsets or RedisOffsets(client, keys),
+        cluster=cluster,
     )
     return Stores(users, covisit, writer, repeats, bandit, signals, redis_transient)

@@ -10,9 +10,8 @@ from collections.abc import Collection
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
-from redis.asyncio.client import Pipeline
 
+from feature_store.clients import Pipeline, RedisClient
 from feature_store.keys import Keys
 
 # The one kind of signal whose subject is a shopper.
@@ -20,7 +19,7 @@ SHOPPER_KIND = "intent_shift"
 
 
 class TrendSignalStore:
-    def __init__(self, client: aioredis.Redis, keys: Keys, keep: int = 100) -> None:
+    def __init__(self, client: RedisClient, keys: Keys, keep: int = 100) -> None:
         self.client = client
         self.keys = keys
         self.keep = keep

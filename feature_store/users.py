@@ -12,9 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
-from redis.asyncio.client import Pipeline
 
+from feature_store.clients import Pipeline, RedisClient
 from feature_store.keys import Keys
 from feature_store.state_codec import decode, encode
 from ranking.state import UserState
@@ -22,7 +21,7 @@ from ranking.state import UserState
 
 class UserStore:
     def __init__(
-        self, client: aioredis.Redis, keys: Keys, dim: int, ttl_s: int, cache_size: int = 200_000
+        self, client: RedisClient, keys: Keys, dim: int, ttl_s: int, cache_size: int = 200_000
     ) -> None:
         self.client = client
         self.keys = keys
@@ -79,9 +78,16 @@ class UserStore:
 
     def write(self, pipe: Pipeline, states: dict[str, UserState]) -> None:
         """Queue the states' writes on ``pipe``; ``remember`` them once it has executed."""
+        for uid, blob in self.encoded(states).items():
+            self.queue_state(pipe, uid, blob)
+
+    def encoded(self, states: dict[str, UserState]) -> dict[str, bytes]:
+        """The states as they will be stored (and remembered once written)."""
         self._written = {uid: encode(state) for uid, state in states.items()}
-        for uid, blob in self._written.items():
-            pipe.set(self.keys.user(uid), blob, ex=self.ttl_s)
+        return self._written
+
+    def queue_state(self, pipe: Pipeline, user_id: str, blob: bytes) -> None:
+        pipe.set(self.keys.user(user_id), blob, ex=self.ttl_s)
 
     def remember(self, states: dict[str, UserState]) -> None:
         """Cache exactly what Redis now holds (the states as the codec stores them), so a

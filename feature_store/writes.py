@@ -8,12 +8,11 @@ is the in-memory fake beside it.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import (
     BusyLoadingError,
     ClusterDownError,
@@ -25,6 +24,7 @@ from redis.exceptions import (
 )
 
 from feature_store.bandit import BanditStore
+from feature_store.clients import Pipeline, RedisClient
 from feature_store.counts import BatchCounts, RedisCountStore
 from feature_store.covisit import CovisitStore
 from feature_store.offsets import RedisOffsets
@@ -45,6 +45,10 @@ _REDIS_TRANSIENT = (
     ReadOnlyError,
     OSError,
 )
+
+
+# Shoppers' transactions of one batch in flight at once on a cluster.
+SHOPPER_WRITES_IN_FLIGHT = 64
 
 
 def redis_transient(exc: BaseException) -> bool:
@@ -99,14 +103,26 @@ class BatchWriter(Protocol):
 
 
 class RedisBatchWriter:
-    """One Redis transaction per batch; each store queues its own keys on it."""
+    """One Redis transaction per batch; each store queues its own keys on it.
+
+    On a Redis Cluster (``cluster``) a transaction cannot span slots, so a batch is written in
+    three steps: every shopper's state and list as one transaction each (one slot by the key
+    layout), then the shared keys (co-visits, repeats, bandit, trend signals, counts) in one
+    pipeline, then the input offsets, once all of it is acknowledged. A worker killed between
+    the steps replays the batch (its offsets were not written): each shopper's state skips the
+    events it already holds (their event ids), so states and lists stay exact; the co-visits,
+    repeats and bandit clicks of those events are not added on the replay (so a crash after the
+    shoppers' step and before the shared one loses them, once), while the per-kind event counts
+    (``/stats``) of the replayed batch are added again. On one Redis the batch is one
+    transaction with its offsets, and none of this happens.
+    """
 
     def transient(self, exc: BaseException) -> bool:
         return redis_transient(exc)
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         counts: RedisCountStore,
         users: UserStore | None = None,
         covisit: CovisitStore | None = None,
@@ -114,8 +130,10 @@ class RedisBatchWriter:
         bandit: BanditStore | None = None,
         signals: TrendSignalStore | None = None,
         offsets: RedisOffsets | None = None,
+        cluster: bool = False,
     ) -> None:
         self.client = client
+        self.cluster = cluster
         self.offsets = offsets
         self.counts = counts
         self.users = users
@@ -127,17 +145,40 @@ class RedisBatchWriter:
     async def write(self, writes: BatchWrites) -> None:
         if writes.is_empty:
             return
+        if self.cluster:
+            await self._write_by_slot(writes)
+            return
         async with self.client.pipeline(transaction=True) as pipe:
             self.queue(pipe, writes)
             await pipe.execute()
 
-    def queue(self, pipe: Pipeline, writes: BatchWrites) -> None:
-        """Queue every write of the batch on ``pipe`` (which the caller executes)."""
-        self.counts.queue(pipe, writes.counts)
-        if self.offsets is not None:
-            self.offsets.queue(pipe, writes.offsets)
+    async def _write_by_slot(self, writes: BatchWrites) -> None:
         if self.users is not None:
-            self.users.write(pipe, writes.states)
+            users = self.users
+            blobs = users.encoded(writes.states)
+            lists = dict(writes.messages)
+            limit = asyncio.Semaphore(SHOPPER_WRITES_IN_FLIGHT)
+
+            async def one(uid: str) -> None:
+                async with limit, self.client.pipeline(transaction=True) as pipe:
+                    if uid in blobs:
+                        users.queue_state(pipe, uid, blobs[uid])
+                    if uid in lists:
+                        users.write_recommendations(pipe, uid, lists[uid])
+                    await pipe.execute()
+
+            await asyncio.gather(*(one(uid) for uid in blobs.keys() | lists.keys()))
+        async with self.client.pipeline(transaction=False) as pipe:
+            self.queue_shared(pipe, writes)
+            await pipe.execute()
+        if self.offsets is not None and writes.offsets:
+            async with self.client.pipeline(transaction=False) as pipe:
+                self.offsets.queue(pipe, writes.offsets)
+                await pipe.execute()
+
+    def queue_shared(self, pipe: Pipeline, writes: BatchWrites) -> None:
+        """Queue the writes of keys every worker shares (not a shopper's, not the offsets)."""
+        self.counts.queue(pipe, writes.counts)
         if writes.pairs and self.covisit is not None:
             self.covisit.add(pipe, writes.pairs)
         if writes.repeats and self.repeats is not None:
@@ -146,6 +187,14 @@ class RedisBatchWriter:
             self.bandit.add(pipe, writes.impressions, writes.clicks)
         if writes.trends and self.signals is not None:
             self.signals.add(pipe, writes.trends)
+
+    def queue(self, pipe: Pipeline, writes: BatchWrites) -> None:
+        """Queue every write of the batch on ``pipe`` (which the caller executes)."""
+        if self.offsets is not None:
+            self.offsets.queue(pipe, writes.offsets)
+        if self.users is not None:
+            self.users.write(pipe, writes.states)
+        self.queue_shared(pipe, writes)
         if self.users is not None:
             for uid, message in writes.messages:
                 self.users.write_recommendations(pipe, uid, message)

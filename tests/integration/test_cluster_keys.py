@@ -2,17 +2,12 @@
 every key of a shopper in one slot as the server counts slots, so one transaction can write
 them and one command can delete them, whatever the shopper's id.
 
-The cluster is started for this module on its own ports (``PULSE_TEST_CLUSTER_PORTS``, default
-7300-7302) and stopped afterwards, unless it was already running (then it is left as found).
+The cluster is the ``cluster`` fixture's (``conftest.py``).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
@@ -22,34 +17,8 @@ from feature_store.keys import Keys
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-PORTS = os.environ.get("PULSE_TEST_CLUSTER_PORTS", "7300 7301 7302")
-SCRIPT = [str(ROOT / "infra" / "redis-cluster.sh")]
-ENV = {**os.environ, "PULSE_REDIS_CLUSTER_PORTS": PORTS}
-
 # Ids the event contract accepts, with the braces that decide Redis's hash tags.
 IDS = ["shopper-1", "}x", "}", "a}b", "{", "{}", "}{", "u{1}", "x{y}z", "ünï{cödé}", "🛒" * 10]
-
-
-@pytest.fixture(scope="module")
-def cluster_port() -> Iterator[int]:
-    running = subprocess.run([*SCRIPT, "status"], env=ENV, capture_output=True).returncode == 0
-    if not running:
-        subprocess.run([*SCRIPT, "start"], env=ENV, check=True, capture_output=True, timeout=120)
-    try:
-        yield int(PORTS.split()[0])
-    finally:
-        if not running:
-            subprocess.run([*SCRIPT, "stop"], env=ENV, check=True, capture_output=True, timeout=120)
-
-
-@pytest.fixture
-async def cluster(cluster_port: int) -> AsyncIterator[RedisCluster]:
-    client = RedisCluster(host="127.0.0.1", port=cluster_port)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def test_the_cluster_has_three_masters_covering_every_slot(cluster: RedisCluster) -> None:
