@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         "pulse.", description="Prefix of every topic name; tests use a unique one per run."
     )
     redis_prefix: str = Field("pulse", description="First segment of every Redis key.")
+    redis_cluster: bool = Field(
+        False,
+        description="PULSE_REDIS_URL names a node of a Redis Cluster: use the cluster client and "
+        "write each batch by slot.",
+    )
     app_id: str = Field("pulse", description="Kafka consumer group of the workers.")
     group_instance_id: str | None = Field(
         None,

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
-import redis.asyncio as aioredis
 
 from core.deadletter import RawMessage
 from core.errors import InvalidEventError
@@ -26,6 +25,7 @@ from core.topics import Topics
 from core.validation import parse
 from encoders.pooling import Floats
 from encoders.protocol import TextEncoder, encode_each
+from feature_store.clients import RedisClient
 from feature_store.keys import Keys
 from feature_store.writes import redis_transient
 from ranking.item_index import ItemIndex, ItemInfo
@@ -59,7 +59,7 @@ class CatalogFollower(TopicFollower):
         settings: Settings,
         index: ItemIndex,
         encoder: TextEncoder,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         keys: Keys,
         model_tag: str,
         metrics: Metrics | None = None,

@@ -14,7 +14,6 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
-import redis.asyncio as aioredis
 from aiokafka.errors import KafkaError
 from mode import Service
 from redis.exceptions import RedisError
@@ -29,6 +28,7 @@ from core.settings import Settings, admin_token_problem
 from core.supervisor import Supervisor
 from core.topics import Topics
 from encoders.service import EncoderService
+from feature_store.clients import redis_client
 from feature_store.counts import BatchCounts, RedisCountStore
 from feature_store.keys import Keys
 from feature_store.offsets import RedisOffsets
@@ -64,16 +64,15 @@ class Worker:
         self.supervisor = Supervisor(self.metrics)
         # Why the worker stopped processing, after a permanent failure it cannot get past.
         self.halted: str | None = None
-        self.redis = aioredis.from_url(settings.redis_url)
+        self.cluster = settings.redis_cluster
+        self.redis = redis_client(settings.redis_url, self.cluster)
         self.keys = Keys(settings.redis_prefix)
         self.sink = KafkaSink(settings)
         self.producer = EventProducer(settings, client_id="pulse-http-ingest")
         # Input offsets applied to Redis: written with every batch, read to skip redeliveries.
         self.offsets = RedisOffsets(self.redis, self.keys)
-        # Counts only, until personalisation (if on) brings the shopper stores.
-        writer = RedisBatchWriter(
-            self.redis, RedisCountStore(self.redis, self.keys), offsets=self.offsets
-        )
+        counts = RedisCountStore(self.redis, self.keys)  # alone until personalising starts
+        writer = RedisBatchWriter(self.redis, counts, offsets=self.offsets, cluster=self.cluster)
         self.processor = BatchProcessor(
             self.topics,
             self.sink,
@@ -125,6 +124,7 @@ class Worker:
             index.dim,
             ttl_s=int(settings.user_ttl_days * 86_400),
             offsets=self.offsets,
+            cluster=self.cluster,
         )
         profile, ranking = ranking_configs(settings)
         self.personaliser = Personaliser(

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 import orjson
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 
 from core.settings import Settings
 from core.topics import Topics
+from feature_store.clients import redis_client
 from feature_store.keys import Keys
 from streams.admin import topic_reader
 
@@ -81,7 +81,7 @@ class RecommendationWatcher(TopicWatcher):
 async def describe(settings: Settings, message: dict[str, Any], n: int = 5) -> str:
     """A list as a person reads it: titles, reasons, sources, latency."""
     keys = Keys(settings.redis_prefix)
-    client = aioredis.from_url(settings.redis_url)
+    client = redis_client(settings.redis_url, settings.redis_cluster)
     try:
         async with client.pipeline(transaction=False) as pipe:
             for item in message["items"][:n]:

@@ -18,13 +18,13 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from core.errors import ServiceError
 from core.settings import Settings
 from core.topics import Topics
+from feature_store.clients import redis_client
 
 
 async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
@@ -86,11 +86,17 @@ async def forget_run(settings: Settings) -> None:
             await admin.delete_topics(names)
     finally:
         await admin.close()
-    client = aioredis.from_url(settings.redis_url)
+    client = redis_client(settings.redis_url, settings.redis_cluster)
     try:
         keys = [k async for k in client.scan_iter(match=f"{settings.redis_prefix}:*", count=1000)]
-        for start in range(0, len(keys), 1000):
-            await client.delete(*keys[start : start + 1000])
+        if settings.redis_cluster:  # keys of many slots: one DEL each, in one pipeline
+            async with client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.delete(key)
+                await pipe.execute()
+        else:
+            for start in range(0, len(keys), 1000):
+                await client.delete(*keys[start : start + 1000])
     finally:
         await client.aclose()
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from core.errors import ServiceError
 from core.settings import Settings
+from feature_store.clients import redis_client
 from feature_store.counts import BatchCounts, RedisCountStore
 from feature_store.keys import Keys
 
 
 async def read_totals(settings: Settings) -> BatchCounts:
-    client = aioredis.from_url(settings.redis_url)
+    client = redis_client(settings.redis_url, settings.redis_cluster)
     try:
         return await RedisCountStore(client, Keys(settings.redis_prefix)).totals()
     except (RedisError, OSError) as exc:

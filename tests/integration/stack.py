@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from core.events import EventKind
 from core.settings import Settings
+from feature_store.clients import redis_client
 from feature_store.counts import BatchCounts
 from streams.admin import ensure_topics
 from streams.producer import EventProducer
@@ -170,7 +171,7 @@ async def send_catalogue(
                     **(changes or {}).get(item, {}),
                 }
                 await producer.send(EventKind.CATALOG, event)
-    client = aioredis.from_url(settings.redis_url)
+    client = redis_client(settings.redis_url, settings.redis_cluster)
     try:
         deadline = time.monotonic() + 60
         for item, *_ in CATALOGUE:
