@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.cluster import cluster, cluster_port  # noqa: F401  (fixtures)
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:

@@ -9,10 +9,9 @@ import time
 from collections import Counter
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from core.events import EventKind
 from core.settings import Settings
+from feature_store.clients import redis_client
 from feature_store.keys import Keys
 from feature_store.state_codec import decode
 from ranking.state import UserState
@@ -84,10 +83,14 @@ async def wait_counted(settings: Settings, expected: int, timeout_s: float) -> f
 
 async def states(settings: Settings, users: set[str]) -> dict[str, UserState]:
     keys = Keys(settings.redis_prefix)
-    client = aioredis.from_url(settings.redis_url)
+    client = redis_client(settings.redis_url, settings.redis_cluster)
     try:
         ordered = sorted(users)
-        blobs = await client.mget([keys.user(u) for u in ordered])
+        # GETs in one pipeline, not MGET: on a cluster the shoppers' keys span slots
+        async with client.pipeline(transaction=False) as pipe:
+            for u in ordered:
+                pipe.get(keys.user(u))
+            blobs = await pipe.execute()
     finally:
         await client.aclose()
     return {u: decode(b) for u, b in zip(ordered, blobs, strict=True) if b}

@@ -8,17 +8,15 @@ The helpers behind them (and the small shop the tests send) are in ``tests.integ
 
 from __future__ import annotations
 
-import os
 import subprocess
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
 
 from core.settings import Settings
 from feature_store.keys import Keys
+from tests.cluster import cluster, cluster_port  # noqa: F401  (fixtures)
 from tests.integration.stack import check_services, new_settings, running_worker
 from tools.harness import forget_run
 
@@ -52,30 +50,3 @@ async def redis_keys() -> AsyncIterator[tuple[aioredis.Redis, Keys]]:
     finally:
         await client.aclose()
         await forget_run(settings)
-
-
-ROOT = Path(__file__).resolve().parents[2]
-PORTS = os.environ.get("PULSE_TEST_CLUSTER_PORTS", "7300 7301 7302")
-SCRIPT = [str(ROOT / "infra" / "redis-cluster.sh")]
-ENV = {**os.environ, "PULSE_REDIS_CLUSTER_PORTS": PORTS}
-
-
-@pytest.fixture(scope="session")
-def cluster_port() -> Iterator[int]:
-    running = subprocess.run([*SCRIPT, "status"], env=ENV, capture_output=True).returncode == 0
-    if not running:
-        subprocess.run([*SCRIPT, "start"], env=ENV, check=True, capture_output=True, timeout=120)
-    try:
-        yield int(PORTS.split()[0])
-    finally:
-        if not running:
-            subprocess.run([*SCRIPT, "stop"], env=ENV, check=True, capture_output=True, timeout=120)
-
-
-@pytest.fixture
-async def cluster(cluster_port: int) -> AsyncIterator[RedisCluster]:
-    client = RedisCluster(host="127.0.0.1", port=cluster_port)
-    try:
-        yield client
-    finally:
-        await client.aclose()
