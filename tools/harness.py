@@ -89,14 +89,11 @@ async def forget_run(settings: Settings) -> None:
     client = redis_client(settings.redis_url, settings.redis_cluster)
     try:
         keys = [k async for k in client.scan_iter(match=f"{settings.redis_prefix}:*", count=1000)]
-        if settings.redis_cluster:  # keys of many slots: one DEL each, in one pipeline
-            async with client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.delete(key)
-                await pipe.execute()
-        else:
-            for start in range(0, len(keys), 1000):
-                await client.delete(*keys[start : start + 1000])
+        # One DEL a key, in one pipeline: on a cluster the keys span slots.
+        async with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.delete(key)
+            await pipe.execute()
     finally:
         await client.aclose()
 
