@@ -69,6 +69,12 @@ class Keys:
         """Hash: impressions:<arm>, clicks:<arm> -> totals of the exploration bandit."""
         return f"{self.prefix}:bandit"
 
+    def trend_partition(self, partition: int) -> str:
+        """The prefix of one trend partition's keys (``feature_store.trend_state``), all in one
+        Cluster slot: ``:meta`` (hash), ``:base:<kind>`` (hash), ``:win:<kind>:<window>``
+        (hash), ``:peaks`` (hash) and ``:signals:<kind>`` (list)."""
+        return f"{self.prefix}:T:{{t{partition}}}"
+
     def trend_signals(self, kind: str) -> str:
         """List: the latest trend signals of ``kind`` (JSON), newest first, trimmed."""
         return f"{self.prefix}:trends:{kind}"

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,9 @@ class BurstDetector:
         self.max_ts = -1
         self.late = 0.0
         self._touched: set[str] = set()
-        self._fired: set[tuple[int, str]] = set()
+        self.fired: set[tuple[int, str]] = set()
+        # What changed since ``take_changes`` (for a store that keeps the detector's state).
+        self._changed = Changes()
 
     def add(self, key: str, ts_ms: int, weight: float = 1.0) -> None:
         window = ts_ms // self.window_ms
@@ -78,6 +80,7 @@ class BurstDetector:
                 return
             self.windows[window] = Counter()
         self.windows[window][key] += weight  # type: ignore[assignment]
+        self._changed.cells.add((window, key))
         if window == self.watermark:
             self._touched.add(key)
 
@@ -110,11 +113,11 @@ class BurstDetector:
         counts = self.windows[self.watermark]
         out = []
         for key in sorted(touched):
-            if (self.watermark, key) in self._fired:
+            if (self.watermark, key) in self.fired:
                 continue
             burst = self.score(key, counts[key], self.watermark)
             if burst is not None:
-                self._fired.add((self.watermark, key))
+                self.fired.add((self.watermark, key))
                 out.append(burst)
         return sorted(out, key=lambda b: -b.z)
 
@@ -149,7 +152,29 @@ class BurstDetector:
             mean, last = self.baselines.get(key, (0.0, window))
             mean *= (1 - a) ** max(0, window - 1 - last)
             self.baselines[key] = ((1 - a) * mean + a * count, window)
-        self._fired = {f for f in self._fired if f[0] > window}
+        self.fired = {f for f in self.fired if f[0] > window}
+        changed = self._changed
+        changed.baselines.update(counts)
+        changed.closed.add(window)
+        changed.cells = {c for c in changed.cells if c[0] != window}
         if len(self.baselines) > 2 * self.max_keys:
             keep = sorted(self.baselines.items(), key=lambda kv: -kv[1][0])[: self.max_keys]
             self.baselines = dict(keep)
+            changed.pruned = True
+
+    def take_changes(self) -> Changes:
+        """What changed since the last call: the window counts and baselines to store again."""
+        changed, self._changed = self._changed, Changes()
+        return changed
+
+
+@dataclass(slots=True)
+class Changes:
+    """Which parts of a detector's state changed: (window, key) counts of open windows, keys
+    whose baseline moved, windows closed (their counts gone), and whether baselines were pruned
+    (then every baseline is stored again)."""
+
+    cells: set[tuple[int, str]] = field(default_factory=set)
+    baselines: set[str] = field(default_factory=set)
+    closed: set[int] = field(default_factory=set)
+    pruned: bool = False

@@ -55,20 +55,20 @@ class HourOfWeekProfile:
         self.peak_ratio = peak_ratio
         self.min_events = min_events
         self.min_days = min_days
-        self._scaled = np.zeros(SLOTS)  # forward-decayed: weight * 2 ** ((t - landmark) / h)
-        self._landmark: int | None = None
+        self.scaled = np.zeros(SLOTS)  # forward-decayed: weight * 2 ** ((t - landmark) / h)
+        self.landmark: int | None = None
         self.events = 0.0
         self.first_ms: int | None = None
         self.last_ms: int | None = None
 
     def add(self, ts_ms: int, weight: float = 1.0) -> None:
-        if self._landmark is None:
-            self._landmark = ts_ms
-        exponent = (ts_ms - self._landmark) / self.half_life_ms
+        if self.landmark is None:
+            self.landmark = ts_ms
+        exponent = (ts_ms - self.landmark) / self.half_life_ms
         if exponent > 60:  # rescale before the numbers grow too large
-            self._scaled *= 2.0**-exponent
-            self._landmark, exponent = ts_ms, 0.0
-        self._scaled[hour_of_week(ts_ms, self.tz)] += weight * 2.0**exponent
+            self.scaled *= 2.0**-exponent
+            self.landmark, exponent = ts_ms, 0.0
+        self.scaled[hour_of_week(ts_ms, self.tz)] += weight * 2.0**exponent
         self.events += weight
         self.first_ms = ts_ms if self.first_ms is None else min(self.first_ms, ts_ms)
         self.last_ms = ts_ms if self.last_ms is None else max(self.last_ms, ts_ms)
@@ -82,8 +82,8 @@ class HourOfWeekProfile:
 
     def rates(self) -> np.ndarray:
         """Share of activity per slot (sums to 1; zeros before any event)."""
-        total = float(self._scaled.sum())
-        return self._scaled / total if total > 0 else self._scaled.copy()
+        total = float(self.scaled.sum())
+        return self.scaled / total if total > 0 else self.scaled.copy()
 
     def peak_slots(self) -> set[int]:
         if not self.ready:

@@ -22,6 +22,8 @@ from trends.peaks import HOUR_MS, HourOfWeekProfile, hour_of_week, slot_name
 
 KINDS = ("trending_item", "trending_query", "trending_category", "peak_time", "intent_shift")
 ALL = "all"  # the subject of the shop-wide peak profile
+ACTIVITY = "activity"  # an event, for the peak profiles
+BURSTS = KINDS[:3]  # the kinds found by a burst detector
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,18 +53,28 @@ class Observations:
     categories: list[tuple[str, int, float]] = field(default_factory=list)
     activity: list[tuple[str | None, int]] = field(default_factory=list)  # category, ts
     shifts: list[IntentShift] = field(default_factory=list)
+    # Every observation above with the id of its event, for routing them to their owners
+    # (``trends.exchange``): (what, subject, ts, weight, event id), ``what`` one of the burst
+    # kinds or ACTIVITY (subject: the category, or None).
+    keyed: list[tuple[str, str | None, int, float, str]] = field(default_factory=list)
 
     def add(self, event: UserEvent, category: str | None) -> None:
         """One valid event: every event is activity; clicks (not dismissals) and purchases
         count for their item and category, searches for their query (lower-cased, spaces
         collapsed)."""
-        self.activity.append((category, event.ts_ms))
+        ts, eid = event.ts_ms, event.event_id
+        self.activity.append((category, ts))
+        self.keyed.append((ACTIVITY, category, ts, 1.0, eid))
         if chosen(event):
-            self.items.append((event.item_id, event.ts_ms, 1.0))
+            self.items.append((event.item_id, ts, 1.0))
+            self.keyed.append(("trending_item", event.item_id, ts, 1.0, eid))
             if category:
-                self.categories.append((category, event.ts_ms, 1.0))
+                self.categories.append((category, ts, 1.0))
+                self.keyed.append(("trending_category", category, ts, 1.0, eid))
         elif isinstance(event, Search):
-            self.queries.append((" ".join(event.query.lower().split()), event.ts_ms))
+            query = " ".join(event.query.lower().split())
+            self.queries.append((query, ts))
+            self.keyed.append(("trending_query", query, ts, 1.0, eid))
 
 
 class TrendTracker:
@@ -76,10 +88,12 @@ class TrendTracker:
         self.tz = tz
         self.title_of = title_of
         self.detectors = {kind: self._detector() for kind in KINDS[:3]}
-        self.profiles: dict[str, HourOfWeekProfile] = {ALL: self._profile()}
-        self._hour: dict[str, int] = {}
+        self.profiles: dict[str, HourOfWeekProfile] = {ALL: self.new_profile()}
+        self.announced: dict[str, int] = {}
         self.towards = DecayedCounter(cfg.shift_half_life_ms)
         self.latest_ts = 0
+        # Profiles changed since a store last took them (``trends.snapshot``).
+        self.touched_profiles: set[str] = set()
         self.recent: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
 
     def _detector(self) -> BurstDetector:
@@ -94,7 +108,7 @@ class TrendTracker:
             grace_ms=c.grace_ms,
         )
 
-    def _profile(self) -> HourOfWeekProfile:
+    def new_profile(self) -> HourOfWeekProfile:
         c = self.cfg
         return HourOfWeekProfile(
             self.tz,
@@ -111,37 +125,67 @@ class TrendTracker:
 
     def observe(self, obs: Observations) -> list[dict[str, Any]]:
         """Update every statistic with a batch; the signals that fire, strongest bursts first."""
-        items, queries, categories = (self.detectors[k] for k in KINDS[:3])
-        for item, ts, weight in obs.items:
-            items.add(item, ts, weight)
-        for query, ts in obs.queries:
-            queries.add(query, ts)
-        for category, ts, weight in obs.categories:
-            categories.add(category, ts, weight)
-        if obs.activity:
+        scoped = [(ALL, ts) for _, ts in obs.activity]
+        scoped += [(category, ts) for category, ts in obs.activity if category is not None]
+        stamps = [ts for _, ts in obs.activity]
+        clock = (min(stamps), max(stamps)) if stamps else None
+        signals = self.apply(obs.items, obs.queries, obs.categories, scoped, clock)
+        signals += self.observe_shifts(obs.shifts)
+        return signals
+
+    def apply(
+        self,
+        items: list[tuple[str, int, float]],
+        queries: list[tuple[str, int]],
+        categories: list[tuple[str, int, float]],
+        scoped: list[tuple[str, int]],
+        clock: tuple[int, int] | None,
+    ) -> list[dict[str, Any]]:
+        """The burst and peak statistics of a batch: counts of items, queries and categories,
+        ``scoped`` activity (profile, ts) and the batch's event-time span ``clock``, which moves
+        every detector's clock; the signals that fire."""
+        detector_of = self.detectors
+        if clock is not None:
             # Every event moves every detector's clock: a first search after a quiet hour of
-            # clicks is measured against that hour, not against nothing.
-            stamps = [ts for _, ts in obs.activity]
-            for detector in self.detectors.values():
-                detector.advance(min(stamps))  # where its first window is, if still unknown
-                detector.advance(max(stamps))
+            # clicks is measured against that hour, not against nothing; the batch's first
+            # event fixes where a new detector's first window is.
+            for detector in detector_of.values():
+                detector.advance(clock[0])
+        for item, ts, weight in items:
+            detector_of["trending_item"].add(item, ts, weight)
+        for query, ts in queries:
+            detector_of["trending_query"].add(query, ts)
+        for category, ts, weight in categories:
+            detector_of["trending_category"].add(category, ts, weight)
+        if clock is not None:
+            for detector in detector_of.values():
+                detector.advance(clock[1])
+            self.latest_ts = max(self.latest_ts, clock[1])
         signals = [
             self._burst_signal(kind, burst)
-            for kind in KINDS[:3]
-            for burst in self.detectors[kind].bursts()
+            for kind in BURSTS
+            for burst in detector_of[kind].bursts()
         ]
-        signals += self._peaks(obs.activity)
-        for shift in obs.shifts:
+        signals += self._peaks(scoped)
+        self._keep(signals)
+        return signals
+
+    def observe_shifts(self, shifts: list[IntentShift]) -> list[dict[str, Any]]:
+        """Shoppers' intent shifts, as signals (and the categories they move towards)."""
+        signals = []
+        for shift in shifts:
             if shift.to_category is not None:
                 self.towards.add(shift.to_category, 1.0, shift.ts_ms)
+                self.latest_ts = max(self.latest_ts, shift.ts_ms)
             signals.append(_shift_signal(shift))
-        for _, ts in obs.activity:
-            self.latest_ts = max(self.latest_ts, ts)
+        self._keep(signals)
+        return signals
+
+    def _keep(self, signals: list[dict[str, Any]]) -> None:
         for signal in signals:
             kept = self.recent[signal["kind"]]
             kept.insert(0, signal)
             del kept[self.cfg.recent_signals :]
-        return signals
 
     def _burst_signal(self, kind: str, burst: Burst) -> dict[str, Any]:
         details: dict[str, Any] = {
@@ -160,25 +204,23 @@ class TrendTracker:
             "details": details,
         }
 
-    def _peaks(self, activity: list[tuple[str | None, int]]) -> list[dict[str, Any]]:
+    def _peaks(self, scoped: list[tuple[str, int]]) -> list[dict[str, Any]]:
         touched: dict[str, int] = {}
-        for category, ts in activity:
-            for scope in (ALL, category):
-                if scope is None:
+        for scope, ts in scoped:
+            profile = self.profiles.get(scope)
+            if profile is None:
+                if len(self.profiles) > self.cfg.max_category_profiles:
                     continue
-                profile = self.profiles.get(scope)
-                if profile is None:
-                    if len(self.profiles) > self.cfg.max_category_profiles:
-                        continue
-                    profile = self.profiles[scope] = self._profile()
-                profile.add(ts)
-                touched[scope] = max(touched.get(scope, ts), ts)
+                profile = self.profiles[scope] = self.new_profile()
+            profile.add(ts)
+            touched[scope] = max(touched.get(scope, ts), ts)
+        self.touched_profiles.update(touched)
         out = []
         for scope, ts in sorted(touched.items()):
             hour = ts // HOUR_MS
-            if self._hour.get(scope) == hour:
+            if self.announced.get(scope) == hour:
                 continue
-            self._hour[scope] = hour
+            self.announced[scope] = hour
             profile = self.profiles[scope]
             slot = hour_of_week(ts, self.tz)
             if slot in profile.peak_starts():
