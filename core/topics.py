@@ -57,5 +57,18 @@ class Topics:
         return self.prefix + "forget"
 
     @property
+    def trend_observations(self) -> str:
+        """Trend observations on their way to the worker that owns each subject
+        (``trends.exchange``)."""
+        return self.prefix + "trend-observations"
+
+    @property
     def all(self) -> list[str]:
-        return [*self.inputs, self.dead_letter, self.recommendations, self.trends, self.forget]
+        return [
+            *self.inputs,
+            self.dead_letter,
+            self.recommendations,
+            self.trends,
+            self.forget,
+            self.trend_observations,
+        ]

@@ -10,15 +10,37 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import orjson
 
 from feature_store.clients import RedisClient
 from feature_store.keys import Keys
-from trends.owner import TrendPartition
-from trends.snapshot import Delta, Stored, open_windows, restore
-from trends.tracker import BURSTS, TrendTracker
+
+# The kinds of burst statistics (as ``trends.tracker.BURSTS``: their tables are named by kind).
+BURSTS = ("trending_item", "trending_query", "trending_category")
+
+
+class TrendChanges(Protocol):
+    """What a batch changed in a partition (``trends.snapshot.Delta``)."""
+
+    meta: dict[str, bytes]  # field -> value; "open" lists the open windows' [kind, window]
+    baselines: dict[str, dict[str, str]]  # kind -> key -> value
+    rewrite: set[str]  # kinds whose baselines are written whole
+    cells: dict[tuple[str, int], dict[str, str]]  # (kind, window) -> key -> count
+    closed: set[tuple[str, int]]  # (kind, window) count tables to delete
+    profiles: dict[str, bytes]  # scope -> profile
+
+
+@dataclass(slots=True)
+class StoredTrends:
+    """A partition as read back (see ``trends.snapshot.Stored``)."""
+
+    meta: dict[str, bytes] = field(default_factory=dict)
+    baselines: dict[str, dict[str, str]] = field(default_factory=dict)
+    windows: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
+    profiles: dict[str, bytes] = field(default_factory=dict)
 
 
 class TrendStateStore:
@@ -30,10 +52,10 @@ class TrendStateStore:
     def _key(self, partition: int, *parts: str | int) -> str:
         return ":".join([self.keys.trend_partition(partition), *map(str, parts)])
 
-    async def load(self, partition: int, tracker: TrendTracker) -> TrendPartition:
-        """The partition as stored (a fresh one when nothing is), on ``tracker``."""
+    async def load(self, partition: int) -> StoredTrends:
+        """The partition as stored (empty parts when nothing is)."""
         meta = _text_keys(await self.client.hgetall(self._key(partition, "meta")))
-        wanted = open_windows(meta)
+        wanted = [(kind, int(w)) for kind, w in orjson.loads(meta.get("open", b"[]"))]
         async with self.client.pipeline(transaction=False) as pipe:
             for kind in BURSTS:
                 pipe.hgetall(self._key(partition, "base", kind))
@@ -41,15 +63,17 @@ class TrendStateStore:
                 pipe.hgetall(self._key(partition, "win", kind, window))
             pipe.hgetall(self._key(partition, "peaks"))
             rows = await pipe.execute()
-        stored = Stored(meta=meta)
+        stored = StoredTrends(meta=meta)
         for kind, row in zip(BURSTS, rows, strict=False):
             stored.baselines[kind] = _text(row)
         for (kind, window), row in zip(wanted, rows[len(BURSTS) : -1], strict=True):
             stored.windows[(kind, window)] = _text(row)
         stored.profiles = _text_keys(rows[-1])
-        return restore(tracker, stored)
+        return stored
 
-    async def save(self, partition: int, delta: Delta, signals: list[dict[str, Any]]) -> None:
+    async def save(
+        self, partition: int, delta: TrendChanges, signals: list[dict[str, Any]]
+    ) -> None:
         """One transaction: the partition's changes, the input offsets they cover (in ``meta``)
         and its new signals (newest last in ``signals``)."""
         async with self.client.pipeline(transaction=True) as pipe:

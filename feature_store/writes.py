@@ -68,6 +68,8 @@ class BatchWrites:
     clicks: Counter[str] = field(default_factory=Counter)
     # pulse.trends messages the batch fired
     trends: list[dict[str, Any]] = field(default_factory=list)
+    # partition -> the batch's trend observations for that partition's owner (published only)
+    observations: dict[int, bytes] = field(default_factory=dict)
     # (user_id, list message) of every list the batch made
     messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # valid events by kind and dead letters by code

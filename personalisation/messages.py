@@ -23,8 +23,14 @@ class Publisher(Protocol):
 
     def transient(self, exc: BaseException) -> bool: ...
 
-    async def publish(self, topic: str, messages: Sequence[KafkaMessage]) -> None:
-        """Send ``(key, value)`` pairs to ``topic``; return once every one is acknowledged."""
+    async def publish(
+        self,
+        topic: str,
+        messages: Sequence[KafkaMessage],
+        partitions: Sequence[int] | None = None,
+    ) -> None:
+        """Send ``(key, value)`` pairs to ``topic`` (to the given ``partitions``, one per
+        message, else by key); return once every one is acknowledged."""
 
 
 def item_message(rec: Recommendation) -> dict[str, Any]:
@@ -74,10 +80,12 @@ async def publish(
     """A batch's lists and trend signals, retried on the publisher's transient errors until
     every one is acknowledged; both topics at once, so the batch waits for one round."""
 
-    async def send(topic: str, records: list[KafkaMessage], what: str) -> None:
+    async def send(
+        topic: str, records: list[KafkaMessage], what: str, partitions: list[int] | None = None
+    ) -> None:
         if records:
             await until_done(
-                lambda: publisher.publish(topic, records),
+                lambda: publisher.publish(topic, records, partitions),
                 f"publishing {len(records)} {what}",
                 transient=publisher.transient,
                 faults=faults,
@@ -87,4 +95,10 @@ async def publish(
     await asyncio.gather(
         send(topics.recommendations, list_records(writes.messages), "recommendations"),
         send(topics.trends, signal_records(writes.trends), "trend signals"),
+        send(
+            topics.trend_observations,
+            [(None, m) for m in writes.observations.values()],
+            "trend shipments",
+            list(writes.observations),
+        ),
     )

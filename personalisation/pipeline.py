@@ -67,6 +67,7 @@ from ranking.recommend import (
 from ranking.sessions import NativeSessionIndex, Neighbour, current_session
 from ranking.state import UserState
 from ranking.trending import DecayedCounter
+from trends.exchange import Position, observe
 from trends.tracker import TrendTracker
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ class Personaliser:
         ranking: RecommendConfig | None = None,
         intent: IntentConfig | None = None,
         trends: TrendTracker | None = None,
+        trend_partitions: int | None = None,
         publisher: Publisher | None = None,
         topics: Topics | None = None,
         metrics: Metrics | None = None,
@@ -114,7 +116,9 @@ class Personaliser:
         self.intent = intent or IntentConfig(half_life_ms=self.profile.short_half_life_ms)
         self.ranking = ranking or RecommendConfig()
         # Without a tracker no trend signals; intent is followed in the shopper state anyway.
+        # With ``trend_partitions`` trends go to their subjects' owners (``trends.exchange``).
         self.trends = trends
+        self.trend_partitions = trend_partitions
         # Without a publisher lists and signals are written to the stores only.
         self.publisher = publisher
         self.topics = topics or Topics("pulse.")
@@ -147,6 +151,7 @@ class Personaliser:
         counts: BatchCounts | None = None,
         offsets: dict[tuple[str, int], int] | None = None,
         ingested_ms: Mapping[str, int] | None = None,
+        positions: Mapping[str, Position] | None = None,
         on_failed: OnFailed | None = None,
         rank: bool = True,
     ) -> BatchWrites:
@@ -154,14 +159,14 @@ class Personaliser:
 
         ``counts`` (a ``BatchCounts``) and the input ``offsets`` the batch applies are written
         with it; ``ingested_ms`` maps event ids to when Kafka took them, for the lists' latency
-        fields. Without ``on_failed`` the first failed event's error is raised. With ``rank``
-        false the batch is learned from (states, counts, statistics) and no list is built:
-        replaying history is fast.
+        fields, ``positions`` to where they are in the input. Without ``on_failed`` the first
+        failed event's error is raised. With ``rank`` false the batch is learned from (states,
+        counts, statistics) and no list is built: replaying history is fast.
         """
         if self.forgotten and len(kept := self.forgotten.kept(events)) < len(events):
             self._count("pulse_events_forgotten_total", n=len(events) - len(kept))
             events = kept
-        writes, failed = await self._prepare(events, ingested_ms or {}, rank)
+        writes, failed = await self._prepare(events, ingested_ms or {}, positions or {}, rank)
         if failed:
             for event, exc in failed:
                 log.error("event %s could not be processed: %r", event.event_id, exc)
@@ -196,7 +201,11 @@ class Personaliser:
         )
 
     async def _prepare(
-        self, events: Sequence[UserEvent], ingested_ms: Mapping[str, int], rank: bool
+        self,
+        events: Sequence[UserEvent],
+        ingested_ms: Mapping[str, int],
+        positions: Mapping[str, Position],
+        rank: bool,
     ) -> tuple[BatchWrites, Failed]:
         """Read, fold, learn and rank."""
         writes = BatchWrites()
@@ -233,7 +242,7 @@ class Personaliser:
                     lambda: self._read_context(folded.states), "reading co-visits, repeat rates"
                 )
         with self._step("learn"):
-            self._learn(reads, folded, writes)
+            self._learn(reads, folded, writes, positions)
         if folded.states and rank:
             with self._step("rank"):
                 failed += await self._off_loop(
@@ -255,7 +264,9 @@ class Personaliser:
         neighbours = await self.stores.covisit.neighbours(recent)
         return neighbours, await self.repeat_rates(states.values())
 
-    def _learn(self, reads: Reads, folded: Folded, writes: BatchWrites) -> None:
+    def _learn(
+        self, reads: Reads, folded: Folded, writes: BatchWrites, positions: Mapping[str, Position]
+    ) -> None:
         if reads.totals is not None:
             self.sampler.set_counts(*reads.totals)
         for arm, source in reads.credited:
@@ -270,7 +281,9 @@ class Personaliser:
                 self.sessions.observe(uid, current_session(state, gap), state.recent[-1][1])
         if self.trends is not None:
             try:
-                writes.trends = self.trends.observe(folded.observed)
+                writes.trends, writes.observations = observe(
+                    self.trends, folded.observed, positions, self.trend_partitions
+                )
             except Exception:
                 # The statistics of one batch are lost; its events and lists are not.
                 log.exception("the trend statistics failed on a batch")

@@ -39,6 +39,27 @@ def register(app: faust.App, worker: Worker) -> None:
                 # says why) until the worker is restarted; SIGTERM still stops it.
                 await asyncio.Event().wait()
 
+    observed = app.topic(
+        worker.topics.trend_observations,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        allow_empty=True,
+    )
+
+    @app.agent(observed, name="pulse.trends")
+    async def own_trends(stream: Any) -> None:
+        await worker.start()
+        await worker.wait_ready()
+        async for events in stream.take_events(
+            settings.batch_max_size, within=settings.batch_max_wait_ms / 1000
+        ):
+            try:
+                await worker.process_trends([_raw(e) for e in events])
+            except HaltError:
+                await asyncio.Event().wait()
+
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_shoppers(_app: Any, *_args: Any, signal: Any, **_kwargs: Any) -> None:
         worker.partitions_revoked()

@@ -6,11 +6,12 @@ import tempfile
 from pathlib import Path
 
 import faust
+from mode import Service
 
 from core.settings import Settings
 from streams import agents, views
 from streams.api import Api
-from streams.worker import Worker, WorkerService
+from streams.worker import Worker
 
 
 def broker_url(bootstrap: str) -> str:
@@ -54,3 +55,17 @@ def create_app(settings: Settings) -> tuple[faust.App, Worker]:
     agents.register(app, worker)
     views.register(app, Api(worker))
     return app, worker
+
+
+class WorkerService(Service):
+    """Starts the worker's parts with the app and stops them when it stops."""
+
+    def __init__(self, worker: Worker, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.worker = worker
+
+    async def on_start(self) -> None:
+        await self.worker.start()
+
+    async def on_stop(self) -> None:
+        await self.worker.stop()

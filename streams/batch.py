@@ -97,6 +97,7 @@ class BatchProcessor:
                 counts=result.counts,
                 offsets=offsets,
                 ingested_ms=result.ingested_ms,
+                positions=result.positions,
                 on_failed=on_failed,
             )
         for kind, n in result.counts.processed.items():

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 
-from core.deadletter import RawMessage
+from core.deadletter import RawMessage, dead_letter_key, dead_letter_record, encode_dead_letter
 from core.errors import InvalidEventError
 from core.events import CatalogItem, CatalogRemoval, EventKind
 from core.metrics import Metrics
@@ -28,6 +28,7 @@ from encoders.protocol import TextEncoder, encode_each
 from feature_store.clients import RedisClient
 from feature_store.keys import Keys
 from feature_store.writes import redis_transient
+from personalisation.messages import Publisher
 from ranking.item_index import ItemIndex, ItemInfo
 from streams.follower import TopicFollower
 
@@ -195,3 +196,39 @@ class CatalogFollower(TopicFollower):
         return await until_done(
             step, what, transient=redis_transient, faults=self.faults, part="redis"
         )
+
+
+def dead_letter_owned(
+    assignment: Callable[[], Collection[Any]],
+    publisher: Publisher,
+    topic: str,
+    faults: Faults | None,
+) -> OnFailed:
+    """What a worker does with catalogue items that could not be applied: it dead-letters those
+    of the partitions it owns (``assignment``), so each item gets one dead letter although every
+    worker follows the whole catalogue."""
+
+    async def on_failed(failed: list[tuple[RawMessage, Exception]]) -> None:
+        owned = {(tp.topic, tp.partition) for tp in assignment()}
+        payloads = [
+            (
+                dead_letter_key(m),
+                encode_dead_letter(
+                    dead_letter_record(
+                        m, InvalidEventError("processing_error", f"{type(e).__name__}: {e}")
+                    )
+                ),
+            )
+            for m, e in failed
+            if (m.topic, m.partition) in owned
+        ]
+        if payloads:
+            await until_done(
+                lambda: publisher.publish(topic, payloads),
+                f"publishing {len(payloads)} catalogue dead letters",
+                transient=publisher.transient,
+                faults=faults,
+                part="kafka",
+            )
+
+    return on_failed

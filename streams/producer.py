@@ -210,9 +210,18 @@ class KafkaSink:
             await self.producer.stop()
             self.producer = None
 
-    async def publish(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
+    async def publish(
+        self,
+        topic: str,
+        messages: Sequence[tuple[bytes | None, bytes]],
+        partitions: Sequence[int] | None = None,
+    ) -> None:
         if self.producer is None:
             raise ServiceError("the worker's producer is not started")
         producer = self.producer
-        futures = [await producer.send(topic, value=v, key=k) for k, v in messages]
+        targets = partitions if partitions is not None else [None] * len(messages)
+        futures = [
+            await producer.send(topic, value=v, key=k, partition=p)
+            for (k, v), p in zip(messages, targets, strict=True)
+        ]
         await asyncio.gather(*futures)

@@ -23,6 +23,8 @@ class Triage:
     ingested_ms: dict[str, int] = field(default_factory=dict)
     # id() of each valid event -> the message it came from (to dead-letter it later)
     sources: dict[int, RawMessage] = field(default_factory=dict)
+    # event_id -> ("topic:partition", offset) of its message, for the trend owners
+    positions: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 def triage(messages: Sequence[RawMessage], topics: Topics, latest_ms: int | None = None) -> Triage:
@@ -50,7 +52,9 @@ def triage(messages: Sequence[RawMessage], topics: Topics, latest_ms: int | None
         result.valid.append((kind, event))
         result.sources[id(event)] = message
         event_id = getattr(event, "event_id", None)
-        if event_id is not None and message.timestamp_ms:
-            result.ingested_ms[event_id] = message.timestamp_ms
+        if event_id is not None:
+            result.positions[event_id] = (f"{message.topic}:{message.partition}", message.offset)
+            if message.timestamp_ms:
+                result.ingested_ms[event_id] = message.timestamp_ms
         result.counts.processed[kind.value] += 1
     return result

@@ -2,8 +2,9 @@
 
 Parts: the Redis client and stores, the Kafka producers (one for what the worker publishes, one
 for ``POST /events``), and when personalising, the encoder, the item index with its catalogue
-follower and the personalisation pipeline. :class:`WorkerService` ties their start and stop to
-the Faust app's lifecycle.
+follower and the personalisation pipeline. ``streams.app.WorkerService`` ties their start and stop
+to the Faust app's lifecycle. A personalising worker also owns the trend subjects of the
+observations topic's partitions it holds (``streams.trend_owner``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aiokafka.errors import KafkaError
-from mode import Service
 from redis.exceptions import RedisError
 
-from core.deadletter import RawMessage, dead_letter_key, dead_letter_record, encode_dead_letter
-from core.errors import HaltError, InvalidEventError, ServiceError
+from core.deadletter import RawMessage
+from core.errors import HaltError, ServiceError
 from core.events import Event, EventKind
 from core.forget import Forget, encode_forget
 from core.metrics import Metrics
@@ -33,6 +33,7 @@ from feature_store.counts import BatchCounts, RedisCountStore
 from feature_store.keys import Keys
 from feature_store.offsets import RedisOffsets
 from feature_store.stores import redis_stores
+from feature_store.trend_state import TrendStateStore
 from feature_store.writes import RedisBatchWriter, redis_transient
 from personalisation import serving
 from personalisation.configs import ranking_configs, trend_tracker
@@ -40,10 +41,12 @@ from personalisation.forget import erase, stored_about
 from personalisation.pipeline import Personaliser
 from personalisation.serving import ListFilter
 from ranking.item_index import ItemIndex
+from streams.admin import topic_partitions
 from streams.batch import BatchProcessor
-from streams.catalog import CatalogFollower
+from streams.catalog import CatalogFollower, dead_letter_owned
 from streams.forget import ForgetFollower
 from streams.producer import EventProducer, KafkaSink
+from streams.trend_owner import TrendOwner
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,6 +91,7 @@ class Worker:
         # The input partitions the consumer group gives this worker (set by the app).
         self.assignment: Callable[[], Collection[Any]] = tuple
         self.forgets: ForgetFollower | None = None
+        self.trend_owner: TrendOwner | None = None
         self._started = False
         self._lock = asyncio.Lock()
         # Held while a batch is processed: a forget request is applied between batches.
@@ -127,6 +131,17 @@ class Worker:
             cluster=self.cluster,
         )
         profile, ranking = ranking_configs(settings)
+        if settings.trends:
+            observed = self.topics.trend_observations
+            self.trend_owner = TrendOwner(
+                TrendStateStore(self.redis, self.keys),
+                lambda: trend_tracker(settings, index),
+                self.sink,
+                self.topics,
+                len(await topic_partitions(settings, observed)),
+                metrics=self.metrics,
+                faults=self.faults,
+            )
         self.personaliser = Personaliser(
             index,
             stores,
@@ -134,6 +149,7 @@ class Worker:
             profile=profile,
             ranking=ranking,
             trends=trend_tracker(settings, index) if settings.trends else None,
+            trend_partitions=self.trend_owner.partitions if self.trend_owner else None,
             publisher=self.sink,
             topics=self.topics,
             metrics=self.metrics,
@@ -151,36 +167,13 @@ class Worker:
             self.encoder.model_tag,
             self.metrics,
             faults=self.faults,
-            on_failed=self._dead_letter_items,
+            on_failed=dead_letter_owned(
+                lambda: self.assignment(), self.sink, self.topics.dead_letter, self.faults
+            ),
         )
         self.supervisor.start(CATALOGUE, self.follower.run)
         self.forgets = ForgetFollower(settings, self.apply_forgets)
         self.supervisor.start(FORGET, self.forgets.run)
-
-    async def _dead_letter_items(self, failed: list[tuple[RawMessage, Exception]]) -> None:
-        """Catalogue items that could not be applied, dead-lettered by the worker that owns their
-        partition (every worker follows the whole catalogue; one dead letter per item)."""
-        owned = {(tp.topic, tp.partition) for tp in self.assignment()}
-        payloads = [
-            (
-                dead_letter_key(m),
-                encode_dead_letter(
-                    dead_letter_record(
-                        m, InvalidEventError("processing_error", f"{type(e).__name__}: {e}")
-                    )
-                ),
-            )
-            for m, e in failed
-            if (m.topic, m.partition) in owned
-        ]
-        if payloads:
-            await until_done(
-                lambda: self.sink.publish(self.topics.dead_letter, payloads),
-                f"publishing {len(payloads)} catalogue dead letters",
-                transient=self.sink.transient,
-                faults=self.faults,
-                part="kafka",
-            )
 
     async def stop(self) -> None:
         async with self._lock:
@@ -219,11 +212,20 @@ class Worker:
         (Redis out of memory, a message Kafka refuses for good) halts the worker: it raises
         :class:`HaltError`, processes nothing more, and ``GET /health`` says why.
         """
+        async with self._batch:
+            return await self._halting(lambda: self.processor.process(messages))
+
+    async def process_trends(self, messages: Sequence[RawMessage]) -> None:
+        """A batch of trend shipments (``streams.trend_owner``), halting as :meth:`process`."""
+        owner = self.trend_owner
+        if owner is not None:
+            await self._halting(lambda: owner.process(messages))
+
+    async def _halting(self, step: Callable[[], Awaitable[T]]) -> T:
         if self.halted is not None:
             raise HaltError(self.halted)
         try:
-            async with self._batch:
-                return await self.processor.process(messages)
+            return await step()
         except Exception as exc:
             self.halted = f"{type(exc).__name__}: {exc}"[:1000]
             log.critical(
@@ -237,6 +239,8 @@ class Worker:
     def partitions_revoked(self) -> None:
         """Another worker may own these shoppers now: read them from Redis from here on."""
         self.offsets.forget()
+        if self.trend_owner is not None:
+            self.trend_owner.revoked()
         if self.personaliser is not None:
             self.personaliser.stores.users.clear_cache()
 
@@ -322,16 +326,11 @@ class Worker:
         return {"user_id": user_id, **stored, "forgotten_at": forgotten}
 
     async def trends(self, kind: str, limit: int) -> dict[str, Any]:
-        """This worker's summary of ``kind`` with every worker's latest signals."""
-        personaliser = self._personaliser()
-        tracker = personaliser.trends
-        if tracker is None:
+        """Every owner's latest signals of ``kind`` and the shop's peak profiles."""
+        owner, tracker = self.trend_owner, self._personaliser().trends
+        if owner is None or tracker is None:
             raise ServiceError("this worker runs without trends (PULSE_TRENDS=false)")
-        summary = tracker.summary(kind, limit)
-        signals = personaliser.stores.signals
-        if signals is not None:  # every worker's signals, not only this one's
-            summary["signals"] = await self._read(lambda _: signals.latest(kind, limit))
-        return summary
+        return await self._read(lambda p: owner.summary(kind, limit, tracker, p.stores.signals))
 
     async def health(self) -> dict[str, Any]:
         """Whether Redis and Kafka answer now, the input partitions, whether the worker is
@@ -384,17 +383,3 @@ class Worker:
         if self.personaliser is None:
             raise ServiceError("this worker runs with PULSE_PERSONALISE=false")
         return self.personaliser
-
-
-class WorkerService(Service):
-    """Starts the worker's parts with the app and stops them when it stops."""
-
-    def __init__(self, worker: Worker, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.worker = worker
-
-    async def on_start(self) -> None:
-        await self.worker.start()
-
-    async def on_stop(self) -> None:
-        await self.worker.stop()

@@ -101,7 +101,21 @@ async def forget_run(settings: Settings) -> None:
 async def input_lag(settings: Settings, wait_s: float = 0.0) -> dict[TopicPartition, int]:
     """The input partitions the worker group has not committed to their end, each with how
     many messages it lags; polled until none lags or ``wait_s`` has passed."""
-    names = Topics.from_settings(settings).inputs
+    return await group_lag(settings, Topics.from_settings(settings).inputs, wait_s)
+
+
+async def trends_lag(settings: Settings, wait_s: float = 0.0) -> dict[TopicPartition, int]:
+    """:func:`input_lag`, then the same for the trend observations the inputs gave (each
+    subject's owner has applied them, its signals are published)."""
+    lagging = await input_lag(settings, wait_s)
+    if lagging:
+        return lagging
+    return await group_lag(settings, [Topics.from_settings(settings).trend_observations], wait_s)
+
+
+async def group_lag(
+    settings: Settings, names: list[str], wait_s: float
+) -> dict[TopicPartition, int]:
     parts = [TopicPartition(name, p) for name in names for p in range(settings.partitions)]
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)

@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from trends.tracker import ACTIVITY, ALL, BURSTS, Observations
+from trends.tracker import ACTIVITY, ALL, BURSTS, Observations, TrendTracker
 
 VERSION = 1
 WHATS = (*BURSTS, ACTIVITY)
@@ -92,6 +92,21 @@ def route(
         p: orjson.dumps({"v": VERSION, "clock": clock, "sources": names, "entries": entries})
         for p, entries in rows.items()
     }
+
+
+def observe(
+    tracker: TrendTracker,
+    obs: Observations,
+    positions: Mapping[str, Position],
+    partitions: int | None,
+) -> tuple[list[dict[str, Any]], dict[int, bytes]]:
+    """A worker's trend step for a batch: its signals and its shipments by partition. Without
+    ``partitions`` every statistic is in ``tracker`` (one process sees every event); with them
+    ``tracker`` keeps the intent shifts (about this worker's own shoppers) and the rest is
+    routed to the subjects' owners."""
+    if partitions is None:
+        return tracker.observe(obs), {}
+    return tracker.observe_shifts(obs.shifts), route(obs, positions, partitions)
 
 
 def decode(raw: bytes | None) -> Shipment:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import orjson
@@ -31,24 +32,14 @@ class Delta:
     profiles: dict[str, bytes] = field(default_factory=dict)  # scope -> profile
 
 
-@dataclass(slots=True)
-class Stored:
-    """What a store read back: the same parts, whole."""
+class Stored(Protocol):
+    """What a store read back: the meta fields, and whole the baselines, the count tables of
+    the open windows (those listed in the meta field ``open``) and the profiles."""
 
-    meta: dict[str, bytes] = field(default_factory=dict)
-    baselines: dict[str, dict[str, str]] = field(default_factory=dict)
-    windows: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
-    profiles: dict[str, bytes] = field(default_factory=dict)
-
-
-def open_windows(meta: dict[str, bytes]) -> list[tuple[str, int]]:
-    """The (kind, window) count tables a stored state has, from its meta fields."""
-    out = []
-    for kind in BURSTS:
-        raw = meta.get(f"detector:{kind}")
-        if raw is not None:
-            out += [(kind, int(w)) for w in orjson.loads(raw)["windows"]]
-    return out
+    meta: dict[str, bytes]
+    baselines: dict[str, dict[str, str]]
+    windows: dict[tuple[str, int], dict[str, str]]
+    profiles: dict[str, bytes]
 
 
 def changes(part: TrendPartition) -> Delta:
@@ -78,6 +69,9 @@ def changes(part: TrendPartition) -> Delta:
                 table = delta.cells.setdefault((kind, window), {})
                 table[key] = repr(float(d.windows[window][key]))
         delta.closed |= {(kind, w) for w in changed.closed}
+    delta.meta["open"] = orjson.dumps(
+        [[kind, w] for kind in BURSTS for w in sorted(tracker.detectors[kind].windows)]
+    )
     delta.meta["hours"] = orjson.dumps(tracker.announced)
     delta.meta["seen"] = orjson.dumps(part.seen)
     delta.meta["latest_ts"] = str(tracker.latest_ts).encode()

@@ -249,25 +249,33 @@ class TrendTracker:
         peaks per profile; categories shoppers move towards)."""
         out: dict[str, Any] = {"kind": kind, "signals": self.recent[kind][:limit]}
         if kind == "peak_time":
-            peaks = []
-            for scope, profile in sorted(self.profiles.items()):
-                upcoming = profile.next_peak(self.latest_ts) if self.latest_ts else None
-                if upcoming is not None:
-                    peaks.append(
-                        {
-                            "subject": scope,
-                            "peak_hours": [slot_name(s) for s in profile.peak_starts()],
-                            "next_peak": upcoming[1].isoformat(),
-                        }
-                    )
-            peaks.sort(key=lambda p: (p["subject"] != ALL, p["next_peak"]))
-            out["profiles"] = peaks[:limit]
+            out["profiles"] = describe_profiles(self.profiles, self.latest_ts, limit)
         if kind == "intent_shift":
             out["towards"] = [
                 {"category": c, "score": round(s, 3)}
                 for c, s in self.towards.top(limit, self.latest_ts)
             ]
         return out
+
+
+def describe_profiles(
+    profiles: dict[str, HourOfWeekProfile], latest_ts: int, limit: int
+) -> list[dict[str, Any]]:
+    """Peak profiles as ``GET /trends?kind=peak_time`` shows them (those with peaks, as of
+    ``latest_ts``): the shop's first, then categories by their next peak."""
+    peaks = []
+    for scope, profile in sorted(profiles.items()):
+        upcoming = profile.next_peak(latest_ts) if latest_ts else None
+        if upcoming is not None:
+            peaks.append(
+                {
+                    "subject": scope,
+                    "peak_hours": [slot_name(s) for s in profile.peak_starts()],
+                    "next_peak": upcoming[1].isoformat(),
+                }
+            )
+    peaks.sort(key=lambda p: (p["subject"] != ALL, p["next_peak"]))
+    return peaks[:limit]
 
 
 def _shift_signal(shift: IntentShift) -> dict[str, Any]:

@@ -18,17 +18,26 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from core.events import EventKind
 from core.settings import Settings
+from core.topics import Topics
 from feature_store.clients import redis_client
 from feature_store.counts import BatchCounts
-from streams.admin import ensure_topics
+from streams.admin import ensure_topics, topic_reader
 from streams.producer import EventProducer
-from tools.harness import forget_run, isolated, start_worker, stop_worker, wait_healthy
+from tools.harness import (
+    forget_run,
+    isolated,
+    start_worker,
+    stop_worker,
+    trends_lag,
+    wait_healthy,
+)
 from tools.stats import read_totals
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -193,3 +202,21 @@ async def send(settings: Settings, events: list[tuple[EventKind, dict[str, Any]]
             record = await producer.send(kind, event)
             ids.append(record.event_id)  # type: ignore[union-attr]
     return ids
+
+
+async def read_signals(settings: Settings, timeout_s: float = 20) -> list[dict[str, Any]]:
+    """Every message on the trends topic so far (waits until the worker has caught up)."""
+    assert not await trends_lag(settings, wait_s=30)
+    reader = await topic_reader(settings, Topics.from_settings(settings).trends, from_end=False)
+    out: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        quiet = 0
+        while time.monotonic() < deadline and quiet < 3:
+            batch = await reader.getmany(timeout_ms=300)
+            records = [r for rs in batch.values() for r in rs]
+            quiet = 0 if records else quiet + 1
+            out += [orjson.loads(r.value) for r in records]
+    finally:
+        await reader.stop()
+    return out

@@ -3,23 +3,21 @@ change of mind is an intent shift."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from typing import Any
 
 import aiohttp
-import orjson
 import pytest
 import redis.asyncio as aioredis
 
 from core.events import EventKind
-from core.topics import Topics
-from streams.admin import topic_reader
+from feature_store.keys import Keys
+from feature_store.trend_state import TrendStateStore
 from tests.integration.stack import (
     T0,
     admin,
     check_services,
     new_settings,
+    read_signals,
     running_worker,
     send,
     send_catalogue,
@@ -29,24 +27,6 @@ from tools.harness import forget_run, input_lag
 pytestmark = pytest.mark.integration
 
 KITCHEN = ["K1", "K2", "K3", "K4", "K5", "K6"]
-
-
-async def read_signals(settings: Any, timeout_s: float = 20) -> list[dict[str, Any]]:
-    """Every message on the trends topic so far (waits until the worker has caught up)."""
-    assert not await input_lag(settings, wait_s=30)
-    reader = await topic_reader(settings, Topics.from_settings(settings).trends, from_end=False)
-    out: list[dict[str, Any]] = []
-    try:
-        deadline = time.monotonic() + timeout_s
-        quiet = 0
-        while time.monotonic() < deadline and quiet < 3:
-            batch = await reader.getmany(timeout_ms=300)
-            records = [r for rs in batch.values() for r in rs]
-            quiet = 0 if records else quiet + 1
-            out += [orjson.loads(r.value) for r in records]
-    finally:
-        await reader.stop()
-    return out
 
 
 async def test_a_burst_trends_and_steady_traffic_does_not() -> None:
@@ -91,10 +71,11 @@ async def test_a_burst_trends_and_steady_traffic_does_not() -> None:
                     items = await response.json()
                 async with session.get(f"{base}?kind=nonsense") as response:
                     refused = (response.status, await response.json())
-            # Kept in Redis, so any worker answers GET /trends with every worker's signals.
+            # Kept in Redis, so any worker answers GET /trends with every owner's signals.
             client = aioredis.from_url(settings.redis_url)
             try:
-                stored = await client.lrange(f"{settings.redis_prefix}:trends:trending_item", 0, -1)
+                store = TrendStateStore(client, Keys(settings.redis_prefix))
+                stored = await store.latest("trending_item", 10, range(settings.partitions))
             finally:
                 await client.aclose()
     finally:
@@ -109,7 +90,7 @@ async def test_a_burst_trends_and_steady_traffic_does_not() -> None:
     assert item["details"]["title"] == "WATERING CAN ZINC" and item["details"]["count"] >= 10
     assert item["window"] == {"start": T0 + 15_000, "ms": 1000}
     assert [s["subject"] for s in items["signals"]] == ["G2"]
-    assert [orjson.loads(row) for row in stored] == items["signals"]
+    assert stored == items["signals"]
     assert refused[0] == 400 and refused[1]["error"]["code"] == "bad_choice"
 
 

@@ -18,6 +18,7 @@ MODULES = [
     "ranking.intent",
     "ranking.trending",
     "trends.bursts",
+    "trends.exchange",
     "trends.peaks",
 ]
 

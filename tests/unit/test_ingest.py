@@ -37,8 +37,13 @@ class FlakySink:
         self.failures = failures
         self.published: list[tuple[bytes | None, bytes]] = []
 
-    async def publish(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
-        assert topic == "pulse.dead-letter"
+    async def publish(
+        self,
+        topic: str,
+        messages: Sequence[tuple[bytes | None, bytes]],
+        partitions: Sequence[int] | None = None,
+    ) -> None:
+        assert topic == "pulse.dead-letter" and partitions is None
         if self.failures:
             self.failures -= 1
             raise KafkaConnectionError("broker gone")

@@ -38,7 +38,8 @@ def test_topic_names() -> None:
     assert topics.for_kind(EventKind.CATALOG) == "pulse.catalog"
     assert topics.dead_letter == "pulse.dead-letter"
     assert topics.kind_of("pulse.events.reviews") is EventKind.REVIEW
-    assert len(set(topics.all)) == 9
+    assert topics.trend_observations == "pulse.trend-observations"
+    assert len(set(topics.all)) == 10
 
 
 def test_complete_fills_only_what_is_missing() -> None:

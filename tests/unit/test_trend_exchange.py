@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.events import Click, Search
+from feature_store.trend_state import StoredTrends
 from trends.exchange import InvalidShipment, Shipment, decode, partition_of, route
 from trends.owner import TrendPartition
-from trends.snapshot import Delta, Stored, changes, open_windows, restore
+from trends.snapshot import Delta, changes, restore
 from trends.tracker import Observations, TrendConfig, TrendTracker
 
 CFG = TrendConfig(
@@ -115,7 +116,7 @@ class DictStore:
     """What a Redis store does with deltas (``feature_store.trend_state``), in a dict."""
 
     def __init__(self) -> None:
-        self.stored = Stored()
+        self.stored = StoredTrends()
 
     def save(self, delta: Delta) -> None:
         s = self.stored
@@ -132,9 +133,10 @@ class DictStore:
 
     def load(self) -> TrendPartition:
         s = self.stored
-        wanted = set(open_windows(s.meta))
+        wanted = {(kind, w) for kind, w in orjson.loads(s.meta["open"])} if s.meta else set()
         windows = {k: v for k, v in s.windows.items() if k in wanted}
-        return restore(tracker(), Stored(dict(s.meta), s.baselines, windows, dict(s.profiles)))
+        assert windows.keys() == wanted  # closed windows' tables are deleted, open ones kept
+        return restore(tracker(), StoredTrends(dict(s.meta), s.baselines, windows, s.profiles))
 
 
 @settings(max_examples=100, deadline=None)
