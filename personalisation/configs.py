@@ -53,5 +53,6 @@ def trend_tracker(settings: Settings, index: ItemIndex) -> TrendTracker:
         min_ratio=settings.trend_min_ratio,
         min_z=settings.trend_min_z,
         warmup_windows=settings.trend_warmup_windows,
+        grace_ms=int(settings.trend_grace_seconds * 1000),
     )
     return TrendTracker(cfg, ZoneInfo(settings.shop_timezone), title_of)

@@ -75,6 +75,9 @@ class HealthReply(Reply):
     redis: bool
     kafka: bool
     partitions: int
+    trend_partitions: list[int] = Field(
+        description="The observations topic's partitions whose trend subjects this worker owns."
+    )
     ready: bool
     failing: dict[str, dict[str, Any]]
     tasks: dict[str, dict[str, Any]]

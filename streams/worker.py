@@ -344,6 +344,11 @@ class Worker:
             "kafka": kafka_ok,
             # Input partitions this worker consumes now (0 until the group has assigned it).
             "partitions": sum(tp.topic in inputs for tp in self.assignment()),
+            "trend_partitions": sorted(
+                tp.partition
+                for tp in self.assignment()
+                if tp.topic == self.topics.trend_observations
+            ),
             # The catalogue is loaded and its follower alive: events are being processed.
             "ready": self.is_ready and self.halted is None,
             "failing": self.faults.now(),

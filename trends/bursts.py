@@ -97,13 +97,17 @@ class BurstDetector:
 
     def baseline(self, key: str, window: int | None = None) -> float:
         """The key's expected count per window, as of ``window`` (default: the newest): the
-        weighted mean over the windows closed before it, the weights normalised to sum to 1."""
+        weighted mean over the windows closed before it, the weights normalised to sum to 1.
+        Windows still open (within the grace) are not counted, not even as zeros."""
         mean, last = self.baselines.get(key, (0.0, 0))
-        at = self.watermark if window is None else window
-        history = at - (self.first_window if self.first_window is not None else at)
-        if history <= 0 or mean == 0:
+        if self.first_window is None or mean == 0:
             return 0.0
-        return mean * (1 - self.alpha) ** max(0, at - 1 - last) / (1 - (1 - self.alpha) ** history)
+        at = self.watermark if window is None else window
+        newest = min(at - 1, self.first_window + self.closed - 1)  # the newest closed window
+        history = newest - self.first_window + 1
+        if history <= 0:
+            return 0.0
+        return mean * (1 - self.alpha) ** max(0, newest - last) / (1 - (1 - self.alpha) ** history)
 
     def bursts(self) -> list[Burst]:
         """Keys trending in the newest window that were not reported for it before."""

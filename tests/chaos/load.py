@@ -23,13 +23,14 @@ Stream = list[tuple[EventKind, dict[str, Any]]]
 ITEMS = [item for item, _, _ in CATALOGUE]
 
 
-def stream(shoppers: int, events: int, seed: int = 0) -> Stream:
-    """``events`` clicks, purchases and searches of ``shoppers`` shoppers, in time order."""
+def stream(shoppers: int, events: int, seed: int = 0, spacing_ms: int = 500) -> Stream:
+    """``events`` clicks, purchases and searches of ``shoppers`` shoppers, in time order,
+    ``spacing_ms`` apart."""
     rng = random.Random(seed)
     out: Stream = []
     for n in range(events):
         user = f"shopper-{rng.randrange(shoppers)}"
-        ts = T0 + n * 500
+        ts = T0 + n * spacing_ms
         roll = rng.random()
         if roll < 0.7:
             event = {"user_id": user, "item_id": rng.choice(ITEMS), "action": "click"}

@@ -303,3 +303,21 @@ def test_the_demo_describes_a_drift() -> None:
     assert describe_signal(signal) == (
         "  intent_shift shopper u1: moved away from their usual interests, towards B1 (drift 0.80)"
     )
+
+
+def test_windows_still_open_within_a_long_grace_do_not_pull_the_baseline_down() -> None:
+    # Grace of 15 windows: the newest 15 windows are open, their counts not final yet. The
+    # baseline is the mean of the closed ones (7), not diluted by the open ones as zeros.
+    d = BurstDetector(1000, min_support=10, min_ratio=2, min_z=2, warmup_windows=3, grace_ms=15_000)
+    for window in range(40):
+        for n in range(7):
+            d.add("steady", window * 1000 + n * 100)
+        assert d.bursts() == []
+    assert d.closed == 40 - 15 - 1
+    assert abs(d.baseline("steady") - 7.0) < 1e-9
+    for n in range(13):  # 13 in window 40: under twice the baseline (a diluted one: 1.4)
+        d.add("steady", 40_000 + n)
+    assert d.bursts() == []
+    for n in range(10):
+        d.add("steady", 40_500 + n)
+    assert [b.key for b in d.bursts()] == ["steady"]
