@@ -19,7 +19,17 @@ def load() -> dict[str, Any]:
 
 def test_services_and_images() -> None:
     services = load()["services"]
-    assert set(services) == {"kafka", "redis", "worker", "worker-gpu"}
+    assert set(services) == {
+        "kafka",
+        "redis",
+        "worker",
+        "worker-gpu",
+        "redis-node-1",
+        "redis-node-2",
+        "redis-node-3",
+        "redis-cluster-init",
+        "worker-cluster",
+    }
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
     assert services["redis"]["image"].startswith("redis:")
     assert services["worker"]["build"] == "."
@@ -103,3 +113,31 @@ def test_the_image_copies_every_package_and_the_workers_get_the_model() -> None:
     assert imported & {p.parent.name for p in ROOT.glob("*/__init__.py")} <= copied
     for name in ("worker", "worker-gpu"):
         assert "./onnx_models:/app/onnx_models:ro" in load()["services"][name]["volumes"]
+
+
+def test_the_cluster_profile_runs_three_masters_and_workers_on_them() -> None:
+    services = load()["services"]
+    nodes = [f"redis-node-{n}" for n in (1, 2, 3)]
+    for name in [*nodes, "redis-cluster-init", "worker-cluster"]:
+        assert services[name]["profiles"] == ["cluster"], name
+    for name in nodes:
+        node = services[name]
+        command = node["command"][-1]
+        assert node["hostname"] == name and node["volumes"] == [f"{name}:/data"]
+        assert "--cluster-enabled yes" in command and "--appendonly yes" in command
+        assert "--cluster-announce-hostname" in command
+        assert "--cluster-preferred-endpoint-type hostname" in command
+    init = services["redis-cluster-init"]
+    create = init["entrypoint"][-1]
+    assert "--cluster create --cluster-replicas 0" in create and "getent hosts" in create
+    assert set(init["depends_on"]) == set(nodes)
+    worker = services["worker-cluster"]
+    assert worker["environment"]["PULSE_REDIS_CLUSTER"] == "true"
+    assert worker["environment"]["PULSE_REDIS_URL"].startswith("redis://redis-node-1:6379")
+    assert worker["depends_on"]["redis-cluster-init"] == {
+        "condition": "service_completed_successfully"
+    }
+    assert worker["build"] == services["worker"]["build"]
+    assert "./onnx_models:/app/onnx_models:ro" in worker["volumes"]
+    assert "# On a 3-master Redis Cluster" in COMPOSE.read_text()
+
