@@ -4,7 +4,9 @@
 
 Three setups in one run, each with its own topics and keys, under the same open-loop load:
 the **ceiling** (one worker with personalisation off: validation, dead letters, counts: what
-the plumbing alone carries), the **engine** (one worker), and **two workers** on the same box.
+the plumbing alone carries), the **engine** (one worker), and **two workers** on the same box;
+with ``--setups`` also the engine and two workers on the local Redis Cluster (three masters on
+the same box, ``infra/redis-cluster.sh``, started if need be) instead of one Redis.
 For each offered click rate the load generator (its own process) records when it sent each
 event; the benchmark follows ``pulse.recommendations`` and matches every list to its
 ``trigger_event_id``: latency = list received - event sent (several events of one shopper in
@@ -27,15 +29,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import redis.asyncio as aioredis
 
 from bench.common import RESULTS, Latencies, machine, save
 from bench.cpu import CpuMeter, stack_pids
 from bench.datasets import RETAIL
 from bench.e2e_load import ListFollower, catalogue_events, load_catalogue, offered_run
 from bench.e2e_report import plot, print_spread, spread
+from bench.local_cluster import cluster_pids, cluster_settings
 from core.settings import Settings
 from encoders.service import batch_config
+from feature_store.clients import redis_client
 from feature_store.keys import Keys
 from streams.admin import ensure_topics
 from tools.harness import forget_run, isolated, start_worker, stop_worker, wait_healthy
@@ -56,7 +59,7 @@ def encoder_settings() -> dict[str, Any]:
 
 async def redis_bytes(settings: Settings, sample: int) -> dict[str, Any]:
     keys = Keys(settings.redis_prefix)
-    client = aioredis.from_url(settings.redis_url)
+    client = redis_client(settings.redis_url, settings.redis_cluster)
     users: list[str] = []
     try:
         async for key in client.scan_iter(match=f"{settings.redis_prefix}:u:*", count=5_000):
@@ -116,6 +119,16 @@ class Setup:
     name: str
     workers: int
     personalise: bool
+    cluster: bool = False
+
+
+SETUPS = {
+    "ceiling": Setup("ceiling", 1, False),
+    "engine": Setup("engine", 1, True),
+    "two_workers": Setup("two_workers", 2, True),
+    "engine_cluster": Setup("engine_cluster", 1, True, cluster=True),
+    "two_workers_cluster": Setup("two_workers_cluster", 2, True, cluster=True),
+}
 
 
 def sustained(clicks: list[dict[str, Any]], lists: bool) -> float:
@@ -136,8 +149,10 @@ async def run_setup(
 ) -> dict[str, Any]:
     names = isolated("bench")
     run = names["redis_prefix"]
+    on_cluster = cluster_settings() if setup.cluster else {}
     settings = Settings(
         **names,  # type: ignore[arg-type]
+        **on_cluster,
         partitions=args.partitions,
         web_port=args.web_port,
         personalise=setup.personalise,
@@ -150,14 +165,24 @@ async def run_setup(
         start_worker(s, Path("var/log") / f"bench-worker-{run}-{n}.log")
         for n, s in enumerate(copies)
     ]
-    meter = CpuMeter({"worker": [p.pid for p in procs], **stack_pids()})
+    pids = stack_pids()
+    if setup.cluster:
+        pids["redis"] = cluster_pids()
+    meter = CpuMeter({"worker": [p.pid for p in procs], **pids})
     follower = ListFollower(settings)
     follow_task = asyncio.create_task(follower.run())
-    out: dict[str, Any] = {"workers": setup.workers, "personalise": setup.personalise}
+    out: dict[str, Any] = {
+        "workers": setup.workers,
+        "personalise": setup.personalise,
+        "redis": "cluster of 3 masters" if setup.cluster else "one Redis",
+    }
     items_file = RESULTS / f".items-{run}.txt"
     items = [e["item_id"] for e in catalogue]
     items_file.write_text("\n".join(items))
-    print(f"--- {setup.name}: {setup.workers} worker(s), personalise={setup.personalise}")
+    print(
+        f"--- {setup.name}: {setup.workers} worker(s), personalise={setup.personalise}, "
+        f"{out['redis']}"
+    )
     try:
         for proc, s in zip(procs, copies, strict=True):
             await wait_healthy(f"http://127.0.0.1:{s.web_port}/health", proc, timeout_s=180)
@@ -264,12 +289,7 @@ async def engine_extras(
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     catalogue = catalogue_events(Path(args.data))
-    every = {
-        "ceiling": Setup("ceiling", 1, False),
-        "engine": Setup("engine", 1, True),
-        "two_workers": Setup("two_workers", 2, True),
-    }
-    setups = [every[name] for name in args.setups]
+    setups = [SETUPS[name] for name in args.setups]
     result: dict[str, Any] = {
         "machine": machine(),
         "settings": {
@@ -306,7 +326,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         print_spread(result["spread"])
     if "ceiling" in result and "clicks" in result:
         ceiling = {r["offered_per_s"]: r["achieved_per_s"] for r in result["ceiling"]["clicks"]}
-        for rows in (result["clicks"], result.get("two_workers", {}).get("clicks", [])):
+        others = [out.get("clicks", []) for name, out in result.items() if name in SETUPS]
+        for rows in (result["clicks"], *others):
             for r in rows:
                 r["share_of_ceiling"] = round(r["achieved_per_s"] / ceiling[r["offered_per_s"]], 3)
         print("achieved / ceiling at each rate (one worker):")
@@ -323,9 +344,9 @@ def main() -> None:
     p.add_argument(
         "--setups",
         nargs="+",
-        choices=("ceiling", "engine", "two_workers"),
+        choices=tuple(SETUPS),
         default=["ceiling", "engine", "two_workers"],
-        help="which setups to run (all three by default; the plot needs the engine)",
+        help="which setups to run (the first three by default; the plot needs the engine)",
     )
     p.add_argument(
         "--engine-extras",

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 
 from bench import loadgen, steps
 from bench.common import RESULTS, Latencies
@@ -18,6 +17,7 @@ from bench.cpu import CpuMeter
 from core.events import EventKind
 from core.settings import Settings
 from core.topics import Topics
+from feature_store.clients import redis_client
 from feature_store.keys import Keys
 from replay import online_retail
 from streams.admin import topic_reader
@@ -65,7 +65,7 @@ async def load_catalogue(settings: Settings, catalogue: list[dict[str, Any]]) ->
         for event in catalogue:
             await producer.send(EventKind.CATALOG, event)
             items.append(event["item_id"])
-    client = aioredis.from_url(settings.redis_url)
+    client = redis_client(settings.redis_url, settings.redis_cluster)
     keys = Keys(settings.redis_prefix)
     deadline = time.monotonic() + 180
     try:

@@ -32,11 +32,15 @@ def plot(result: dict[str, Any], path: Path) -> None:
         "engine, one worker": result.get("clicks", []),
         "engine, two workers": result.get("two_workers", {}).get("clicks", []),
         "ceiling (no lists)": result.get("ceiling", {}).get("clicks", []),
+        "engine, one worker, Redis Cluster": result.get("engine_cluster", {}).get("clicks", []),
+        "engine, two workers, Redis Cluster": result.get("two_workers_cluster", {}).get(
+            "clicks", []
+        ),
     }
     if "spread" in result:  # several runs: their medians, with the range as a band
         rows = {label: medians(result["spread"].get(key, {})) for label, key in SPREAD_KEYS.items()}
     offered = sorted({r["offered_per_s"] for runs in rows.values() for r in runs})
-    for (label, runs), mark in zip(rows.items(), ("o-", "s--", "^-"), strict=True):
+    for (label, runs), mark in zip(rows.items(), ("o-", "s--", "^-", "o:", "s:"), strict=False):
         if not runs:
             continue
         rates = [r["offered_per_s"] for r in runs]

@@ -1,6 +1,10 @@
-"""From a burst to its trending signal, on the real stack: Kafka, Redis, one worker.
+"""From a burst to its trending signal, on the real stack: Kafka, Redis, workers.
 
-    python -m bench.trends_bench [--bursts 20] [--window 2] [--rate 200]
+    python -m bench.trends_bench [--bursts 20] [--window 2] [--rate 200] [--setups ...]
+
+Side by side in one run (``--setups``): one worker, two workers (the bursts' clicks arrive on
+every partition, so through both workers; each item's trend statistics have one owner, reached
+through the observations topic), and two workers on the local Redis Cluster.
 
 Steady clicks (``--rate`` per second, event time = now, spread over 100 Online Retail items)
 run throughout. After the detector's warm-up, every ``--gap`` seconds one fresh item gets a
@@ -24,6 +28,7 @@ import orjson
 from bench.common import Latencies, machine, pyplot, save
 from bench.datasets import RETAIL
 from bench.e2e_load import catalogue_events, load_catalogue
+from bench.local_cluster import cluster_settings
 from core.events import EventKind
 from core.settings import Settings
 from core.topics import Topics
@@ -79,27 +84,41 @@ async def burst(producer: EventProducer, item: str, size: int) -> float:
     return first
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+SETUPS = {"one_worker": (1, False), "two_workers": (2, False), "two_workers_cluster": (2, True)}
+
+
+async def run_setup(args: argparse.Namespace, name: str) -> dict[str, Any]:
+    workers, cluster = SETUPS[name]
     names = isolated("trb")
     run = names["redis_prefix"]
     settings = Settings(
         **names,
+        **(cluster_settings() if cluster else {}),
         web_port=args.web_port,
         trend_window_seconds=args.window,
     )
     await ensure_topics(settings)
-    proc = start_worker(settings, Path("var/log") / f"trends-bench-{run}.log")
+    copies = [settings.model_copy(update={"web_port": args.web_port + n}) for n in range(workers)]
+    procs = [
+        start_worker(s, Path("var/log") / f"trends-bench-{run}-{n}.log")
+        for n, s in enumerate(copies)
+    ]
     follower = SignalFollower(settings)
     tasks = [asyncio.create_task(follower.run())]
     latencies = Latencies()
     missed: list[str] = []
+    print(f"--- {name}: {workers} worker(s), {'Redis Cluster' if cluster else 'one Redis'}")
     try:
-        await wait_healthy(f"http://127.0.0.1:{settings.web_port}/health", proc, timeout_s=120)
+        for proc, s in zip(procs, copies, strict=True):
+            await wait_healthy(f"http://127.0.0.1:{s.web_port}/health", proc, timeout_s=120)
         items = await load_catalogue(settings, catalogue_events(Path(args.data)))
         steady, fresh = items[:100], items[100:]
         async with EventProducer(settings, client_id="trends-bench") as producer:
             tasks.append(asyncio.create_task(steady_clicks(producer, steady, args.rate)))
-            warmup = args.window * (settings.trend_warmup_windows + 2)
+            # windows close a grace after their end: the warm-up ends that much later
+            warmup = (
+                args.window * (settings.trend_warmup_windows + 2) + settings.trend_grace_seconds
+            )
             print(f"steady {args.rate:.0f} clicks/s; learning baselines for {warmup:.0f} s")
             await asyncio.sleep(warmup)
             sent: dict[str, float] = {}
@@ -118,7 +137,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        stop_worker(proc)
+        for proc in procs:
+            stop_worker(proc)
         await forget_run(settings)
     summary = latencies.summary_ms()
     print(
@@ -130,13 +150,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         flush=True,
     )
     return {
-        "machine": machine(),
+        "workers": workers,
+        "redis": "cluster of 3 masters" if cluster else "one Redis",
         "settings": {
             "window_s": args.window,
             "min_support": settings.trend_min_support,
             "min_ratio": settings.trend_min_ratio,
             "min_z": settings.trend_min_z,
             "warmup_windows": settings.trend_warmup_windows,
+            "grace_s": settings.trend_grace_seconds,
             "steady_clicks_per_s": args.rate,
             "burst_size": args.burst_size,
             "bursts": args.bursts,
@@ -152,16 +174,26 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {"machine": machine()}
+    for name in args.setups:
+        result[name] = await run_setup(args, name)
+    return result
+
+
 def plot(result: dict[str, Any], path: Path) -> None:
     plt = pyplot()
-    values = result["latencies_ms"]
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.bar(range(1, len(values) + 1), values)
-    for pct, style in (("p50_ms", "--"), ("p99_ms", ":")):
-        ax.axhline(result["latency"][pct], linestyle=style, color="k", label=pct[:3])
+    fig, ax = plt.subplots(figsize=(9, 4))
+    runs = [(name, result[name]) for name in SETUPS if name in result]
+    width = 0.8 / len(runs)
+    for n, (name, run) in enumerate(runs):
+        values = run["latencies_ms"]
+        label = f"{name.replace('_', ' ')}: p50 {run['latency']['p50_ms']:.0f} ms"
+        ax.bar([i + n * width for i in range(1, len(values) + 1)], values, width, label=label)
     ax.set_xlabel("burst")
     ax.set_ylabel("burst start -> trending_item (ms)")
-    ax.set_title(f"Trending detection, {result['settings']['window_s']:g} s windows")
+    window = runs[0][1]["settings"]["window_s"]
+    ax.set_title(f"Trending detection, {window:g} s windows")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -178,6 +210,7 @@ def main() -> None:
     p.add_argument("--window", type=float, default=2.0, help="trend window in seconds")
     p.add_argument("--rate", type=float, default=200.0, help="steady clicks per second")
     p.add_argument("--web-port", type=int, default=6081)
+    p.add_argument("--setups", nargs="+", choices=tuple(SETUPS), default=list(SETUPS))
     args = p.parse_args()
     result = asyncio.run(main_async(args))
     save("trends", result, plot)

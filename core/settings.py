@@ -138,12 +138,13 @@ class Settings(BaseSettings):
     trend_min_z: float = Field(4.0, ge=0, description="Least Poisson z-score to trend.")
     trend_warmup_windows: int = Field(10, ge=1, description="Windows to learn before trending.")
     trend_grace_seconds: float = Field(
-        5.0,
+        30.0,
         ge=0,
         le=86_400,
         description="How far behind the newest event time an observation may reach its owner "
         "and still count (later ones are counted as late). Cover the event time that passes "
-        "while a dead worker's partitions move to another.",
+        "while a dead worker's partitions move to another (the session timeout and a "
+        "rebalance).",
     )
     shop_timezone: str = Field("UTC", description="Time zone of the shop's peak hours.")
     admin_token: SecretStr = Field(

@@ -33,7 +33,9 @@ async def test_a_burst_trends_and_steady_traffic_does_not() -> None:
     # One-second windows in event time, so the test can play many windows at once; one
     # partition, so the worker reads the clicks in event time (several partitions may be read
     # a backlog at a time, and events of a window already closed count as late).
-    settings = new_settings(trend_window_seconds=1, batch_max_wait_ms=50, partitions=1)
+    settings = new_settings(
+        trend_window_seconds=1, trend_grace_seconds=5, batch_max_wait_ms=50, partitions=1
+    )
     await check_services(settings)
     try:
         async with running_worker(settings):

@@ -68,6 +68,7 @@ async def test_two_workers_share_shoppers_and_flag_a_burst_once(
         redis_cluster=True,
         partitions=PARTITIONS,
         trend_window_seconds=1,
+        trend_grace_seconds=5,  # windows close within the test's 15 s of event time
     )
     second = first.model_copy(update={"web_port": free_port()})
     tag = uuid.uuid4().hex[:6]

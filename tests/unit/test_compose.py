@@ -140,4 +140,3 @@ def test_the_cluster_profile_runs_three_masters_and_workers_on_them() -> None:
     assert worker["build"] == services["worker"]["build"]
     assert "./onnx_models:/app/onnx_models:ro" in worker["volumes"]
     assert "# On a 3-master Redis Cluster" in COMPOSE.read_text()
-
