@@ -51,7 +51,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
         ax2.set_title(
             "throughput" + (" (median and range of the runs)" if "spread" in result else "")
         )
-        band = result.get("spread", {}).get(SPREAD_KEYS[label], {}).get("rates")
+        band = result.get("spread", {}).get(SPREAD_KEYS.get(label, ""), {}).get("rates")
         if band:
             ax2.fill_between(
                 [b["offered_per_s"] for b in band],

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import random
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ class SignalFollower:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.first_seen: dict[str, float] = {}
+        self.signals: Counter[str] = Counter()  # trending_item signals per item
 
     async def run(self) -> None:
         reader = await topic_reader(
@@ -57,6 +59,7 @@ class SignalFollower:
                         signal = orjson.loads(record.value)
                         if signal["kind"] == "trending_item":
                             self.first_seen.setdefault(signal["subject"], now)
+                            self.signals[signal["subject"]] += 1
         finally:
             await reader.stop()
 
@@ -170,6 +173,10 @@ async def run_setup(args: argparse.Namespace, name: str) -> dict[str, Any]:
             if i in follower.first_seen
         ],
         "missed": missed,
+        # bursts with more than one trending_item signal (a burst spans at most two windows)
+        "flagged_more_than_once": {
+            i: n for i, n in follower.signals.items() if i in sent and n > 1
+        },
         "false_alarms": false_alarms,
     }
 

@@ -18,6 +18,9 @@ from feature_store.keys import Keys
 from feature_store.state_codec import decode, encode
 from ranking.state import UserState
 
+# SET each key to its value with the same expiry (the last argument), in one atomic step.
+SET_EACH = "for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i], 'EX', ARGV[#ARGV]) end"
+
 
 class UserStore:
     def __init__(
@@ -100,6 +103,22 @@ class UserStore:
 
     def write_recommendations(self, pipe: Pipeline, user_id: str, message: dict[str, Any]) -> None:
         pipe.set(self.keys.recommendations(user_id), pack_list(message), ex=self.ttl_s)
+
+    def queue_shopper(
+        self, pipe: Pipeline, user_id: str, blob: bytes | None, message: dict[str, Any] | None
+    ) -> None:
+        """The shopper's state and list set together in one command (a script: atomic, both
+        keys in the shopper's slot), so that on a Redis Cluster many shoppers go in one
+        pipeline, which a transaction across their slots could not."""
+        keys, values = [], []
+        if blob is not None:
+            keys.append(self.keys.user(user_id))
+            values.append(blob)
+        if message is not None:
+            keys.append(self.keys.recommendations(user_id))
+            values.append(pack_list(message))
+        if keys:
+            pipe.eval(SET_EACH, len(keys), *keys, *values, self.ttl_s)
 
     async def recommendations(self, user_id: str) -> dict[str, Any] | None:
         return (await self.recommendations_many([user_id])).get(user_id)

@@ -8,7 +8,6 @@ is the in-memory fake beside it.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -45,10 +44,6 @@ _REDIS_TRANSIENT = (
     ReadOnlyError,
     OSError,
 )
-
-
-# Shoppers' transactions of one batch in flight at once on a cluster.
-SHOPPER_WRITES_IN_FLIGHT = 64
 
 
 def redis_transient(exc: BaseException) -> bool:
@@ -108,9 +103,10 @@ class RedisBatchWriter:
     """One Redis transaction per batch; each store queues its own keys on it.
 
     On a Redis Cluster (``cluster``) a transaction cannot span slots, so a batch is written in
-    three steps: every shopper's state and list as one transaction each (one slot by the key
-    layout), then the shared keys (co-visits, repeats, bandit, trend signals, counts) in one
-    pipeline, then the input offsets, once all of it is acknowledged. A worker killed between
+    three steps: every shopper's state and list, set together by one atomic script each (one
+    slot by the key layout; all shoppers in one pipeline), then the shared keys (co-visits,
+    repeats, bandit, trend signals, counts) in one pipeline, then the input offsets, once all of
+    it is acknowledged. A worker killed between
     the steps replays the batch (its offsets were not written): each shopper's state skips the
     events it already holds (their event ids), so states and lists stay exact; the co-visits,
     repeats and bandit clicks of those events are not added on the replay (so a crash after the
@@ -156,20 +152,12 @@ class RedisBatchWriter:
 
     async def _write_by_slot(self, writes: BatchWrites) -> None:
         if self.users is not None:
-            users = self.users
-            blobs = users.encoded(writes.states)
+            blobs = self.users.encoded(writes.states)
             lists = dict(writes.messages)
-            limit = asyncio.Semaphore(SHOPPER_WRITES_IN_FLIGHT)
-
-            async def one(uid: str) -> None:
-                async with limit, self.client.pipeline(transaction=True) as pipe:
-                    if uid in blobs:
-                        users.queue_state(pipe, uid, blobs[uid])
-                    if uid in lists:
-                        users.write_recommendations(pipe, uid, lists[uid])
-                    await pipe.execute()
-
-            await asyncio.gather(*(one(uid) for uid in blobs.keys() | lists.keys()))
+            async with self.client.pipeline(transaction=False) as pipe:
+                for uid in sorted(blobs.keys() | lists.keys()):
+                    self.users.queue_shopper(pipe, uid, blobs.get(uid), lists.get(uid))
+                await pipe.execute()
         async with self.client.pipeline(transaction=False) as pipe:
             self.queue_shared(pipe, writes)
             await pipe.execute()
