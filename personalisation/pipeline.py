@@ -67,7 +67,7 @@ from ranking.recommend import (
 from ranking.sessions import NativeSessionIndex, Neighbour, current_session
 from ranking.state import UserState
 from ranking.trending import DecayedCounter
-from trends.exchange import Position, observe
+from trends.exchange import Position, Router, observe
 from trends.tracker import TrendTracker
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class Personaliser:
         ranking: RecommendConfig | None = None,
         intent: IntentConfig | None = None,
         trends: TrendTracker | None = None,
-        trend_partitions: int | None = None,
+        trend_router: Router | None = None,
         publisher: Publisher | None = None,
         topics: Topics | None = None,
         metrics: Metrics | None = None,
@@ -116,9 +116,9 @@ class Personaliser:
         self.intent = intent or IntentConfig(half_life_ms=self.profile.short_half_life_ms)
         self.ranking = ranking or RecommendConfig()
         # Without a tracker no trend signals; intent is followed in the shopper state anyway.
-        # With ``trend_partitions`` trends go to their subjects' owners (``trends.exchange``).
+        # With a ``trend_router`` trends go to their subjects' owners (``trends.exchange``).
         self.trends = trends
-        self.trend_partitions = trend_partitions
+        self.trend_router = trend_router
         # Without a publisher lists and signals are written to the stores only.
         self.publisher = publisher
         self.topics = topics or Topics("pulse.")
@@ -282,7 +282,7 @@ class Personaliser:
         if self.trends is not None:
             try:
                 writes.trends, writes.observations = observe(
-                    self.trends, folded.observed, positions, self.trend_partitions
+                    self.trends, folded.observed, positions, self.trend_router
                 )
             except Exception:
                 # The statistics of one batch are lost; its events and lists are not.

@@ -47,6 +47,7 @@ from streams.catalog import CatalogFollower, dead_letter_owned
 from streams.forget import ForgetFollower
 from streams.producer import EventProducer, KafkaSink
 from streams.trend_owner import TrendOwner
+from trends.exchange import Router
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -149,7 +150,7 @@ class Worker:
             profile=profile,
             ranking=ranking,
             trends=trend_tracker(settings, index) if settings.trends else None,
-            trend_partitions=self.trend_owner.partitions if self.trend_owner else None,
+            trend_router=Router(self.trend_owner.partitions) if self.trend_owner else None,
             publisher=self.sink,
             topics=self.topics,
             metrics=self.metrics,

@@ -9,8 +9,10 @@ partition owns it, wherever the events came from.
 A worker turns one micro-batch into one message per partition: the observations of that
 partition's subjects, each with the position of its event in the input (``topic:partition`` and
 offset), so that an owner applies an event once however often it is delivered, and the batch's
-span in event time, which moves every owner's clock; every partition gets one, with or without
-subjects, so quiet subjects' windows still close.
+span in event time, which moves every owner's clock. A partition none of whose subjects the batch
+saw gets the clock alone, so quiet subjects' windows still close: with every batch from
+:func:`route`, with :class:`Router` only when it moves that partition's clock by a second or more
+of event time (N workers sending P messages per batch would not scale).
 
 >>> from core.events import Click
 >>> from trends.tracker import Observations
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,10 +67,37 @@ def partition_of(what: str, subject: str, partitions: int) -> int:
     return zlib.crc32(f"{what}\x1f{subject}".encode()) % partitions
 
 
+class Router:
+    """A worker's routing of its batches: a partition with observations gets its message; one
+    without gets the clock alone when it is ``clock_every_ms`` (event time) or more ahead of the
+    clock this worker last sent it. Deterministic: it depends on the batches only."""
+
+    def __init__(self, partitions: int, clock_every_ms: int = 1_000) -> None:
+        self.partitions = partitions
+        self.clock_every_ms = clock_every_ms
+        self._sent: dict[int, int] = {}  # partition -> the latest clock this worker sent it
+
+    def route(self, obs: Observations, positions: Mapping[str, Position]) -> dict[int, bytes]:
+        latest = max((ts for _, _, ts, _, _ in obs.keyed), default=0)
+
+        def due(partition: int) -> bool:
+            sent = self._sent.get(partition)
+            return sent is None or latest - sent >= self.clock_every_ms
+
+        routed = route(obs, positions, self.partitions, clock_only=due)
+        for p in routed:
+            self._sent[p] = max(self._sent.get(p, latest), latest)
+        return routed
+
+
 def route(
-    obs: Observations, positions: Mapping[str, Position], partitions: int
+    obs: Observations,
+    positions: Mapping[str, Position],
+    partitions: int,
+    clock_only: Callable[[int], bool] = lambda _partition: True,
 ) -> dict[int, bytes]:
-    """A batch's observations as one message per partition (none when the batch had no event).
+    """A batch's observations as one message per partition (none when the batch had no event);
+    a partition without observations only where ``clock_only`` says so.
 
     ``positions`` maps event ids to where the events are in the input; an event without one is
     applied each time it is delivered.
@@ -91,6 +120,7 @@ def route(
     return {
         p: orjson.dumps({"v": VERSION, "clock": clock, "sources": names, "entries": entries})
         for p, entries in rows.items()
+        if entries or clock_only(p)
     }
 
 
@@ -98,15 +128,15 @@ def observe(
     tracker: TrendTracker,
     obs: Observations,
     positions: Mapping[str, Position],
-    partitions: int | None,
+    router: Router | None,
 ) -> tuple[list[dict[str, Any]], dict[int, bytes]]:
-    """A worker's trend step for a batch: its signals and its shipments by partition. Without
-    ``partitions`` every statistic is in ``tracker`` (one process sees every event); with them
+    """A worker's trend step for a batch: its signals and its shipments by partition. Without a
+    ``router`` every statistic is in ``tracker`` (one process sees every event); with one
     ``tracker`` keeps the intent shifts (about this worker's own shoppers) and the rest is
     routed to the subjects' owners."""
-    if partitions is None:
+    if router is None:
         return tracker.observe(obs), {}
-    return tracker.observe_shifts(obs.shifts), route(obs, positions, partitions)
+    return tracker.observe_shifts(obs.shifts), router.route(obs, positions)
 
 
 def decode(raw: bytes | None) -> Shipment:

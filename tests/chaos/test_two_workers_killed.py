@@ -60,7 +60,21 @@ def events() -> Stream:
         )
         for n in range(40)
     ]
-    return out[:BURST_AT] + burst + out[BURST_AT:]
+    # Two seconds (event time) after the rest: a worker sends a partition without observations
+    # the clock once per second of event time, so this brings every trend partition's clock to
+    # the same end in both runs, however their batches were cut.
+    last: Stream = [
+        (
+            EventKind.CLICK,
+            {
+                "event_id": "last",
+                "user_id": "last",
+                "item_id": "K1",
+                "ts": T0 + len(out) * 10 + 2_000,
+            },
+        )
+    ]
+    return out[:BURST_AT] + burst + out[BURST_AT:] + last
 
 
 EVENTS = events()

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from core.events import Click, Search
 from feature_store.trend_state import StoredTrends
-from trends.exchange import InvalidShipment, Shipment, decode, partition_of, route
+from trends.exchange import InvalidShipment, Router, Shipment, decode, partition_of, route
 from trends.owner import TrendPartition
 from trends.snapshot import Delta, changes, restore
 from trends.tracker import Observations, TrendConfig, TrendTracker
@@ -268,3 +268,23 @@ def test_any_bytes_decode_to_a_shipment_or_a_clear_error(raw: bytes) -> None:
     else:
         assert isinstance(shipment, Shipment)
         assert all(isinstance(e.offset, int) and e.weight == e.weight for e in shipment.entries)
+
+
+def test_a_worker_sends_a_quiet_partition_the_clock_once_per_second_of_event_time() -> None:
+    router = Router(4, clock_every_ms=1_000)
+    item_partition = partition_of("trending_item", "i1", 4)
+    activity = {partition_of("activity", "all", 4), partition_of("activity", "Home", 4)}
+    busy = {item_partition, partition_of("trending_category", "Home", 4)} | activity
+    assert busy != set(range(4))  # a quiet partition
+
+    def batch(ts: int) -> dict[int, bytes]:
+        obs = Observations()
+        obs.add(Click(f"e{ts}", "u", ts, "i1", "click"), "Home")
+        return router.route(obs, {f"e{ts}": ("t:0", ts - T0)})
+
+    assert set(batch(T0)) == set(range(4))  # the first batch: every partition gets the clock
+    assert set(batch(T0 + 500)) == busy  # half a second later: only those with observations
+    assert set(batch(T0 + 1_000)) == set(range(4))  # a second since the quiet ones' last clock
+    fourth = batch(T0 + 1_100)  # the quiet ones wait again; each message has the clock
+    assert set(fourth) == busy
+    assert all(decode(m).clock == (T0 + 1_100, T0 + 1_100) for m in fourth.values())
