@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -13,9 +14,27 @@ from streams.worker import Worker
 
 
 def register(app: faust.App, worker: Worker) -> None:
+    # The shoppers' events, in micro-batches; then the trend observations the batches route to
+    # the subjects' owners (``streams.trend_owner``).
+    _batches(app, worker, worker.topics.inputs, "pulse.ingest", worker.process)
+    _batches(app, worker, [worker.topics.trend_observations], "pulse.trends", worker.process_trends)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def forget_shoppers(_app: Any, *_args: Any, signal: Any, **_kwargs: Any) -> None:
+        worker.partitions_revoked()
+
+
+def _batches(
+    app: faust.App,
+    worker: Worker,
+    topics: list[str],
+    name: str,
+    process: Callable[[list[RawMessage]], Awaitable[Any]],
+) -> None:
+    """An agent that hands ``topics``' messages to ``process`` in micro-batches."""
     settings = worker.settings
-    inputs = app.topic(
-        *worker.topics.inputs,
+    topic = app.topic(
+        *topics,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -23,8 +42,8 @@ def register(app: faust.App, worker: Worker) -> None:
         allow_empty=True,
     )
 
-    @app.agent(inputs, name="pulse.ingest")
-    async def ingest(stream: Any) -> None:
+    @app.agent(topic, name=name)
+    async def agent(stream: Any) -> None:
         await worker.start()
         await worker.wait_ready()
         async for events in stream.take_events(
@@ -33,36 +52,11 @@ def register(app: faust.App, worker: Worker) -> None:
             # Returns after dead letters and writes are acknowledged; only then does
             # take_events ack the batch, so Faust commits its offsets after the writes.
             try:
-                await worker.process([_raw(e) for e in events])
+                await process([_raw(e) for e in events])
             except HaltError:
                 # A permanent failure: process nothing more and commit nothing (GET /health
                 # says why) until the worker is restarted; SIGTERM still stops it.
                 await asyncio.Event().wait()
-
-    observed = app.topic(
-        worker.topics.trend_observations,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        allow_empty=True,
-    )
-
-    @app.agent(observed, name="pulse.trends")
-    async def own_trends(stream: Any) -> None:
-        await worker.start()
-        await worker.wait_ready()
-        async for events in stream.take_events(
-            settings.batch_max_size, within=settings.batch_max_wait_ms / 1000
-        ):
-            try:
-                await worker.process_trends([_raw(e) for e in events])
-            except HaltError:
-                await asyncio.Event().wait()
-
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def forget_shoppers(_app: Any, *_args: Any, signal: Any, **_kwargs: Any) -> None:
-        worker.partitions_revoked()
 
 
 def _raw(event: Any) -> RawMessage:
