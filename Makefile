@@ -34,6 +34,9 @@ RUNS ?= 3
 bench-e2e: setup model ## End-to-end benchmark on the real stack, RUNS=3 click sweeps (about 50 min); JSON + PNG
 	@infra/stack.sh run $(VENV)/python -m bench.e2e_bench --runs $(RUNS)
 
+bench-scale: setup model ## End to end, one and two workers, on one Redis and on the local Redis Cluster (about 20 min); JSON + PNG
+	@infra/stack.sh run $(VENV)/python -m bench.e2e_bench --setups engine two_workers engine_cluster two_workers_cluster --rates 500 1000 2000 3000 --no-engine-extras --name e2e-cluster
+
 bench-forget: setup model ## Delete-to-gone time of 1,000 deletions under 1,000 clicks/s, 2 workers
 	@infra/stack.sh run $(VENV)/python -m bench.forget_bench
 
@@ -73,4 +76,4 @@ lint: setup ## ruff (lint and format check) and mypy
 format: setup ## Format the code with ruff
 	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .
 
-.PHONY: help setup model up down status demo test test-chaos bench-e2e bench-forget bench-soak bench-quality bench-sessions bench-quality-kafka bench-trends bench-trends-real bench-bandit bench-ann bench-encoder unit lint format
+.PHONY: help setup model up down status demo test test-chaos bench-e2e bench-scale bench-forget bench-soak bench-quality bench-sessions bench-quality-kafka bench-trends bench-trends-real bench-bandit bench-ann bench-encoder unit lint format
