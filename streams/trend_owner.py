@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,6 +36,7 @@ from trends.snapshot import changes, load_profile, restore
 from trends.tracker import BURSTS, TrendTracker, describe_profiles
 
 log = logging.getLogger(__name__)
+DELAY = "pulse_trend_shipment_delay_seconds"
 
 
 class TrendOwner:
@@ -62,6 +64,9 @@ class TrendOwner:
         self.metrics.describe(
             "pulse_trend_entries_skipped_total", "Trend observations of events applied before."
         )
+        self.metrics.describe(
+            DELAY, "From a trend shipment's publication (its Kafka timestamp) to its owner."
+        )
 
     async def process(self, messages: Sequence[RawMessage]) -> None:
         """Apply a batch of the observations topic; returns once it is published and written."""
@@ -88,7 +93,12 @@ class TrendOwner:
         signals: list[dict[str, Any]] = []
         refused: list[tuple[bytes | None, bytes]] = []
         skipped = part.skipped
+        received = time.time() * 1000
         for m in batch:
+            if m.timestamp_ms:
+                self.metrics.observe(
+                    DELAY, max(0.0, received - m.timestamp_ms) / 1000, "topic", "observations"
+                )
             try:
                 shipment = decode(m.value)
             except InvalidShipment as exc:

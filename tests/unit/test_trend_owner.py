@@ -4,7 +4,9 @@ whose write failed is read again from the store, never applied twice from memory
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC
 from typing import Any
 
@@ -17,7 +19,7 @@ from core.deadletter import RawMessage
 from core.events import Click
 from core.topics import Topics
 from feature_store.trend_state import StoredTrends
-from streams.trend_owner import TrendOwner
+from streams.trend_owner import DELAY, TrendOwner
 from trends.exchange import route
 from trends.snapshot import Delta
 from trends.tracker import Observations, TrendConfig, TrendTracker
@@ -163,3 +165,16 @@ async def test_any_bytes_among_shipments_never_stop_the_owner(junk: list[bytes])
     letters = kinds(publisher, "pulse.dead-letter")
     assert len(letters) == len(junk)  # none of these random bytes is a valid shipment
     assert [s["subject"] for s in kinds(publisher, "pulse.trends")] == ["i2"]
+
+
+async def test_the_hop_from_publication_to_owner_is_measured() -> None:
+    store, publisher = Store(), Publisher()
+    pulse = owner(store, publisher)
+    now_ms = int(time.time() * 1000)
+    stamped = [replace(m, timestamp_ms=now_ms - 250) for m in shipments()[:3]]
+    await pulse.process(stamped)
+    text = pulse.metrics.render()
+    line = next(x for x in text.splitlines() if x.startswith(DELAY + "_count"))
+    assert line.endswith(" 3")
+    total = next(x for x in text.splitlines() if x.startswith(DELAY + "_sum"))
+    assert 0.7 <= float(total.split()[-1]) < 5  # three of about 0.25 s each
