@@ -11,12 +11,15 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from core.retry import never
 from feature_store.counts import MemoryCountStore
 from feature_store.offsets import Partition
 from feature_store.repeats import RepeatCounts
 from feature_store.state_codec import decode, encode
 from feature_store.stores import Stores
+from feature_store.trend_state import StoredTrends, TrendChanges
 from feature_store.writes import BatchWrites
 from ranking.state import UserState
 
@@ -139,3 +142,53 @@ def _best(counts: Counter[str], n: int) -> list[tuple[str, float]]:
     """The ``n`` heaviest, ties in Redis's ZREVRANGE order (members in reverse byte order)."""
     top = heapq.nlargest(n, counts.items(), key=lambda kv: (kv[1], kv[0].encode()))
     return [(k, float(v)) for k, v in top]
+
+
+class MemoryTrendStateStore:
+    """``feature_store.trend_state.TrendStateStore`` in dictionaries: each partition's parts,
+    changed by deltas exactly as the Redis one changes its hashes (closed windows' tables
+    deleted, baselines rewritten whole after a prune), and its signals, newest first."""
+
+    def __init__(self, keep: int = 100) -> None:
+        self.keep = keep
+        self.parts: dict[int, StoredTrends] = {}
+        self.signals: dict[int, list[dict[str, Any]]] = {}
+
+    async def load(self, partition: int) -> StoredTrends:
+        s = self.parts.get(partition, StoredTrends())
+        opened = {(kind, w) for kind, w in orjson.loads(s.meta.get("open", b"[]"))}
+        return StoredTrends(
+            dict(s.meta),
+            {kind: dict(values) for kind, values in s.baselines.items()},
+            {key: dict(values) for key, values in s.windows.items() if key in opened},
+            dict(s.profiles),
+        )
+
+    async def save(
+        self, partition: int, delta: TrendChanges, signals: list[dict[str, Any]]
+    ) -> None:
+        s = self.parts.setdefault(partition, StoredTrends())
+        for kind in delta.rewrite:
+            s.baselines[kind] = {}
+        for kind, values in delta.baselines.items():
+            s.baselines.setdefault(kind, {}).update(values)
+        for key, values in delta.cells.items():
+            s.windows.setdefault(key, {}).update(values)
+        for key in delta.closed:
+            s.windows.pop(key, None)
+        s.profiles.update(delta.profiles)
+        s.meta.update(delta.meta)
+        kept = self.signals.setdefault(partition, [])
+        kept[:0] = reversed(signals)
+        del kept[self.keep :]
+
+    async def latest(
+        self, kind: str, limit: int, partitions: Iterable[int]
+    ) -> list[dict[str, Any]]:
+        signals = [s for p in partitions for s in self.signals.get(p, []) if s["kind"] == kind]
+        return heapq.nlargest(limit, signals, key=lambda s: (s["ts"], s["score"]))
+
+    async def profiles(self, partitions: Iterable[int]) -> dict[str, bytes]:
+        return {
+            k: v for p in partitions if p in self.parts for k, v in self.parts[p].profiles.items()
+        }

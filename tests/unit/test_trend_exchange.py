@@ -4,6 +4,7 @@ delivered; a partition stored after any batch and restored goes on as if never s
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC
 from typing import Any
 
@@ -13,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.events import Click, Search
-from feature_store.trend_state import StoredTrends
+from feature_store.memory import MemoryTrendStateStore
 from trends.exchange import InvalidShipment, Router, Shipment, decode, partition_of, route
 from trends.owner import TrendPartition
-from trends.snapshot import Delta, changes, restore
+from trends.snapshot import changes, restore
 from trends.tracker import Observations, TrendConfig, TrendTracker
 
 CFG = TrendConfig(
@@ -112,48 +113,21 @@ def test_an_event_delivered_again_counts_once(spec: Any, parts: int, data: Any) 
         )
 
 
-class DictStore:
-    """What a Redis store does with deltas (``feature_store.trend_state``), in a dict."""
-
-    def __init__(self) -> None:
-        self.stored = StoredTrends()
-
-    def save(self, delta: Delta) -> None:
-        s = self.stored
-        for kind in delta.rewrite:
-            s.baselines[kind] = {}
-        for kind, values in delta.baselines.items():
-            s.baselines.setdefault(kind, {}).update(values)
-        for key, values in delta.cells.items():
-            s.windows.setdefault(key, {}).update(values)
-        for key in delta.closed:
-            s.windows.pop(key, None)
-        s.profiles.update(delta.profiles)
-        s.meta.update(delta.meta)
-
-    def load(self) -> TrendPartition:
-        s = self.stored
-        wanted = {(kind, w) for kind, w in orjson.loads(s.meta["open"])} if s.meta else set()
-        windows = {k: v for k, v in s.windows.items() if k in wanted}
-        assert windows.keys() == wanted  # closed windows' tables are deleted, open ones kept
-        return restore(tracker(), StoredTrends(dict(s.meta), s.baselines, windows, s.profiles))
-
-
 @settings(max_examples=100, deadline=None)
 @given(batches, st.data())
 def test_a_partition_restored_after_any_batch_goes_on_the_same(spec: Any, data: Any) -> None:
     batches_seen = observations(spec)
     cut = data.draw(st.integers(0, len(batches_seen)))
-    straight, store = TrendPartition(tracker()), DictStore()
+    straight, store = TrendPartition(tracker()), MemoryTrendStateStore()
     signals_straight, signals_restarted = [], []
     part = TrendPartition(tracker())
     for n, (obs, positions) in enumerate(batches_seen):
         shipment = decode(route(obs, positions, 1)[0])
         signals_straight += straight.apply(shipment)
-        if n == cut:
-            part = store.load()  # the worker restarted: the state as the store has it
+        if n == cut:  # the worker restarted: the state as the store has it
+            part = restore(tracker(), asyncio.run(store.load(0)))
         signals_restarted += part.apply(shipment)
-        store.save(changes(part))
+        asyncio.run(store.save(0, changes(part), []))
     assert canonical(signals_restarted) == canonical(signals_straight)
     for kind, detector in straight.tracker.detectors.items():
         restored = part.tracker.detectors[kind]
@@ -164,6 +138,9 @@ def test_a_partition_restored_after_any_batch_goes_on_the_same(spec: Any, data: 
             detector.fired,
         )
     assert part.seen == straight.seen
+    stored = store.parts[0]
+    opened = {(kind, w) for kind, w in orjson.loads(stored.meta["open"])}
+    assert set(stored.windows) == opened  # closed windows' tables deleted, open ones kept
 
 
 def test_a_burst_of_one_item_over_many_input_partitions_is_flagged_once() -> None:

@@ -5,7 +5,7 @@ whose write failed is read again from the store, never applied twice from memory
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC
 from typing import Any
@@ -18,57 +18,33 @@ from hypothesis import strategies as st
 from core.deadletter import RawMessage
 from core.events import Click
 from core.topics import Topics
+from feature_store.memory import MemoryTrendStateStore
 from feature_store.trend_state import StoredTrends
 from streams.trend_owner import DELAY, TrendOwner
 from trends.exchange import route
-from trends.snapshot import Delta
 from trends.tracker import Observations, TrendConfig, TrendTracker
 
 T0 = 1_717_372_800_000
 TOPIC = "pulse.trend-observations"
 
 
-class Store:
-    """The trend state store's operations, in memory (as ``feature_store.trend_state``)."""
+class Store(MemoryTrendStateStore):
+    """The in-memory store, counting loads, with writes that can be made to fail."""
 
     def __init__(self) -> None:
-        self.parts: dict[int, StoredTrends] = {}
-        self.signals: list[dict[str, Any]] = []
+        super().__init__()
         self.fail_saves = 0
         self.loads = 0
 
     async def load(self, partition: int) -> StoredTrends:
         self.loads += 1
-        stored = self.parts.get(partition, StoredTrends())
-        return StoredTrends(
-            dict(stored.meta),
-            {k: dict(v) for k, v in stored.baselines.items()},
-            {k: dict(v) for k, v in stored.windows.items()},
-            dict(stored.profiles),
-        )
+        return await super().load(partition)
 
-    async def save(self, partition: int, delta: Delta, signals: list[dict[str, Any]]) -> None:
+    async def save(self, partition: int, delta: Any, signals: list[dict[str, Any]]) -> None:
         if self.fail_saves:
             self.fail_saves -= 1
             raise RuntimeError("out of memory")  # permanent: not retried
-        s = self.parts.setdefault(partition, StoredTrends())
-        for kind in delta.rewrite:
-            s.baselines[kind] = {}
-        for kind, values in delta.baselines.items():
-            s.baselines.setdefault(kind, {}).update(values)
-        for key, values in delta.cells.items():
-            s.windows.setdefault(key, {}).update(values)
-        for key in delta.closed:
-            s.windows.pop(key, None)
-        s.profiles.update(delta.profiles)
-        s.meta.update(delta.meta)
-        self.signals += signals
-
-    async def latest(self, kind: str, limit: int, partitions: Iterable[int]) -> list[Any]:
-        return [s for s in self.signals if s["kind"] == kind][:limit]
-
-    async def profiles(self, partitions: Iterable[int]) -> dict[str, bytes]:
-        return {}
+        await super().save(partition, delta, signals)
 
 
 class Publisher:
@@ -132,7 +108,7 @@ async def test_poison_is_dead_lettered_alone_and_the_rest_applied() -> None:
     assert "clock" in letter["error"]["message"]
     signals = kinds(publisher, "pulse.trends")
     assert [(s["kind"], s["subject"]) for s in signals] == [("trending_item", "i2")]
-    assert store.signals == signals and store.parts[0].meta["seen"]
+    assert store.signals[0] == signals and store.parts[0].meta["seen"]
 
 
 async def test_a_partition_whose_write_failed_is_read_again_not_applied_twice() -> None:
@@ -153,7 +129,7 @@ async def test_a_partition_whose_write_failed_is_read_again_not_applied_twice() 
     # Redelivered after being stored: its events are skipped by their positions.
     await pulse.process(messages[10:])
     assert pulse.parts[0].skipped > 0
-    assert [s["subject"] for s in store.signals] == ["i2"]
+    assert [s["subject"] for s in store.signals[0]] == ["i2"]
 
 
 @settings(max_examples=100, deadline=None)
