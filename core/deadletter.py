@@ -76,6 +76,13 @@ def dead_letter_key(message: RawMessage) -> bytes | None:
     return _bounded(message.key, KEEP_KEY_BYTES)
 
 
+def dead_letter_message(
+    message: RawMessage, error: InvalidEventError
+) -> tuple[bytes | None, bytes]:
+    """The ``(key, value)`` a refused message is dead-lettered as."""
+    return dead_letter_key(message), encode_dead_letter(dead_letter_record(message, error))
+
+
 def _bounded(data: bytes | None, limit: int) -> bytes | None:
     if data is None or len(data) <= limit:
         return data

@@ -82,15 +82,12 @@ class UserStore:
     def write(self, pipe: Pipeline, states: dict[str, UserState]) -> None:
         """Queue the states' writes on ``pipe``; ``remember`` them once it has executed."""
         for uid, blob in self.encoded(states).items():
-            self.queue_state(pipe, uid, blob)
+            pipe.set(self.keys.user(uid), blob, ex=self.ttl_s)
 
     def encoded(self, states: dict[str, UserState]) -> dict[str, bytes]:
         """The states as they will be stored (and remembered once written)."""
         self._written = {uid: encode(state) for uid, state in states.items()}
         return self._written
-
-    def queue_state(self, pipe: Pipeline, user_id: str, blob: bytes) -> None:
-        pipe.set(self.keys.user(user_id), blob, ex=self.ttl_s)
 
     def remember(self, states: dict[str, UserState]) -> None:
         """Cache exactly what Redis now holds (the states as the codec stores them), so a

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -74,23 +74,36 @@ def signal_records(signals: Sequence[dict[str, Any]]) -> list[KafkaMessage]:
     return [(s["kind"].encode(), orjson.dumps(s)) for s in signals]
 
 
+async def publish_records(
+    publisher: Publisher,
+    topic: str,
+    records: Sequence[KafkaMessage],
+    what: str,
+    faults: Faults | None,
+    partitions: Sequence[int] | None = None,
+) -> None:
+    """Send ``records`` (none: nothing), retried on the publisher's transient errors until every
+    one is acknowledged; ``what`` names them in the log."""
+    if records:
+        await until_done(
+            lambda: publisher.publish(topic, records, partitions),
+            f"publishing {len(records)} {what}",
+            transient=publisher.transient,
+            faults=faults,
+            part="kafka",
+        )
+
+
 async def publish(
     publisher: Publisher, topics: Topics, writes: BatchWrites, faults: Faults | None
 ) -> None:
-    """A batch's lists and trend signals, retried on the publisher's transient errors until
-    every one is acknowledged; both topics at once, so the batch waits for one round."""
+    """A batch's lists, trend signals and trend shipments, each retried until acknowledged; all
+    topics at once, so the batch waits for one round."""
 
-    async def send(
+    def send(
         topic: str, records: list[KafkaMessage], what: str, partitions: list[int] | None = None
-    ) -> None:
-        if records:
-            await until_done(
-                lambda: publisher.publish(topic, records, partitions),
-                f"publishing {len(records)} {what}",
-                transient=publisher.transient,
-                faults=faults,
-                part="kafka",
-            )
+    ) -> Awaitable[None]:
+        return publish_records(publisher, topic, records, what, faults, partitions)
 
     await asyncio.gather(
         send(topics.recommendations, list_records(writes.messages), "recommendations"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from core.deadletter import RawMessage, dead_letter_key, dead_letter_record, encode_dead_letter
+from core.deadletter import RawMessage, dead_letter_key, dead_letter_message, encode_dead_letter
 from core.errors import InvalidEventError
 from core.events import EventKind, UserEvent
 from core.metrics import Metrics
@@ -21,7 +21,7 @@ from core.topics import Topics
 from feature_store.counts import BatchCounts
 from feature_store.offsets import AppliedOffsets
 from feature_store.writes import BatchWriter, BatchWrites
-from personalisation.messages import Publisher
+from personalisation.messages import Publisher, publish_records
 from personalisation.pipeline import Failed, Personaliser
 from streams.triage import Triage, triage
 
@@ -130,9 +130,7 @@ class BatchProcessor:
             message = result.sources[id(event)]
             reason = f"{type(exc).__name__}: {exc}"[:500]
             error = InvalidEventError("processing_error", reason)
-            payloads.append(
-                (dead_letter_key(message), encode_dead_letter(dead_letter_record(message, error)))
-            )
+            payloads.append(dead_letter_message(message, error))
             kind = self.topics.kind_of(message.topic).value
             result.counts.processed[kind] -= 1
             if not result.counts.processed[kind]:
@@ -141,10 +139,4 @@ class BatchProcessor:
         await self._dead_letter(payloads, "events that could not be processed")
 
     async def _dead_letter(self, payloads: list[tuple[bytes | None, bytes]], what: str) -> None:
-        await until_done(
-            lambda: self.publisher.publish(self.topics.dead_letter, payloads),
-            f"publishing {len(payloads)} {what}",
-            transient=self.publisher.transient,
-            faults=self.faults,
-            part="kafka",
-        )
+        await publish_records(self.publisher, self.topics.dead_letter, payloads, what, self.faults)

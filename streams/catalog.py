@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from core.deadletter import RawMessage, dead_letter_key, dead_letter_record, encode_dead_letter
+from core.deadletter import RawMessage, dead_letter_message
 from core.errors import InvalidEventError
 from core.events import CatalogItem, CatalogRemoval, EventKind
 from core.metrics import Metrics
@@ -28,7 +28,7 @@ from encoders.protocol import TextEncoder, encode_each
 from feature_store.clients import RedisClient
 from feature_store.keys import Keys
 from feature_store.writes import redis_transient
-from personalisation.messages import Publisher
+from personalisation.messages import Publisher, publish_records
 from ranking.item_index import ItemIndex, ItemInfo
 from streams.follower import TopicFollower
 
@@ -211,24 +211,12 @@ def dead_letter_owned(
     async def on_failed(failed: list[tuple[RawMessage, Exception]]) -> None:
         owned = {(tp.topic, tp.partition) for tp in assignment()}
         payloads = [
-            (
-                dead_letter_key(m),
-                encode_dead_letter(
-                    dead_letter_record(
-                        m, InvalidEventError("processing_error", f"{type(e).__name__}: {e}")
-                    )
-                ),
+            dead_letter_message(
+                m, InvalidEventError("processing_error", f"{type(e).__name__}: {e}")
             )
             for m, e in failed
             if (m.topic, m.partition) in owned
         ]
-        if payloads:
-            await until_done(
-                lambda: publisher.publish(topic, payloads),
-                f"publishing {len(payloads)} catalogue dead letters",
-                transient=publisher.transient,
-                faults=faults,
-                part="kafka",
-            )
+        await publish_records(publisher, topic, payloads, "catalogue dead letters", faults)
 
     return on_failed

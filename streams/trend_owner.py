@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.deadletter import RawMessage, dead_letter_key, dead_letter_record, encode_dead_letter
+from core.deadletter import RawMessage, dead_letter_message
 from core.errors import InvalidEventError
 from core.metrics import Metrics
 from core.retry import Faults, until_done
@@ -28,7 +28,7 @@ from core.topics import Topics
 from feature_store.stores import TrendSignals
 from feature_store.trend_state import TrendStateStore
 from feature_store.writes import redis_transient
-from personalisation.messages import Publisher, signal_records
+from personalisation.messages import Publisher, publish_records, signal_records
 from trends.exchange import InvalidShipment, decode
 from trends.owner import TrendPartition
 from trends.peaks import HourOfWeekProfile
@@ -102,16 +102,20 @@ class TrendOwner:
             try:
                 shipment = decode(m.value)
             except InvalidShipment as exc:
-                error = InvalidEventError("invalid_trend_shipment", str(exc))
                 refused.append(
-                    (dead_letter_key(m), encode_dead_letter(dead_letter_record(m, error)))
+                    dead_letter_message(m, InvalidEventError("invalid_trend_shipment", str(exc)))
                 )
                 continue
             signals += part.apply(shipment)
         delta = changes(part)
+        topics, faults = self.topics, self.faults
         await asyncio.gather(
-            self._send(self.topics.dead_letter, refused, "refused trend shipments"),
-            self._send(self.topics.trends, signal_records(signals), "trend signals"),
+            publish_records(
+                self.publisher, topics.dead_letter, refused, "refused trend shipments", faults
+            ),
+            publish_records(
+                self.publisher, topics.trends, signal_records(signals), "trend signals", faults
+            ),
         )
         await self._redis(
             lambda: self.store.save(partition, delta, signals),
@@ -141,16 +145,6 @@ class TrendOwner:
         if kind == "peak_time":
             out["profiles"] = peak_profiles(await self.store.profiles(every), local, limit)
         return out
-
-    async def _send(self, topic: str, records: list[tuple[bytes | None, bytes]], what: str) -> None:
-        if records:
-            await until_done(
-                lambda: self.publisher.publish(topic, records),
-                f"publishing {len(records)} {what}",
-                transient=self.publisher.transient,
-                faults=self.faults,
-                part="kafka",
-            )
 
     async def _redis(self, step: Callable[[], Any], what: str) -> Any:
         return await until_done(
