@@ -14,7 +14,15 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Sources that propose recommendation candidates: the blend weights and the exploration arms.
-CANDIDATE_SOURCES = ("similar", "covisit", "sessions", "recent", "history", "trending")
+CANDIDATE_SOURCES = (
+    "similar",
+    "covisit",
+    "sessions",
+    "recent",
+    "history",
+    "trending",
+    "category",
+)
 # Chosen on the validation spans of the next-click benchmark (bench/session_bench.py) for click
 # streams; shops that only send purchases lean on history instead (bench/quality_bench.py).
 DEFAULT_BLEND_WEIGHTS = "similar=0.1,covisit=1,sessions=1,recent=1.5,history=0.8,trending=0.1"

@@ -7,7 +7,7 @@ shared counts, fresh recommendation lists and trend signals out. Read top to bot
 2. fold: every event into its shopper's state (``.fold``, pure);
 3. read what the new states point at: co-visit neighbours of their recent items, repeat rates
    of their purchases;
-4. learn: this worker's in-process statistics (exploration rewards, trending counts, trend
+4. learn: this worker's in-process statistics (exploration rewards, popular items, trend
    detectors), only now that every read is done: a read retried never counts twice;
 5. rank: a fresh list for every shopper whose state changed (``ranking``, pure);
 6. publish: the lists and trend signals, acknowledged by Kafka;
@@ -66,7 +66,7 @@ from ranking.recommend import (
 )
 from ranking.sessions import NativeSessionIndex, Neighbour, current_session
 from ranking.state import UserState
-from ranking.trending import DecayedCounter
+from ranking.trending import POPULARITY_HALF_LIFE_MS, CategoryPopularity, DecayedCounter
 from trends.exchange import Position, Router, observe
 from trends.tracker import TrendTracker
 
@@ -125,11 +125,12 @@ class Personaliser:
         self.clock = clock
         # Transient failures of the stores and the publisher, while they last (GET /health).
         self.faults = faults
-        self.trending = DecayedCounter(half_life_ms=6 * 3600 * 1000.0)
+        # What is popular now, shop-wide and in each category: this worker's events only.
+        self.trending = DecayedCounter(half_life_ms=POPULARITY_HALF_LIFE_MS)
+        self.popular = CategoryPopularity(half_life_ms=POPULARITY_HALF_LIFE_MS)
         # The latest sessions of this worker's shoppers, for "shoppers whose session looks
         # like yours"; in process, so a restarted worker starts it afresh.
         self.sessions = NativeSessionIndex()
-        # Forgotten shoppers: their events up to the deletion are dropped on arrival.
         self.forgotten = Forgotten(forget_keep_ms)
         self._uses_sessions = dict(self.ranking.blend.weights).get("sessions", 0.0) > 0
         # Exploration over candidate sources, learned from clicks on the lists.
@@ -275,6 +276,8 @@ class Personaliser:
             self._count("pulse_recommendation_clicks_total", "source", source)
         for item, weight, ts in folded.chosen:
             self.trending.add(item, weight, ts)
+            if (info := self.index.info(item)) is not None and info.category:
+                self.popular.add(info.category, item, weight, ts)
         gap = self.ranking.session_gap_ms
         for uid, state in folded.states.items():
             if state.recent:
@@ -337,6 +340,7 @@ class Personaliser:
                     explorer=explorer,
                     repeat_rates=rates,
                     sessions=self.like(uid, state),
+                    popular=self.popular.top,
                 )
                 message = list_message(
                     uid, recs, trigger, ingested_ms.get(trigger.event_id), generated
@@ -363,11 +367,8 @@ class Personaliser:
 
     def _step(self, step: str) -> AbstractContextManager[None]:
         """Times a step of the batch into ``pulse_batch_step_seconds{step}``."""
-        return (
-            nullcontext()
-            if self.metrics is None
-            else self.metrics.timed(STEP_SECONDS, "step", step)
-        )
+        metrics = self.metrics
+        return nullcontext() if metrics is None else metrics.timed(STEP_SECONDS, "step", step)
 
     def _count(
         self, name: str, label: str | None = None, value: str | None = None, n: int = 1
@@ -379,10 +380,9 @@ class Personaliser:
         if self.publisher is None:
             return
         await publish(self.publisher, self.topics, writes, self.faults)
-        if self.metrics is not None:
-            self.metrics.inc("pulse_recommendations_published_total", n=len(writes.messages))
-            for signal in writes.trends:
-                self.metrics.inc("pulse_trend_signals_total", "kind", signal["kind"])
+        self._count("pulse_recommendations_published_total", n=len(writes.messages))
+        for signal in writes.trends:
+            self._count("pulse_trend_signals_total", "kind", signal["kind"])
 
     def _count_impressions(self, recs: Sequence[Recommendation], writes: BatchWrites) -> None:
         for rec in recs:

@@ -38,6 +38,7 @@ async def fresh_list(
         available=available,
         repeat_rates=await p.repeat_rates([state]),
         sessions=p.like(user_id, state),
+        popular=p.popular.top,
     )
 
 

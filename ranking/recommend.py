@@ -150,6 +150,39 @@ def session_items(state: UserState, cfg: RecommendConfig) -> list[Proposal]:
     ][: cfg.per_source]
 
 
+def popular_in_categories(
+    state: UserState,
+    index: ItemIndex,
+    popular: Callable[[str, int], list[tuple[str, float]]],
+    cfg: RecommendConfig,
+) -> list[Proposal]:
+    """Items popular right now in the categories of the current session, the latest item's
+    category first (its items count 1, the next category's 1/2, ...), each category's counts
+    divided by their sum; not the session's own items (``recent`` speaks for those)."""
+    session = current_session(state, cfg.session_gap_ms)
+    mine = set(session)
+    categories: list[str] = []
+    for item in reversed(session):
+        info = index.info(item)
+        if info is not None and info.category and info.category not in categories:
+            categories.append(info.category)
+    scores: dict[str, float] = {}
+    because: dict[str, str] = {}
+    for rank, category in enumerate(categories[: cfg.recent_for_covisit]):
+        row = [
+            (item, count)
+            for item, count in popular(category, cfg.per_source + len(mine))
+            if item not in mine
+        ]
+        total = sum(count for _, count in row)
+        for item, count in row:
+            if total > 0:
+                scores[item] = scores.get(item, 0.0) + count / total / (1 + rank)
+                because.setdefault(item, category)
+    top = heapq.nsmallest(cfg.per_source, scores, key=lambda i: (-scores[i], i))
+    return [Proposal(i, scores[i], f"popular in {because[i]}") for i in top]
+
+
 def session_neighbours(found: list[Neighbour], index: ItemIndex) -> list[Proposal]:
     return [
         Proposal(
@@ -252,8 +285,11 @@ def candidate_sources(
     similar_proposals: list[Proposal] | None = None,
     repeat_rates: dict[str, float] | None = None,
     sessions: list[Neighbour] | None = None,
+    popular: Callable[[str, int], list[tuple[str, float]]] | None = None,
 ) -> dict[str, list[Proposal]]:
-    """Every source's candidates for the shopper, before the blend."""
+    """Every source's candidates for the shopper, before the blend. ``popular(category, n)``:
+    a category's ``n`` most popular items now, with their counts (none: no ``category``
+    source)."""
     return {
         "similar": similar(state, index, cfg, now_ms)
         if similar_proposals is None
@@ -263,6 +299,7 @@ def candidate_sources(
         "recent": session_items(state, cfg),
         "history": history(state, now_ms, cfg, repeat_rates),
         "trending": trending_proposals(trending[: cfg.trending_candidates]),
+        "category": [] if popular is None else popular_in_categories(state, index, popular, cfg),
     }
 
 
@@ -278,9 +315,19 @@ def recommend(
     explorer: tuple[ThompsonSampler, random.Random] | None = None,
     repeat_rates: dict[str, float] | None = None,
     sessions: list[Neighbour] | None = None,
+    popular: Callable[[str, int], list[tuple[str, float]]] | None = None,
 ) -> list[Recommendation]:
     sources = candidate_sources(
-        state, index, neighbours, trending, cfg, now_ms, similar_proposals, repeat_rates, sessions
+        state,
+        index,
+        neighbours,
+        trending,
+        cfg,
+        now_ms,
+        similar_proposals,
+        repeat_rates,
+        sessions,
+        popular,
     )
     latest = {item for item, _ in state.recent[-cfg.hide_latest :]} if cfg.hide_latest else set()
     # Kept off the list: the latest items (not bought ones: history speaks for those), and

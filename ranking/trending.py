@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import heapq
 
+# How fast "popular now" forgets: the trending source and the popular items of categories.
+POPULARITY_HALF_LIFE_MS = 6 * 3600 * 1000.0
+
 
 class DecayedCounter:
     def __init__(self, half_life_ms: float, max_keys: int = 100_000) -> None:
@@ -21,6 +24,7 @@ class DecayedCounter:
         self.max_keys = max_keys
         self._scores: dict[str, float] = {}
         self._landmark: int | None = None
+        self.latest_ms = 0  # the latest event time added
 
     def __len__(self) -> int:
         return len(self._scores)
@@ -28,6 +32,7 @@ class DecayedCounter:
     def add(self, key: str, weight: float, ts_ms: int) -> None:
         if self._landmark is None:
             self._landmark = ts_ms
+        self.latest_ms = max(self.latest_ms, ts_ms)
         exponent = (ts_ms - self._landmark) / self.half_life_ms
         if exponent > 60:
             self._rescale(ts_ms)
@@ -57,3 +62,36 @@ class DecayedCounter:
         factor = 2.0 ** (-(ts_ms - landmark) / self.half_life_ms)
         self._scores = {k: v * factor for k, v in self._scores.items() if v * factor > 1e-12}
         self._landmark = ts_ms
+
+
+class CategoryPopularity:
+    """What is popular right now within each category: one :class:`DecayedCounter` a category,
+    each holding its ``per_category`` most popular items (up to twice as many between prunes).
+
+    >>> p = CategoryPopularity(half_life_ms=1000)
+    >>> p.add("mugs", "m1", 1.0, 0); p.add("mugs", "m2", 1.0, 1000); p.add("tea", "t1", 1.0, 0)
+    >>> [(k, round(v, 3)) for k, v in p.top("mugs", 5)]
+    [('m2', 1.0), ('m1', 0.5)]
+    >>> p.top("unknown", 5)
+    []
+    """
+
+    def __init__(self, half_life_ms: float, per_category: int = 100) -> None:
+        self.half_life_ms = half_life_ms
+        self.per_category = per_category
+        self._counts: dict[str, DecayedCounter] = {}
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def add(self, category: str, item: str, weight: float, ts_ms: int) -> None:
+        counter = self._counts.get(category)
+        if counter is None:
+            counter = self._counts[category] = DecayedCounter(self.half_life_ms, self.per_category)
+        counter.add(item, weight, ts_ms)
+
+    def top(self, category: str, k: int) -> list[tuple[str, float]]:
+        """The category's ``k`` most popular items with their counts, decayed to the category's
+        latest event: a category's counts compare with each other, not with another's."""
+        counter = self._counts.get(category)
+        return counter.top(k, counter.latest_ms) if counter is not None else []

@@ -20,6 +20,7 @@ from ranking.profile import ProfileConfig, apply
 from ranking.recommend import RecommendConfig, history, recommend, similar_reason
 from ranking.sessions import SessionIndex, current_session
 from ranking.state import UserState
+from ranking.trending import CategoryPopularity
 
 T0 = 1_700_000_000_000
 DAY = 86_400_000
@@ -31,7 +32,8 @@ def index() -> ItemIndex:
     out = ItemIndex(4)
     for item in ITEMS:
         v = rng.standard_normal(4).astype(np.float32)
-        out.upsert(ItemInfo(item, item.upper(), None, True), v / np.linalg.norm(v))
+        category = f"c{int(item[1:]) % 3}"  # three categories of four items
+        out.upsert(ItemInfo(item, item.upper(), category, True), v / np.linalg.norm(v))
     return out
 
 
@@ -113,6 +115,7 @@ event = st.one_of(
     trending=st.lists(st.sampled_from(ITEMS), max_size=5, unique=True),
     others=st.lists(st.lists(st.sampled_from(ITEMS), min_size=1, max_size=5), max_size=8),
     gaps=st.lists(st.sampled_from([1000, 2 * 3600 * 1000]), min_size=12, max_size=12),
+    popular=st.lists(st.sampled_from(ITEMS), max_size=8, unique=True),
 )
 def test_every_reason_is_backed_by_its_evidence(
     events: list[tuple[str, str]],
@@ -120,6 +123,7 @@ def test_every_reason_is_backed_by_its_evidence(
     trending: list[str],
     others: list[list[str]],
     gaps: list[int],
+    popular: list[str],
 ) -> None:
     idx = index()
     rng = np.random.default_rng(0)
@@ -145,7 +149,10 @@ def test_every_reason_is_backed_by_its_evidence(
     session = current_session(state, cfg.session_gap_ms)
     found = sessions.neighbours("u", session, cfg.per_source)
     trend = [(i, 5.0 - n) for n, i in enumerate(trending)]
-    recs = recommend(state, idx, pairs, trend, cfg, now, sessions=found)
+    counts = CategoryPopularity(half_life_ms=3600e3)
+    for n, item in enumerate(popular):
+        counts.add(idx.info(item).category, item, 1.0 + n, T0)  # type: ignore[union-attr,arg-type]
+    recs = recommend(state, idx, pairs, trend, cfg, now, sessions=found, popular=counts.top)
     latest = session[-cfg.recent_for_covisit :]
     for rec in recs:
         if rec.source == "history":
@@ -155,6 +162,12 @@ def test_every_reason_is_backed_by_its_evidence(
         elif rec.source == "covisit":
             because = [i for i in latest if rec.item_id in {n for n, _ in pairs.get(i, [])}]
             assert rec.reason in {f"often chosen with {i.upper()}" for i in because}
+        elif rec.source == "category":
+            # popular in the category of one of the session's items, and not one of them
+            category = idx.info(rec.item_id).category  # type: ignore[union-attr]
+            assert rec.item_id in popular and rec.item_id not in session
+            assert category in {idx.info(i).category for i in session}  # type: ignore[union-attr]
+            assert rec.reason == f"popular in {category}"
         elif rec.source == "recent":
             assert rec.item_id in session and rec.item_id not in state.purchases
             assert rec.reason == "you looked at this earlier"

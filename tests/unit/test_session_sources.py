@@ -17,9 +17,16 @@ from personalisation.pipeline import Personaliser
 from ranking.blend import BlendConfig, Proposal, blend, weights_from_clicks
 from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig, apply
-from ranking.recommend import RecommendConfig, covisited, search_aware, session_items
+from ranking.recommend import (
+    RecommendConfig,
+    covisited,
+    popular_in_categories,
+    search_aware,
+    session_items,
+)
 from ranking.sessions import NativeSessionIndex, SessionConfig, SessionIndex, current_session
 from ranking.state import UserState
+from ranking.trending import CategoryPopularity
 from tests.unit import session_oracle as oracle
 
 T0 = 1_700_000_000_000
@@ -86,6 +93,45 @@ def test_items_bought_in_the_session_are_left_to_the_purchase_history() -> None:
     state = clicked(("a", 0), ("b", 1))
     state = apply(state, Purchase("p", "u", T0 + 2 * MINUTE, "a", 1, 1.0), ProfileConfig())
     assert [p.item_id for p in session_items(state, RecommendConfig())] == ["b"]
+
+
+def test_popular_items_of_the_session_categories_latest_category_first() -> None:
+    idx = ItemIndex(2)
+    for n, (item, category) in enumerate(
+        [("m1", "mugs"), ("m2", "mugs"), ("m3", "mugs"), ("t1", "tea"), ("t2", "tea"), ("x", None)]
+    ):
+        idx.upsert(ItemInfo(item, item.upper(), category, True), np.array([1.0, n], np.float32))
+    counts = CategoryPopularity(half_life_ms=3600e3)
+    for item, times in (("m1", 3), ("m2", 1), ("m3", 4), ("t1", 1), ("t2", 3)):
+        for _ in range(times):
+            counts.add(idx.info(item).category, item, 1.0, T0)  # type: ignore[union-attr,arg-type]
+    # the session: t1, then m1, then x (no category): mugs is the latest category, tea next
+    state = clicked(("t1", 0), ("m1", 1), ("x", 2))
+    got = popular_in_categories(state, idx, counts.top, RecommendConfig())
+    # mugs without m1 (in the session): m3 4/5, m2 1/5; tea without t1, halved: t2 3/3 * 1/2
+    assert [(p.item_id, p.reason) for p in got] == [
+        ("m3", "popular in mugs"),
+        ("t2", "popular in tea"),
+        ("m2", "popular in mugs"),
+    ]
+    assert [p.score for p in got] == pytest.approx([0.8, 0.5, 0.2])
+    # no session, or a session of items without a category: nothing
+    assert popular_in_categories(UserState.new(2), idx, counts.top, RecommendConfig()) == []
+    assert popular_in_categories(clicked(("x", 0)), idx, counts.top, RecommendConfig()) == []
+
+
+def test_category_popularity_decays_and_keeps_the_most_popular() -> None:
+    counts = CategoryPopularity(half_life_ms=MINUTE, per_category=2)
+    counts.add("mugs", "old", 4.4, T0)
+    counts.add("mugs", "new", 1.0, T0 + 2 * MINUTE)  # "old" has halved twice since: 1.1
+    counts.add("mugs", "newer", 1.5, T0 + 2 * MINUTE)
+    got = counts.top("mugs", 5)
+    assert [item for item, _ in got] == ["newer", "old", "new"]
+    assert [count for _, count in got] == pytest.approx([1.5, 1.1, 1.0])
+    for n in range(5):  # past twice ``per_category`` items the least popular are pruned
+        counts.add("mugs", f"more{n}", 2.0, T0 + 2 * MINUTE)
+    assert len(counts.top("mugs", 100)) <= 4
+    assert counts.top("tea", 5) == [] and len(counts) == 1
 
 
 def test_session_knn_scores_items_by_the_similarity_of_the_sessions_holding_them() -> None:
