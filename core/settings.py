@@ -25,7 +25,9 @@ CANDIDATE_SOURCES = (
 )
 # Chosen on the validation spans of the next-click benchmark (bench/session_bench.py) for click
 # streams; shops that only send purchases lean on history instead (bench/quality_bench.py).
-DEFAULT_BLEND_WEIGHTS = "similar=0.1,covisit=1,sessions=1,recent=1.5,history=0.8,trending=0.1"
+DEFAULT_BLEND_WEIGHTS = (
+    "similar=0.1,covisit=1,sessions=1,recent=1.5,history=0.8,trending=0.1,category=0.3"
+)
 DEFAULT_ADMIN_TOKEN = "change-me"
 MIN_ADMIN_TOKEN_CHARS = 16
 

@@ -288,8 +288,8 @@ def candidate_sources(
     popular: Callable[[str, int], list[tuple[str, float]]] | None = None,
 ) -> dict[str, list[Proposal]]:
     """Every source's candidates for the shopper, before the blend. ``popular(category, n)``:
-    a category's ``n`` most popular items now, with their counts (none: no ``category``
-    source)."""
+    a category's ``n`` most popular items now, with their counts (none, or the source weighs
+    nothing: no ``category`` candidates)."""
     return {
         "similar": similar(state, index, cfg, now_ms)
         if similar_proposals is None
@@ -299,7 +299,9 @@ def candidate_sources(
         "recent": session_items(state, cfg),
         "history": history(state, now_ms, cfg, repeat_rates),
         "trending": trending_proposals(trending[: cfg.trending_candidates]),
-        "category": [] if popular is None else popular_in_categories(state, index, popular, cfg),
+        "category": popular_in_categories(state, index, popular, cfg)
+        if popular is not None and dict(cfg.blend.weights).get("category", 0.0) > 0
+        else [],
     }
 
 

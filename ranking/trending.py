@@ -80,6 +80,9 @@ class CategoryPopularity:
         self.half_life_ms = half_life_ms
         self.per_category = per_category
         self._counts: dict[str, DecayedCounter] = {}
+        # A category's top items as last asked for, until its next event: the lists of a batch
+        # ask for the same few categories many times.
+        self._tops: dict[str, list[tuple[str, float]]] = {}
 
     def __len__(self) -> int:
         return len(self._counts)
@@ -89,9 +92,16 @@ class CategoryPopularity:
         if counter is None:
             counter = self._counts[category] = DecayedCounter(self.half_life_ms, self.per_category)
         counter.add(item, weight, ts_ms)
+        self._tops.pop(category, None)
 
     def top(self, category: str, k: int) -> list[tuple[str, float]]:
         """The category's ``k`` most popular items with their counts, decayed to the category's
         latest event: a category's counts compare with each other, not with another's."""
+        known = self._tops.get(category)
+        if known is not None and (len(known) >= k or len(known) == len(self._counts[category])):
+            return known[:k]
         counter = self._counts.get(category)
-        return counter.top(k, counter.latest_ms) if counter is not None else []
+        if counter is None:
+            return []
+        self._tops[category] = found = counter.top(k, counter.latest_ms)
+        return found

@@ -134,6 +134,36 @@ def test_category_popularity_decays_and_keeps_the_most_popular() -> None:
     assert counts.top("tea", 5) == [] and len(counts) == 1
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    steps=st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("add"), st.sampled_from("ab"), st.sampled_from("vwxyz"), st.floats(0.1, 5)
+            ),
+            st.tuples(st.just("top"), st.sampled_from("abc"), st.integers(0, 6), st.just(0.0)),
+        ),
+        max_size=40,
+    )
+)
+def test_the_top_items_of_a_category_are_those_of_a_fresh_count(
+    steps: list[tuple[str, str, object, float]],
+) -> None:
+    """Between a category's events its top items are remembered: always what counting afresh
+    from the same events gives."""
+    counts = CategoryPopularity(half_life_ms=MINUTE, per_category=3)
+    events: list[tuple[str, str, float, int]] = []
+    for n, (op, category, arg, weight) in enumerate(steps):
+        if op == "add":
+            events.append((category, str(arg), weight, T0 + n * 1000))
+            counts.add(category, str(arg), weight, T0 + n * 1000)
+        else:
+            again = CategoryPopularity(half_life_ms=MINUTE, per_category=3)
+            for event in events:
+                again.add(*event)
+            assert counts.top(category, int(arg)) == again.top(category, int(arg))  # type: ignore[call-overload]
+
+
 def test_session_knn_scores_items_by_the_similarity_of_the_sessions_holding_them() -> None:
     sessions = SessionIndex()
     sessions.observe("o1", ["a", "x"], T0)
