@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     recommendations_k: int = Field(10, ge=1, le=100)
     exclude_purchased: bool = False
     diversity: float = Field(0.0, ge=0.0, le=1.0, description="MMR strength; 0 = off.")
+    search_personalisation: float = Field(
+        0.5,
+        ge=0.0,
+        le=4.0,
+        description="How strongly GET /search orders results for the shopper; 0 = not at all.",
+    )
     explore_share: float = Field(
         0.1, ge=0.0, le=1.0, description="Share of list slots given to exploration; 0 = off."
     )

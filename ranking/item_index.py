@@ -1,7 +1,8 @@
 """The in-process index of item vectors and attributes that every worker keeps complete.
 
 Exact nearest neighbours by one matrix-vector product over unit vectors (cosine), with items
-that are out of stock or removed masked out, so they never leave the engine. The selection of
+that are out of stock or removed masked out, so they never leave the engine; the items' texts
+for search by words (``words``, ``ranking.lexical``). The selection of
 each query's best items is compiled (``pulse_kernels.top_k``); :func:`top_k_reference` is its
 definition in Python, which property tests hold it to.
 """
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from pulse_kernels import top_k
+
+from ranking.lexical import LexicalIndex
 
 Vector = npt.NDArray[np.float32]
 
@@ -48,6 +51,7 @@ class ItemIndex:
         self._ids: list[str] = []
         self._rows: dict[str, int] = {}
         self._info: dict[str, ItemInfo] = {}
+        self.words = LexicalIndex()
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -55,7 +59,9 @@ class ItemIndex:
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._rows
 
-    def upsert(self, info: ItemInfo, vector: Vector) -> None:
+    def upsert(self, info: ItemInfo, vector: Vector, text: str | None = None) -> None:
+        """Add or replace an item; ``text`` is what search by words sees of it (by default its
+        title and category)."""
         row = self._rows.get(info.item_id)
         if row is None:
             row = len(self._ids)
@@ -66,6 +72,7 @@ class ItemIndex:
         self._vectors[row] = vector
         self._available[row] = info.in_stock
         self._info[info.item_id] = info
+        self.words.upsert(info.item_id, text if text is not None else _words_of(info))
 
     def remove(self, item_id: str) -> None:
         """A tombstone: the item is never recommended again (its row stays, masked)."""
@@ -74,6 +81,7 @@ class ItemIndex:
             self._available[row] = False
             info = self._info[item_id]
             self._info[item_id] = ItemInfo(info.item_id, info.title, info.category, False)
+            self.words.remove(item_id)
 
     def info(self, item_id: str) -> ItemInfo | None:
         return self._info.get(item_id)
@@ -114,3 +122,7 @@ class ItemIndex:
         available = np.zeros(size, dtype=bool)
         available[: len(self._available)] = self._available
         self._vectors, self._available = vectors, available
+
+
+def _words_of(info: ItemInfo) -> str:
+    return f"{info.title} {info.category}" if info.category else info.title

@@ -7,6 +7,8 @@ worker. What the API needs of a worker is :class:`WorkerOps`.
 from __future__ import annotations
 
 import hmac
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,6 +26,7 @@ from streams.schemas import (
     BatchRequest,
     M,
     RecommendationsQuery,
+    SearchQuery,
     SimilarQuery,
     TrendsQuery,
     parse_body,
@@ -74,6 +77,10 @@ class WorkerOps(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     async def similar_items(self, item_id: str, k: int) -> list[dict[str, Any]]: ...
+
+    async def search(
+        self, query: str, k: int, user_id: str | None, rules: ListFilter, strength: float
+    ) -> dict[str, Any]: ...
 
     async def forget(self, user_id: str) -> dict[str, Any]: ...
 
@@ -224,6 +231,49 @@ class Api:
         except ServiceError as exc:
             return error(503, "unavailable", str(exc))
         return Reply(200, {"item_id": item_id, "items": items})
+
+    async def get_search(self, query: Mapping[str, str]) -> Reply:
+        """``GET /search?q=&user_id=&k=&category=&in_stock_only=&personalise=&record=``."""
+        params = query_of(SearchQuery, query)
+        if isinstance(params, Reply):
+            return params
+        if params.user_id is not None and (refused := user_id_error(params.user_id)):
+            return refused
+        if params.record and params.user_id is None:
+            return error(400, "invalid_query", "record=true needs the shopper's user_id")
+        if not self.worker.personalising:
+            return NOT_PERSONALISING
+        rules = ListFilter(params.category, frozenset(), params.in_stock_only)
+        strength = params.personalise
+        if strength is None:
+            strength = self.settings.search_personalisation
+        reply = await self._answer(
+            lambda: self.worker.search(params.q, params.k, params.user_id, rules, strength)
+        )
+        if params.record and reply.status == 200 and reply.body is not None:
+            reply.body["recorded"] = await self._record_search(params)
+        return reply
+
+    async def _record_search(self, params: SearchQuery) -> dict[str, Any]:
+        """The search as the shopper's event on the searches topic, like ``POST /events``
+        would send it (its event id drops a second copy)."""
+        event: dict[str, Any] = {
+            "event_id": params.event_id or f"search-{uuid.uuid4().hex}",
+            "user_id": params.user_id,
+            "ts": int(time.time() * 1000),
+            "query": params.q,
+            "session_id": params.session_id,
+        }
+        try:
+            key, value, _ = self.worker.prepare_event(EventKind.SEARCH, event)
+        except InvalidEventError as exc:
+            return {"event_id": event["event_id"], "accepted": False, "error": exc.message}
+        (result,) = await self.worker.send_events([(EventKind.SEARCH, key, value)])
+        out = {"event_id": event["event_id"], "accepted": result is None}
+        if result is not None:
+            self.metrics.inc("pulse_http_requests_refused_total", "status", "503")
+            out["error"] = f"the search did not reach Kafka: {result!r}"
+        return out
 
     @staticmethod
     async def _results(lists: Awaitable[list[dict[str, Any]]]) -> dict[str, Any]:

@@ -151,7 +151,7 @@ class CatalogFollower(TopicFollower):
                 continue
             try:
                 info = ItemInfo(item_id, item.title, item.category, item.in_stock)
-                self.index.upsert(info, vectors[item_id])
+                self.index.upsert(info, vectors[item_id], texts[item_id])
             except Exception as exc:
                 failed[item_id] = exc
             else:

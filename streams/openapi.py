@@ -89,6 +89,17 @@ ROUTES = (
     ),
     Route(
         "get",
+        "/search",
+        "Products for a query, ordered for the shopper, with reasons",
+        {200: replies.SearchReply, 400: E, 503: E},
+        query=schemas.SearchQuery,
+        description="Matches by words (BM25) and by meaning (the query's vector) fused by "
+        "reciprocal rank, then ordered by what Pulse knows of user_id. record=true also sends "
+        "the search as the shopper's event (the answer's 'recorded' says whether Kafka took it).",
+        tags=("search",),
+    ),
+    Route(
+        "get",
         "/trends",
         "Trend signals of one kind, with the learned picture",
         {200: replies.TrendsReply, 400: E, 401: E, 403: E, 503: E},

@@ -52,6 +52,27 @@ class SimilarReply(Reply):
     items: list[ListedItem]
 
 
+class SearchResult(Reply):
+    item_id: str
+    title: str | None
+    score: float
+    reason: str
+    matched_by: list[Literal["words", "meaning"]]
+
+
+class SearchReply(Reply):
+    query: str
+    user_id: str | None
+    personalised: bool = Field(description="Whether the order is the shopper's own.")
+    items: list[SearchResult]
+    timings_ms: dict[str, float] = Field(
+        description="Where the time went: encode, retrieve, shopper (reads), rank."
+    )
+    recorded: dict[str, Any] | None = Field(
+        None, description="With record=true: the event id and whether Kafka took it."
+    )
+
+
 class Signal(Reply):
     kind: str
     subject: str = Field(description="The item, query, category or (intent shifts) shopper.")

@@ -55,6 +55,45 @@ class SimilarQuery(Query):
     k: int = Field(10, ge=1, le=100, description="How many items.")
 
 
+class SearchQuery(Query):
+    q: str = Field(
+        min_length=1, max_length=512, description="What the shopper typed (1 to 512 characters)."
+    )
+    user_id: str | None = Field(
+        None, min_length=1, max_length=MAX_USER_ID, description="Order the results for them."
+    )
+    k: int = Field(10, ge=1, le=100, description="How many items.")
+    category: str | None = Field(
+        None, min_length=1, max_length=300, description="Only items of this category or below."
+    )
+    in_stock_only: bool = Field(
+        True,
+        description="Leave out items out of stock now (found by meaning they never come; removed "
+        "items never come).",
+    )
+    personalise: float | None = Field(
+        None,
+        ge=0,
+        le=4,
+        description="Strength of the shopper's influence (default PULSE_SEARCH_PERSONALISATION; "
+        "0: the same order for everyone).",
+    )
+    record: bool = Field(
+        False, description="Also send the search as the shopper's event (needs user_id)."
+    )
+    event_id: str | None = Field(
+        None, min_length=1, max_length=64, description="The recorded event's id (default: new)."
+    )
+    session_id: str | None = Field(None, min_length=1, max_length=128)
+
+    @field_validator("q")
+    @classmethod
+    def _words(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the query is blank")
+        return value
+
+
 MAX_BATCH_USERS = 100
 
 

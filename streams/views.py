@@ -106,6 +106,11 @@ def register(app: faust.App, api: Api) -> None:
         async def get(self, request: Request, item_id: str) -> Response:
             return _respond(self, await api.get_similar(item_id, request.query))
 
+    @app.page("/search")
+    class Search(View):
+        async def get(self, request: Request) -> Response:
+            return _respond(self, await api.get_search(request.query))
+
     @app.page("/trends")
     class Trends(View):
         async def get(self, request: Request) -> Response:

@@ -39,8 +39,10 @@ from personalisation import serving
 from personalisation.configs import ranking_configs, trend_tracker
 from personalisation.forget import erase, stored_about
 from personalisation.pipeline import Personaliser
+from personalisation.search import search_items
 from personalisation.serving import ListFilter
 from ranking.item_index import ItemIndex
+from ranking.search import SearchConfig
 from streams.admin import topic_partitions
 from streams.batch import BatchProcessor
 from streams.catalog import CatalogFollower, dead_letter_owned
@@ -282,6 +284,13 @@ class Worker:
     async def similar_items(self, item_id: str, k: int) -> list[dict[str, Any]]:
         """Items like ``item_id`` (KeyError when the catalogue does not hold it)."""
         return await self._read(lambda p: serving.similar_items(p, item_id, k))
+
+    async def search(
+        self, query: str, k: int, user_id: str | None, rules: ListFilter, strength: float
+    ) -> dict[str, Any]:
+        """Items for ``query``, ordered for ``user_id`` (``personalisation.search``)."""
+        cfg = SearchConfig(strength=strength)
+        return await self._read(lambda p: search_items(p, query, k, cfg, user_id, rules))
 
     async def forget(self, user_id: str) -> dict[str, Any]:
         """Forget the shopper everywhere: the request goes to the forget topic (every worker

@@ -1,0 +1,73 @@
+"""Search as a worker answers it: the query encoded by the worker's encoder (its cache and
+micro-batcher, shared with the stream), matched by words and by meaning over the worker's item
+index, and ordered for the shopper (``ranking.search``). ``GET /search`` and the benchmark
+call :func:`search_items`; it reads only.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from personalisation.pipeline import Personaliser
+from personalisation.serving import ListFilter
+from ranking.item_index import ItemInfo
+from ranking.recommend import covisit_sources
+from ranking.search import SearchConfig, SearchHit, search
+
+
+async def search_items(
+    personaliser: Personaliser,
+    query: str,
+    k: int,
+    cfg: SearchConfig,
+    user_id: str | None = None,
+    rules: ListFilter | None = None,
+    now_ms: int | None = None,
+) -> dict[str, Any]:
+    """The ``k`` best items for ``query``, ordered for ``user_id`` when given, with reasons and
+    where the time went (``timings_ms``: encoding, retrieval, the shopper's reads, ranking)."""
+    p = personaliser
+    index = p.index
+    started = time.perf_counter()
+    vector = await p.encoder.encode_query(query)
+    encoded = time.perf_counter()
+    lexical = index.words.search(query, cfg.candidates)
+    semantic = index.search(vector, cfg.candidates)
+    retrieved = time.perf_counter()
+    shopper = None
+    if user_id is not None and cfg.strength > 0:
+        state = (await p.stores.users.load([user_id]))[user_id]
+        neighbours = await p.stores.covisit.neighbours(covisit_sources(state, p.ranking))
+        at = now_ms if now_ms is not None else int(p.clock() * 1000)
+        shopper = (state, neighbours, p.ranking, at)
+    read = time.perf_counter()
+    allowed = (rules or ListFilter()).allows(index)
+    hits = search(query, lexical, semantic, index, k, cfg, allowed, shopper)
+    ranked = time.perf_counter()
+    return {
+        "query": query,
+        "user_id": user_id,
+        "personalised": shopper is not None,
+        "items": [hit_message(hit, index.info(hit.item_id)) for hit in hits],
+        "timings_ms": {
+            "encode": round(1000 * (encoded - started), 3),
+            "retrieve": round(1000 * (retrieved - encoded), 3),
+            "shopper": round(1000 * (read - retrieved), 3),
+            "rank": round(1000 * (ranked - read), 3),
+        },
+    }
+
+
+def hit_message(hit: SearchHit, info: ItemInfo | None) -> dict[str, Any]:
+    return {
+        "item_id": hit.item_id,
+        "title": info.title if info is not None else None,
+        "score": hit.score,
+        "reason": hit.reason,
+        "matched_by": [
+            name
+            for name, rank in (("words", hit.lexical_rank), ("meaning", hit.semantic_rank))
+            if rank is not None
+        ],
+    }

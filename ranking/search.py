@@ -1,0 +1,176 @@
+"""Product search: the query's matches by words (BM25) and by meaning (the query's vector over
+the item index), fused by reciprocal rank, then ordered for the shopper by what Pulse knows of
+them. Pure: the caller reads the shopper's state and co-visits and encodes the query.
+
+Fusion: an item scores ``sum 1 / (rrf_k + rank)`` over the retrievers that found it (rank 1
+first; Cormack et al. 2009), so neither retriever's score scale matters. Personalisation
+multiplies that by ``1 + strength * personal``, where ``personal`` (0 to 1) is the weighted
+sum of the shopper's evidence for the item, each part between 0 and 1:
+
+- ``bought``: the shopper bought it before;
+- ``seen``: it is in their current session;
+- ``covisit``: its share of the co-visits of the session's latest items;
+- ``interest``: how close it is to their interest (short and long term), relative to the
+  other results (the closest result 1, the farthest 0);
+- ``category``: its category's share of their category affinities.
+
+A shopper Pulse does not know (or strength 0) gets the fused order as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranking.item_index import ItemIndex, ItemInfo
+from ranking.recommend import RecommendConfig, interest_query
+from ranking.sessions import current_session
+from ranking.state import UserState
+
+
+@dataclass(frozen=True, slots=True)
+class SearchConfig:
+    # Candidates from each retriever before fusion and filters.
+    candidates: int = 100
+    rrf_k: float = 60.0
+    # 0: the fused order as it is; 1: a result with every piece of evidence scores twice as much.
+    strength: float = 0.5
+    # How much each piece of the shopper's evidence counts towards ``personal``.
+    evidence: tuple[tuple[str, float], ...] = (
+        ("bought", 0.3),
+        ("seen", 0.2),
+        ("covisit", 0.2),
+        ("interest", 0.2),
+        ("category", 0.1),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    item_id: str
+    score: float
+    reason: str
+    # 1-based ranks in each retriever's list (None: not found by it), and the personal part
+    lexical_rank: int | None
+    semantic_rank: int | None
+    personal: float
+
+
+def fuse(
+    lexical: list[tuple[str, float]], semantic: list[tuple[str, float]], rrf_k: float
+) -> dict[str, tuple[float, int | None, int | None]]:
+    """Each item found: ``(fused score, lexical rank, semantic rank)``.
+
+    >>> fuse([("a", 9.0), ("b", 3.0)], [("b", 0.9), ("c", 0.8)], rrf_k=1)
+    {'a': (0.5, 1, None), 'b': (0.8333333333333333, 2, 1), 'c': (0.3333333333333333, None, 2)}
+    """
+    out: dict[str, tuple[float, int | None, int | None]] = {}
+    for rank, (item, _) in enumerate(lexical, 1):
+        out[item] = (1.0 / (rrf_k + rank), rank, None)
+    for rank, (item, _) in enumerate(semantic, 1):
+        score, lexical_rank, _ = out.get(item, (0.0, None, None))
+        out[item] = (score + 1.0 / (rrf_k + rank), lexical_rank, rank)
+    return out
+
+
+def evidence(
+    items: list[str],
+    state: UserState,
+    index: ItemIndex,
+    neighbours: dict[str, list[tuple[str, float]]],
+    ranking: RecommendConfig,
+    now_ms: int,
+) -> dict[str, dict[str, float]]:
+    """The shopper's evidence for each of ``items``: the parts named in the module's text,
+    each 0 to 1 (parts that are 0 left out)."""
+    session = current_session(state, ranking.session_gap_ms)
+    out: dict[str, dict[str, float]] = {item: {} for item in items}
+    for item in items:
+        if item in state.purchases:
+            out[item]["bought"] = 1.0
+    for item in set(session) & out.keys():
+        out[item]["seen"] = 1.0
+    covisits: dict[str, float] = {}
+    for rank, source in enumerate(reversed(session[-ranking.recent_for_covisit :])):
+        row = neighbours.get(source, [])
+        total = sum(count for _, count in row)
+        for item, count in row:
+            if item in out and total > 0:
+                covisits[item] = covisits.get(item, 0.0) + count / total / (1 + rank)
+    for item, share in covisits.items():
+        out[item]["covisit"] = min(1.0, share)
+    query = interest_query(state, ranking, now_ms)
+    known = [(item, v) for item in items if (v := index.vector(item)) is not None]
+    if query is not None and len(known) > 1:
+        cosines = np.stack([v for _, v in known]) @ query
+        low, high = float(cosines.min()), float(cosines.max())
+        if high > low:
+            for (item, _), cosine in zip(known, cosines, strict=True):
+                out[item]["interest"] = (float(cosine) - low) / (high - low)
+    total = sum(state.categories.values())
+    if total > 0:
+        for item in items:
+            info = index.info(item)
+            if info is not None and info.category in state.categories:
+                out[item]["category"] = state.categories[info.category] / total
+    return {item: {k: v for k, v in parts.items() if v > 0} for item, parts in out.items()}
+
+
+def search(
+    query: str,
+    lexical: list[tuple[str, float]],
+    semantic: list[tuple[str, float]],
+    index: ItemIndex,
+    k: int,
+    cfg: SearchConfig,
+    allowed: Callable[[str], bool],
+    shopper: tuple[UserState, dict[str, list[tuple[str, float]]], RecommendConfig, int]
+    | None = None,
+) -> list[SearchHit]:
+    """The ``k`` best results among the retrievers' matches that ``allowed`` lets through,
+    ordered for ``shopper`` (their state, the co-visits of their session's items, the ranking
+    configuration and the time) when one is given."""
+    fused = {
+        item: found for item, found in fuse(lexical, semantic, cfg.rrf_k).items() if allowed(item)
+    }
+    personal: dict[str, dict[str, float]] = {}
+    if shopper is not None and cfg.strength > 0:
+        state, neighbours, ranking, now_ms = shopper
+        personal = evidence(list(fused), state, index, neighbours, ranking, now_ms)
+    weights = dict(cfg.evidence)
+    hits = []
+    for item, (score, lexical_rank, semantic_rank) in fused.items():
+        parts = personal.get(item, {})
+        mine = sum(weights.get(part, 0.0) * value for part, value in parts.items())
+        hits.append(
+            SearchHit(
+                item,
+                round(score * (1.0 + cfg.strength * mine), 9),
+                reason(query, parts, lexical_rank, index.info(item)),
+                lexical_rank,
+                semantic_rank,
+                round(mine, 6),
+            )
+        )
+    hits.sort(key=lambda h: (-h.score, h.item_id))
+    return hits[:k]
+
+
+def reason(
+    query: str, parts: dict[str, float], lexical_rank: int | None, info: ItemInfo | None
+) -> str:
+    """The strongest evidence for a result: the shopper's own, else how it matches the query."""
+    if parts.get("bought"):
+        return "you bought this before"
+    if parts.get("seen"):
+        return "you looked at this earlier"
+    if parts.get("covisit", 0.0) >= 0.1:
+        return "often chosen with what you are looking at"
+    if parts.get("interest", 0.0) >= 0.8:
+        return "close to your interests"
+    if parts.get("category", 0.0) >= 0.3 and info is not None:
+        return f"from {info.category}, which you often choose"
+    shown = query.strip()[:60]
+    return f"matches '{shown}'" if lexical_rank is not None else f"related to '{shown}'"

@@ -1,0 +1,243 @@
+"""Search: fusion and personalisation on hand-made examples, the in-process entry point over
+in-memory stores, and GET /search on any query and parameters (200 or 400, never a 5xx)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.events import Click, Event, EventKind, Purchase
+from core.metrics import Metrics
+from core.settings import Settings
+from feature_store.memory import memory_stores
+from personalisation.pipeline import Personaliser
+from personalisation.search import search_items
+from personalisation.serving import ListFilter
+from ranking.item_index import ItemIndex, ItemInfo
+from ranking.profile import ProfileConfig, apply
+from ranking.recommend import RecommendConfig
+from ranking.search import SearchConfig, evidence, fuse, search
+from ranking.state import UserState
+from streams.api import Api
+from streams.producer import EventProducer
+
+T0 = 1_700_000_000_000
+DIM = 16
+CATALOGUE = [
+    ("k1", "Gift box of kitchen tea towels", "Kitchen", True),
+    ("k2", "Kitchen gift set: wooden spoons", "Kitchen", True),
+    ("c1", "Scented candle gift", "Candles", True),
+    ("c2", "Candle holder gift, glass", "Candles", True),
+    ("g1", "Gift card", "Gifts", True),
+    ("x1", "Gift wrap, out of stock", "Gifts", False),
+]
+
+
+def vector_of(text: str) -> np.ndarray:
+    """A bag of hashed words: texts sharing words are close."""
+    v = np.zeros(DIM, np.float32)
+    for word in text.lower().replace(",", " ").replace(":", " ").split():
+        v[int(hashlib.sha1(word.encode()).hexdigest(), 16) % DIM] += 1.0
+    return v / (np.linalg.norm(v) or 1.0)
+
+
+class HashEncoder:
+    async def encode_query(self, query: str) -> np.ndarray:
+        return vector_of(query)
+
+    async def encode_text(self, text: str) -> np.ndarray:
+        return vector_of(text)
+
+
+def catalogue() -> ItemIndex:
+    index = ItemIndex(DIM)
+    for item, title, category, in_stock in CATALOGUE:
+        index.upsert(ItemInfo(item, title, category, in_stock), vector_of(f"{title} {category}"))
+    return index
+
+
+def shopper(*items: str, bought: str | None = None) -> UserState:
+    index = catalogue()
+    state = UserState.new(DIM)
+    for n, item in enumerate(items):
+        click = Click(f"e{n}", "u", T0 + n * 1000, item)
+        info = index.info(item)
+        category = info.category if info else None
+        state = apply(state, click, ProfileConfig(), index.vector(item), category=category)
+    if bought is not None:
+        purchase = Purchase("p", "u", T0 + 10_000, bought, 1, 1.0)
+        state = apply(state, purchase, ProfileConfig(), index.vector(bought), category="Candles")
+    return state
+
+
+def test_an_item_both_retrievers_found_leads_and_ranks_are_kept() -> None:
+    fused = fuse([("a", 5.0), ("b", 4.0)], [("b", 0.9), ("c", 0.8)], rrf_k=60)
+    assert max(fused, key=lambda i: fused[i][0]) == "b"
+    assert fused["a"] == (pytest.approx(1 / 61), 1, None)
+    assert fused["b"] == (pytest.approx(1 / 62 + 1 / 61), 2, 1)
+    assert fused["c"] == (pytest.approx(1 / 62), None, 2)
+
+
+def test_the_evidence_of_a_shopper_computed_by_hand() -> None:
+    index = catalogue()
+    state = shopper("k1", "k2", bought="c1")
+    neighbours = {"k2": [("c2", 3.0), ("g1", 1.0)], "k1": [("g1", 2.0)]}
+    got = evidence(["k1", "c1", "c2", "g1"], state, index, neighbours, RecommendConfig(), T0)
+    assert got["c1"]["bought"] == 1.0
+    assert got["k1"]["seen"] == 1.0 and "seen" not in got["c2"]
+    # the session is k1, k2, c1 (bought last): c1 weighs 1 (no co-visits), k2 1/2 (c2 3/4,
+    # g1 1/4), k1 1/3 (g1 all)
+    assert got["c2"]["covisit"] == pytest.approx(0.75 / 2)
+    assert got["g1"]["covisit"] == pytest.approx(0.25 / 2 + 1 / 3)
+    # the closest of the four to the shopper's interest scores 1, the farthest 0
+    interests = [got[i].get("interest", 0.0) for i in ("k1", "c1", "c2", "g1")]
+    assert max(interests) == pytest.approx(1.0) and min(interests) == 0.0
+    shares = state.categories
+    assert got["k1"]["category"] == pytest.approx(shares["Kitchen"] / sum(shares.values()))
+
+
+def test_two_shoppers_get_the_same_matches_in_their_own_order_with_reasons() -> None:
+    index = catalogue()
+    words = index.words.search("gift", 10)
+    meaning = index.search(vector_of("gift"), 10)
+    allowed = ListFilter().allows(index)
+    cfg = SearchConfig(strength=1.0)
+    plain = search("gift", words, meaning, index, 5, cfg, allowed)
+    kitchen = (shopper("k1", "k2"), {}, RecommendConfig(), T0 + 20_000)
+    candles = (shopper("c1", "c2"), {}, RecommendConfig(), T0 + 20_000)
+    for_kitchen = search("gift", words, meaning, index, 5, cfg, allowed, kitchen)
+    for_candles = search("gift", words, meaning, index, 5, cfg, allowed, candles)
+    assert {h.item_id for h in for_kitchen} == {h.item_id for h in plain}
+    assert for_kitchen[0].item_id in {"k1", "k2"} and for_candles[0].item_id in {"c1", "c2"}
+    assert for_kitchen[0].reason == "you looked at this earlier"
+    assert [h.item_id for h in search("gift", words, meaning, index, 5, cfg, allowed, None)] == [
+        h.item_id for h in plain
+    ]
+    # without the shopper's evidence every result says how it matches the query
+    assert all(h.reason in {"matches 'gift'", "related to 'gift'"} for h in plain)
+    no_strength = SearchConfig(strength=0.0)
+    assert [
+        h.item_id for h in search("gift", words, meaning, index, 5, no_strength, allowed, kitchen)
+    ] == [h.item_id for h in plain]
+
+
+def test_out_of_stock_and_removed_items_never_come_back() -> None:
+    index = catalogue()
+    assert "x1" in {item for item, _ in index.words.search("gift wrap", 10)}
+    index.remove("g1")
+    words = index.words.search("gift", 10)
+    meaning = index.search(vector_of("gift wrap"), 10)
+    got = search("gift wrap", words, meaning, index, 10, SearchConfig(), ListFilter().allows(index))
+    assert {h.item_id for h in got}.isdisjoint({"x1", "g1"})
+    assert "g1" not in {item for item, _ in words}
+
+
+def personaliser() -> Personaliser:
+    return Personaliser(catalogue(), memory_stores(DIM), HashEncoder())
+
+
+async def test_search_items_orders_for_a_known_shopper_only() -> None:
+    p = personaliser()
+    await p.run(
+        [Click(f"e{n}", "kitchen-fan", T0 + n, item) for n, item in enumerate(["k2", "k1"])]
+    )
+    cfg = SearchConfig(strength=1.0)
+    mine = await search_items(p, "gift", 3, cfg, user_id="kitchen-fan", now_ms=T0 + 1000)
+    anyone = await search_items(p, "gift", 3, cfg)
+    stranger = await search_items(p, "gift", 3, cfg, user_id="nobody", now_ms=T0)
+    assert mine["personalised"] and not anyone["personalised"]
+    assert mine["items"][0]["item_id"] in {"k1", "k2"}
+    assert [i["item_id"] for i in stranger["items"]] == [i["item_id"] for i in anyone["items"]]
+    assert set(mine["timings_ms"]) == {"encode", "retrieve", "shopper", "rank"}
+    assert all(i["matched_by"] and i["title"] for i in mine["items"])
+
+
+class SearchWorker:
+    """The operations GET /search uses, over a real in-memory personaliser."""
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self.metrics = Metrics()
+        self.personalising = True
+        self.trending = False
+        self.personaliser = personaliser()
+        self.sent: list[tuple[EventKind, bytes, bytes]] = []
+        self._producer = EventProducer(self.settings)
+
+    def prepare_event(
+        self, kind: EventKind, event: Mapping[str, Any]
+    ) -> tuple[bytes, bytes, Event]:
+        return self._producer.prepare(kind, event)
+
+    async def send_events(
+        self, messages: list[tuple[EventKind, bytes, bytes]]
+    ) -> list[BaseException | None]:
+        self.sent += messages
+        return [None] * len(messages)
+
+    async def search(
+        self, query: str, k: int, user_id: str | None, rules: ListFilter, strength: float
+    ) -> dict[str, Any]:
+        cfg = SearchConfig(strength=strength)
+        return await search_items(self.personaliser, query, k, cfg, user_id, rules)
+
+
+WORKER = SearchWorker()
+API = Api(WORKER)  # type: ignore[arg-type]
+PARAMS = [
+    "q",
+    "user_id",
+    "k",
+    "category",
+    "in_stock_only",
+    "personalise",
+    "record",
+    "event_id",
+    "session_id",
+    "unknown",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    query=st.dictionaries(
+        st.sampled_from(PARAMS),
+        st.one_of(
+            st.text(max_size=40),
+            st.text(min_size=500, max_size=10_000),
+            st.sampled_from(
+                ["gift", "", " ", "\x00\x1f", "茶 подарок", "-1", "1e9", "true", "AND"]
+            ),
+            st.integers(-5, 200).map(str),
+        ),
+    )
+)
+async def test_any_query_and_parameters_give_200_or_400_with_a_reason(
+    query: dict[str, str],
+) -> None:
+    reply = await API.get_search(query)
+    assert reply.status in (200, 400), reply
+    assert reply.body is not None
+    if reply.status == 400:
+        assert reply.body["error"]["message"]
+    else:
+        assert len(reply.body["items"]) <= int(query.get("k", "10"))
+        assert all(item["reason"] for item in reply.body["items"])
+
+
+async def test_a_recorded_search_is_sent_as_the_shoppers_event() -> None:
+    worker = SearchWorker()
+    api = Api(worker)  # type: ignore[arg-type]
+    reply = await api.get_search({"q": "gift", "user_id": "u1", "record": "true", "event_id": "s1"})
+    assert reply.status == 200 and reply.body is not None
+    assert reply.body["recorded"] == {"event_id": "s1", "accepted": True}
+    ((kind, key, value),) = worker.sent
+    assert kind == EventKind.SEARCH and key == b"u1" and b'"query":"gift"' in value
+    refused = await api.get_search({"q": "gift", "record": "true"})
+    assert refused.status == 400 and "user_id" in refused.body["error"]["message"]  # type: ignore[index]
