@@ -11,9 +11,10 @@ shopper types), and every item of the invoice counts as relevant. Scored: nDCG@1
 Recall@20 of
 - words: BM25 over item names (``ranking.lexical``);
 - meaning: the query's vector over the item index (the workers' encoder, int8 on the CPU);
-- hybrid: the two fused by reciprocal rank (``ranking.search.fuse``);
-- hybrid, personalised: the same ordered for the customer at several strengths, the default
-  among them (``personalisation.search.search_items``, the code ``GET /search`` runs).
+- hybrid: the two fused by reciprocal rank (``ranking.search.fuse``, two values of its k), and
+  by a blend of their range-scaled scores (``blend_scores``, three shares for the words);
+- personalised: each fusion ordered for the customer at several strengths
+  (``personalisation.search.search_items``, the code ``GET /search`` runs).
 Tune on ``--span validation`` (September 2011; the stream stops at October), report
 ``--span test`` (from October 2011). Writes bench/results/search.json and search.png.
 """
@@ -42,11 +43,12 @@ from encoders.encoder import OnnxEncoder
 from encoders.pooling import Floats
 from personalisation.configs import ranking_configs
 from personalisation.search import search_items
-from ranking.search import SearchConfig, fuse
+from ranking.search import SearchConfig, blend_scores, fuse
 
 SPANS = {"validation": ("2011-09-01", "2011-10-01"), "test": ("2011-10-01", None)}
 WORD = re.compile(r"[A-Za-z]{3,}")
-STRENGTHS = (0.25, 0.5, 1.0, 2.0)
+RRF_KS = (10.0, 60.0)
+SHARES = (0.3, 0.5, 0.7)
 
 
 class QueryEncoder:
@@ -92,7 +94,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     engine.personaliser.encoder = QueryEncoder(Path(args.models))
     print(f"{len(titles):,} items indexed in {time.perf_counter() - started:.1f} s", flush=True)
     default = SearchConfig()
-    models = ["words", "meaning", "hybrid"] + [f"hybrid, personalised {s:g}" for s in STRENGTHS]
+    fusions = [f"hybrid, RRF k={k:g}" for k in RRF_KS] + [f"hybrid, blend {w:g}" for w in SHARES]
+    personalised = {
+        f"{'RRF' if share is None else f'blend {share:g}'}, personalised {strength:g}": replace(
+            default, words_share=share, strength=strength
+        )
+        for share in (None, 0.7)
+        for strength in args.strengths
+    }
+    models = ["words", "meaning", *fusions, *personalised]
     got: dict[str, list[tuple[float, float]]] = {m: [] for m in models}
     rng = random.Random(args.seed)
     seen: set[str] = set()
@@ -109,25 +119,29 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 vector = await engine.personaliser.encoder.encode_query(query)
                 words = index.words.search(query, default.candidates)
                 meaning = index.search(vector, default.candidates)
-                hybrid = sorted(
-                    fuse(words, meaning, default.rrf_k).items(), key=lambda kv: (-kv[1][0], kv[0])
-                )
                 got["words"].append(scores([i for i, _ in words], truth))
                 got["meaning"].append(scores([i for i, _ in meaning], truth))
-                got["hybrid"].append(scores([i for i, _ in hybrid], truth))
-                for strength in STRENGTHS:
+                for rrf_k in RRF_KS:
+                    fused = fuse(words, meaning, rrf_k)
+                    ranked = sorted(fused, key=lambda i: (-fused[i][0], i))
+                    got[f"hybrid, RRF k={rrf_k:g}"].append(scores(ranked, truth))
+                for share in SHARES:
+                    blended = blend_scores(words, meaning, share)
+                    ranked = sorted(blended, key=lambda i: (-blended[i], i))
+                    got[f"hybrid, blend {share:g}"].append(scores(ranked, truth))
+                for name, cfg in personalised.items():
                     t = time.perf_counter()
                     found = await search_items(
                         engine.personaliser,
                         query,
                         20,
-                        replace(default, strength=strength),
+                        cfg,
                         user_id=invoice.customer,
                         now_ms=invoice.ts_ms,
                     )
                     timings.append(time.perf_counter() - t)
                     ranked = [hit["item_id"] for hit in found["items"]]
-                    got[f"hybrid, personalised {strength:g}"].append(scores(ranked, truth))
+                    got[name].append(scores(ranked, truth))
         await engine.personaliser.run(purchases(invoice), rank=False)
         seen.add(invoice.customer)
     table = {
@@ -144,7 +158,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         flush=True,
     )
     for name, row in table.items():
-        print(f"  {name:28} nDCG@10 {row['ndcg@10']:.3f}  Recall@20 {row['recall@20']:.3f}")
+        print(f"  {name:30} nDCG@10 {row['ndcg@10']:.3f}  Recall@20 {row['recall@20']:.3f}")
     ms = 1000 * np.array(timings)
     return {
         "machine": machine(),
@@ -196,6 +210,12 @@ def main() -> None:
     p.add_argument("--models", default="onnx_models")
     p.add_argument("--limit-cases", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--strengths",
+        type=lambda text: [float(s) for s in text.split(",")],
+        default=[0.5, 1.0, 2.0, 4.0],
+        help="personalisation strengths to score",
+    )
     p.add_argument("--name", default="search")
     args = p.parse_args()
     save(args.name, asyncio.run(run(args)), plot)

@@ -107,7 +107,7 @@ def test_two_shoppers_get_the_same_matches_in_their_own_order_with_reasons() -> 
     words = index.words.search("gift", 10)
     meaning = index.search(vector_of("gift"), 10)
     allowed = ListFilter().allows(index)
-    cfg = SearchConfig(strength=1.0)
+    cfg = SearchConfig(strength=2.0)
     plain = search("gift", words, meaning, index, 5, cfg, allowed)
     kitchen = (shopper("k1", "k2"), {}, RecommendConfig(), T0 + 20_000)
     candles = (shopper("c1", "c2"), {}, RecommendConfig(), T0 + 20_000)
@@ -116,6 +116,13 @@ def test_two_shoppers_get_the_same_matches_in_their_own_order_with_reasons() -> 
     assert {h.item_id for h in for_kitchen} == {h.item_id for h in plain}
     assert for_kitchen[0].item_id in {"k1", "k2"} and for_candles[0].item_id in {"c1", "c2"}
     assert for_kitchen[0].reason == "you looked at this earlier"
+    # at the default strength the best match by far ('Gift card') stays first, and the rest
+    # follow each shopper's own order
+    mild = [
+        [h.item_id for h in search("gift", words, meaning, index, 5, SearchConfig(), allowed, s)]
+        for s in (kitchen, candles)
+    ]
+    assert mild[0][0] == mild[1][0] == "g1" and mild[0] != mild[1]
     assert [h.item_id for h in search("gift", words, meaning, index, 5, cfg, allowed, None)] == [
         h.item_id for h in plain
     ]
@@ -147,7 +154,7 @@ async def test_search_items_orders_for_a_known_shopper_only() -> None:
     await p.run(
         [Click(f"e{n}", "kitchen-fan", T0 + n, item) for n, item in enumerate(["k2", "k1"])]
     )
-    cfg = SearchConfig(strength=1.0)
+    cfg = SearchConfig(strength=2.0)
     mine = await search_items(p, "gift", 3, cfg, user_id="kitchen-fan", now_ms=T0 + 1000)
     anyone = await search_items(p, "gift", 3, cfg)
     stranger = await search_items(p, "gift", 3, cfg, user_id="nobody", now_ms=T0)
