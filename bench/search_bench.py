@@ -96,11 +96,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     default = SearchConfig()
     fusions = [f"hybrid, RRF k={k:g}" for k in RRF_KS] + [f"hybrid, blend {w:g}" for w in SHARES]
     personalised = {
-        f"{'RRF' if share is None else f'blend {share:g}'}, personalised {strength:g}": replace(
-            default, words_share=share, strength=strength
+        f"{'RRF' if share is None else f'blend {share:g}'}, personalised {strength:g}"
+        f"{'' if gate == default.gate else f', gate {gate:g}'}": replace(
+            default, words_share=share, strength=strength, gate=gate
         )
         for share in (None, 0.7)
         for strength in args.strengths
+        for gate in args.gates
     }
     models = ["words", "meaning", *fusions, *personalised]
     got: dict[str, list[tuple[float, float]]] = {m: [] for m in models}
@@ -210,6 +212,12 @@ def main() -> None:
     p.add_argument("--models", default="onnx_models")
     p.add_argument("--limit-cases", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--gates",
+        type=lambda text: [float(s) for s in text.split(",")],
+        default=[0.5],
+        help="gates of the shopper's evidence to score (SearchConfig.gate)",
+    )
     p.add_argument(
         "--strengths",
         type=lambda text: [float(s) for s in text.split(",")],

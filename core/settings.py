@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     exclude_purchased: bool = False
     diversity: float = Field(0.0, ge=0.0, le=1.0, description="MMR strength; 0 = off.")
     search_personalisation: float = Field(
-        1.0,
+        2.0,
         ge=0.0,
         le=4.0,
         description="How strongly GET /search orders results for the shopper; 0 = not at all.",

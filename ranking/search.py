@@ -41,14 +41,17 @@ class SearchConfig:
     # Both measured on Online Retail's validation span (bench/search_bench.py).
     words_share: float | None = 0.7
     # 0: the fused order as it is; 1: every piece of evidence is worth the best match's score.
-    strength: float = 1.0
+    strength: float = 2.0
+    # How much a result's match to the query gates the shopper's evidence for it: 0 not at all,
+    # 1 in proportion (their evidence lifts what matches the query well, not weak matches).
+    gate: float = 0.5
     # How much each piece of the shopper's evidence counts towards ``personal``.
     evidence: tuple[tuple[str, float], ...] = (
         ("bought", 0.3),
-        ("seen", 0.2),
+        ("seen", 0.1),
         ("covisit", 0.2),
         ("interest", 0.2),
-        ("category", 0.1),
+        ("category", 0.2),
     )
 
 
@@ -178,7 +181,9 @@ def search(
         hits.append(
             SearchHit(
                 item,
-                round(score + cfg.strength * mine * top, 9),
+                round(score + cfg.strength * mine * top * (score / top) ** cfg.gate, 9)
+                if top > 0
+                else 0.0,
                 reason(query, parts, lexical_rank, index.info(item)),
                 lexical_rank,
                 semantic_rank,
