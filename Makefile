@@ -46,6 +46,9 @@ bench-soak: setup model ## Soak: 10 min of mixed events at 500/s (2,000 shoppers
 bench-quality: model ## Quality on Online Retail (design 7): engine vs baselines; JSON + PNG
 	@$(VENV)/python -m bench.quality_bench
 
+bench-search: model ## Search relevance on Online Retail: words, meaning, hybrid, personalised; JSON + PNG
+	@$(VENV)/python -m bench.search_bench
+
 bench-sessions: model ## Next-click quality on YOOCHOOSE and Taobao sessions: engine vs session baselines; JSON + PNG
 	@$(VENV)/python -m bench.session_bench
 
@@ -76,4 +79,4 @@ lint: setup ## ruff (lint and format check) and mypy
 format: setup ## Format the code with ruff
 	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .
 
-.PHONY: help setup model up down status demo test test-chaos bench-e2e bench-scale bench-forget bench-soak bench-quality bench-sessions bench-quality-kafka bench-trends bench-trends-real bench-bandit bench-ann bench-encoder unit lint format
+.PHONY: help setup model up down status demo test test-chaos bench-e2e bench-scale bench-forget bench-soak bench-quality bench-search bench-sessions bench-quality-kafka bench-trends bench-trends-real bench-bandit bench-ann bench-encoder unit lint format
