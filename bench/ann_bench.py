@@ -6,7 +6,8 @@ Queries come in batches, as in the worker (one batch of shoppers per micro-batch
 per catalogue size, build time, time per batch of 500 queries (k=20) and recall@20 against
 exact search. Item vectors: the Online Retail catalogue encoded by the int8 model (3,958
 items), and for larger sizes those vectors plus small random perturbations (a stand-in for a
-bigger catalogue of similar products). Writes bench/results/ann.json and ann.png.
+bigger catalogue of similar products). Also the worker's ``ItemIndex`` itself at each size,
+exact below ``ANN_FROM_ITEMS`` and HNSW from there on. Writes bench/results/ann.json, ann.png.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from bench.common import machine, pyplot, save
 from bench.datasets import product_names
 from encoders.encoder import OnnxEncoder
+from ranking.item_index import ANN_FROM_ITEMS, ItemIndex, ItemInfo
 
 K = 20
 BATCH = 500
@@ -78,18 +80,37 @@ def main() -> None:
         recall = float(
             np.mean([len(set(a) & set(b)) / K for a, b in zip(truth, found, strict=True)])
         )
+        # The item index as a worker runs it: exact below ANN_FROM_ITEMS, HNSW from there on
+        # (built at its first search: the first call below, not timed).
+        items = ItemIndex(384, capacity=size)
+        for n, vector in enumerate(vectors):
+            items.upsert(ItemInfo(str(n), str(n), None, True), vector)
+        no_excludes: list[set[str]] = [set() for _ in queries]
+        index_s, answers = timed(lambda q=queries, i=items, e=no_excludes: i.search_many(q, K, e))
+        index_recall = float(
+            np.mean(
+                [
+                    len(set(a) & {int(i) for i, _ in b}) / K
+                    for a, b in zip(truth, answers, strict=True)
+                ]
+            )
+        )
         row = {
             "items": size,
             "exact_batch_ms": exact_s * 1000,
             "hnsw_batch_ms": hnsw_s * 1000,
             "hnsw_build_s": build_s,
             "hnsw_recall_at_20": recall,
+            "item_index": "hnsw" if size >= ANN_FROM_ITEMS else "exact",
+            "item_index_batch_ms": index_s * 1000,
+            "item_index_recall_at_20": index_recall,
         }
         rows.append(row)
         print(
             f"{size:>7,} items: exact {row['exact_batch_ms']:.1f} ms per {BATCH} queries; "
             f"HNSW {row['hnsw_batch_ms']:.1f} ms (recall@20 {recall:.3f}, "
-            f"built in {build_s:.1f} s)",
+            f"built in {build_s:.1f} s); the item index ({row['item_index']}) "
+            f"{row['item_index_batch_ms']:.1f} ms, recall@20 {index_recall:.3f}",
             flush=True,
         )
     result = {"machine": machine(), "batch": BATCH, "k": K, "rows": rows}

@@ -12,6 +12,7 @@ from replay.run import ReplayReport, replay
 from replay.source import Source
 from streams.admin import ensure_topics
 from tools.demo_recs import RecommendationWatcher, describe
+from tools.demo_search import show_searches
 from tools.demo_trends import TrendWatcher, describe_signal
 from tools.harness import start_worker, stop_worker, wait_healthy
 from tools.stats import read_totals
@@ -58,6 +59,9 @@ async def run_demo(
             )
             kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(trends.by_kind.items()))
             print(f"trend signals published: {trends.count:,} ({kinds or 'none'})", flush=True)
+            shoppers = list(dict.fromkeys(m["user_id"] for m in reversed(watcher.latest)))[:2]
+            if len(shoppers) == 2:
+                await show_searches(settings, shoppers)
         finally:
             await watcher.stop()
             await trends.stop()

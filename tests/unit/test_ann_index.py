@@ -1,0 +1,77 @@
+"""The item index past ``ann_from`` items: HNSW (usearch) answers, close to the exact search,
+and never with an item out of stock, removed or excluded, whatever the catalogue did."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ranking.item_index import ItemIndex, ItemInfo
+
+DIM = 16
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def test_past_the_threshold_answers_are_those_of_the_exact_search_nearly() -> None:
+    rng = np.random.default_rng(0)
+    centres = unit(rng.standard_normal((40, DIM)))
+    vectors = unit(centres[rng.integers(0, 40, 3000)] + 0.3 * rng.standard_normal((3000, DIM)))
+    approximate, exact = ItemIndex(DIM, ann_from=1000), ItemIndex(DIM, ann_from=None)
+    for n, vector in enumerate(vectors):
+        info = ItemInfo(f"i{n}", f"I{n}", None, n % 10 != 0)  # every tenth out of stock
+        approximate.upsert(info, vector)
+        exact.upsert(info, vector)
+    queries = unit(vectors[rng.choice(3000, 100)] + 0.1 * rng.standard_normal((100, DIM)))
+    excludes = [{f"i{n}" for n in range(0, 3000, 7)}] * len(queries)
+    got = approximate.search_many(queries, 10, excludes)
+    truth = exact.search_many(queries, 10, excludes)
+    recall = np.mean(
+        [len({i for i, _ in a} & {i for i, _ in b}) / 10 for a, b in zip(got, truth, strict=True)]
+    )
+    assert recall >= 0.9, recall
+    for query, found in zip(queries, got, strict=True):
+        assert len(found) == 10
+        assert all(approximate.available(i) and int(i[1:]) % 7 for i, _ in found)
+        scores = [s for _, s in found]
+        assert scores == sorted(scores, reverse=True)
+        for item, score in found:  # the score is the item's cosine with the query
+            assert abs(score - float(approximate.vector(item) @ query)) < 1e-3  # type: ignore[operator]
+    # one query alone answers as in a batch
+    assert approximate.search(queries[0], 10, excludes[0]) == got[0]
+
+
+operation = st.tuples(
+    st.sampled_from(["upsert", "out_of_stock", "remove"]),
+    st.integers(0, 30),
+    st.integers(0, 3),  # which of four directions the item's vector takes
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=st.lists(operation, min_size=1, max_size=80), excluded=st.sets(st.integers(0, 30)))
+def test_nothing_unavailable_or_excluded_ever_comes_back(
+    ops: list[tuple[str, int, int]], excluded: set[int]
+) -> None:
+    directions = unit(np.eye(4, DIM, dtype=np.float32) + 0.01)
+    index = ItemIndex(DIM, ann_from=3)
+    query = directions[0]
+    for n, (op, item, direction) in enumerate(ops):
+        item_id = f"i{item}"
+        if op == "remove":
+            index.remove(item_id)
+        else:
+            index.upsert(ItemInfo(item_id, item_id, None, op == "upsert"), directions[direction])
+        if n % 5 == 0:  # search as the catalogue changes, not only at its end
+            index.search(query, 5)
+    skip = {f"i{n}" for n in excluded}
+    found = index.search(query, 10, skip)
+    assert all(index.available(i) and i not in skip for i, _ in found)
+    for item, score in found:  # a changed vector counts, not the one the item had before
+        assert abs(score - float(index.vector(item) @ query)) < 1e-3  # type: ignore[operator]
+    available = [i for i in (f"i{n}" for n in range(31)) if index.available(i) and i not in skip]
+    # few items: the graph holds them all, so all of the best come back
+    assert len(found) == min(10, len(available))
