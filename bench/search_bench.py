@@ -93,7 +93,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     engine = Engine(index, profile, ranking)
     engine.personaliser.encoder = QueryEncoder(Path(args.models))
     print(f"{len(titles):,} items indexed in {time.perf_counter() - started:.1f} s", flush=True)
-    default = SearchConfig()
+    default = SearchConfig(candidates=args.candidates)
     fusions = [f"hybrid, RRF k={k:g}" for k in RRF_KS] + [f"hybrid, blend {w:g}" for w in SHARES]
     personalised = {
         f"{'RRF' if share is None else f'blend {share:g}'}, personalised {strength:g}"
@@ -165,7 +165,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "machine": machine(),
         "span": args.span,
-        "protocol": {"seed": args.seed, "limit_cases": args.limit_cases, "span": SPANS[args.span]},
+        "protocol": {
+            "seed": args.seed,
+            "limit_cases": args.limit_cases,
+            "span": SPANS[args.span],
+            "candidates": args.candidates,
+        },
         "default_strength": default.strength,
         "table": table,
         "search_in_process_ms": {
@@ -212,6 +217,9 @@ def main() -> None:
     p.add_argument("--models", default="onnx_models")
     p.add_argument("--limit-cases", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--candidates", type=int, default=SearchConfig().candidates, help="from each retriever"
+    )
     p.add_argument(
         "--gates",
         type=lambda text: [float(s) for s in text.split(",")],
