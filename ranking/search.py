@@ -174,24 +174,24 @@ def search(
     # The shopper's evidence adds up to ``strength`` times the best match's score: it reorders
     # whatever the scale of the fusion, and lifts a weak match the shopper has reasons for.
     top = max((found[0] for found in fused.values()), default=0.0)
-    hits = []
-    for item, (score, lexical_rank, semantic_rank) in fused.items():
+    scored: dict[str, tuple[float, float]] = {}  # item -> (score, personal part)
+    for item, (score, _, _) in fused.items():
         parts = personal.get(item, {})
         mine = sum(weights.get(part, 0.0) * value for part, value in parts.items())
-        hits.append(
-            SearchHit(
-                item,
-                round(score + cfg.strength * mine * top * (score / top) ** cfg.gate, 9)
-                if top > 0
-                else 0.0,
-                reason(query, parts, lexical_rank, index.info(item)),
-                lexical_rank,
-                semantic_rank,
-                round(mine, 6),
-            )
+        lifted = score + cfg.strength * mine * top * (score / top) ** cfg.gate if top > 0 else 0.0
+        scored[item] = (round(lifted, 9), round(mine, 6))
+    best = sorted(scored, key=lambda item: (-scored[item][0], item))[:k]
+    return [
+        SearchHit(
+            item,
+            scored[item][0],
+            reason(query, personal.get(item, {}), fused[item][1], index.info(item)),
+            fused[item][1],
+            fused[item][2],
+            scored[item][1],
         )
-    hits.sort(key=lambda h: (-h.score, h.item_id))
-    return hits[:k]
+        for item in best
+    ]
 
 
 def reason(

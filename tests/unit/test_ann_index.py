@@ -3,6 +3,9 @@ and never with an item out of stock, removed or excluded, whatever the catalogue
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -75,3 +78,13 @@ def test_nothing_unavailable_or_excluded_ever_comes_back(
     available = [i for i in (f"i{n}" for n in range(31)) if index.available(i) and i not in skip]
     # few items: the graph holds them all, so all of the best come back
     assert len(found) == min(10, len(available))
+
+
+def test_the_hnsw_library_and_onnx_runtime_load_in_either_order() -> None:
+    """Some usearch builds crash the process when ONNX Runtime is imported after them."""
+    for imports in (
+        "import ranking.ann; import onnxruntime",
+        "import onnxruntime; import ranking.ann",
+    ):
+        done = subprocess.run([sys.executable, "-c", imports], capture_output=True, timeout=120)
+        assert done.returncode == 0, (imports, done.returncode, done.stderr[-2000:])
