@@ -27,7 +27,6 @@ from bench.common import NoText, machine, pyplot, save
 from bench.datasets import RETAIL
 from bench.quality_baselines import ContentVectors, CoOccurrence, OwnHistory, Popularity
 from bench.retail_invoices import Invoice, load
-from core.events import Purchase
 from core.settings import Settings
 from encoders.encoder import OnnxEncoder
 from feature_store.memory import MemoryUserStore, memory_stores
@@ -91,19 +90,7 @@ class Engine:
         )
 
     async def feed(self, invoice: Invoice) -> BatchWrites:
-        events = [
-            Purchase(
-                f"{invoice.invoice}-{n}",
-                invoice.customer,
-                invoice.ts_ms,
-                item,
-                qty,
-                price,
-                invoice.invoice,
-            )
-            for n, (item, qty, price) in enumerate(invoice.lines)
-        ]
-        return await self.personaliser.run(events)
+        return await self.personaliser.run(invoice.purchases())
 
     async def recommend(self, customer: str, now_ms: int, k: int) -> list[str]:
         return [r.item_id for r in await fresh_list(self.personaliser, customer, now_ms, k)]

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.events import Purchase, UserEvent
 from core.validation import parse_ts
 from replay.online_retail import local_iso
 
@@ -28,6 +29,15 @@ class Invoice:
     @property
     def items(self) -> set[str]:
         return {item for item, _, _ in self.lines}
+
+    def purchases(self) -> list[UserEvent]:
+        """The invoice as the shop sends it: one purchase event a line."""
+        return [
+            Purchase(
+                f"{self.invoice}-{n}", self.customer, self.ts_ms, item, qty, price, self.invoice
+            )
+            for n, (item, qty, price) in enumerate(self.lines)
+        ]
 
 
 def load(path: Path) -> tuple[list[Invoice], dict[str, str]]:

@@ -38,7 +38,6 @@ from bench.common import machine, pyplot, save
 from bench.datasets import RETAIL
 from bench.quality_bench import Engine, build_index, engine_settings
 from bench.retail_invoices import Invoice, load
-from core.events import Purchase, UserEvent
 from encoders.encoder import OnnxEncoder
 from encoders.pooling import Floats
 from personalisation.configs import ranking_configs
@@ -144,7 +143,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     timings.append(time.perf_counter() - t)
                     ranked = [hit["item_id"] for hit in found["items"]]
                     got[name].append(scores(ranked, truth))
-        await engine.personaliser.run(purchases(invoice), rank=False)
+        await engine.personaliser.run(invoice.purchases(), rank=False)
         seen.add(invoice.customer)
     table = {
         name: {
@@ -178,21 +177,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "p99": float(np.percentile(ms, 99)) if ms.size else 0.0,
         },
     }
-
-
-def purchases(invoice: Invoice) -> list[UserEvent]:
-    return [
-        Purchase(
-            f"{invoice.invoice}-{n}",
-            invoice.customer,
-            invoice.ts_ms,
-            item,
-            qty,
-            price,
-            invoice.invoice,
-        )
-        for n, (item, qty, price) in enumerate(invoice.lines)
-    ]
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
