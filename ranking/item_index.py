@@ -12,6 +12,7 @@ tests hold it to.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,9 +64,14 @@ class ItemIndex:
         self._rows: dict[str, int] = {}
         self._info: dict[str, ItemInfo] = {}
         self.words = LexicalIndex()
-        # None: always exact; else HNSW once the index holds ``ann_from`` items
+        # None: always exact; else HNSW once the index holds ``ann_from`` items. The graph is
+        # built in a thread of its own (half a minute at 100,000 items); searches stay exact
+        # until it is ready, and rows changed meanwhile are put into it before it is used.
         self.ann_from = ann_from
         self._ann: AnnIndex | None = None
+        self._ann_build: threading.Thread | None = None
+        self._ann_changed: set[int] = set()
+        self._ann_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -86,8 +92,7 @@ class ItemIndex:
         self._vectors[row] = vector
         self._available[row] = info.in_stock
         self._info[info.item_id] = info
-        if self._ann is not None:
-            self._ann.put(row, self._vectors[row], info.in_stock)
+        self._ann_put(row)
         self.words.upsert(info.item_id, text if text is not None else _words_of(info))
 
     def remove(self, item_id: str) -> None:
@@ -98,8 +103,7 @@ class ItemIndex:
             info = self._info[item_id]
             self._info[item_id] = ItemInfo(info.item_id, info.title, info.category, False)
             self.words.remove(item_id)
-            if self._ann is not None:
-                self._ann.put(row, self._vectors[row], False)
+            self._ann_put(row)
 
     def info(self, item_id: str) -> ItemInfo | None:
         return self._info.get(item_id)
@@ -128,24 +132,53 @@ class ItemIndex:
             return [[] for _ in range(m)]
         rows = self._rows
         ids = self._ids
-        if self.ann_from is not None and n >= self.ann_from:
+        ann = self._ann_ready() if self.ann_from is not None and n >= self.ann_from else None
+        if ann is not None:
             exclude_rows = [[rows[i] for i in exclude if i in rows] for exclude in excludes]
-            found_ann = self._ann_index().search_many(queries, k, exclude_rows)
+            found_ann = ann.search_many(queries, k, exclude_rows)
             return [[(ids[row], score) for row, score in found] for found in found_ann]
         scores = np.ascontiguousarray(queries @ self._vectors[:n].T, dtype=np.float32)
         exclude_cols = [[rows[i] for i in exclude if i in rows] for exclude in excludes]
         found = top_k(scores, self._available[:n].view(np.uint8), k, exclude_cols)
         return [[(ids[col], score) for col, score in row] for row in found]
 
-    def _ann_index(self) -> AnnIndex:
-        """The HNSW index, built from the available items the first time it is needed."""
-        if self._ann is None:
-            ann = AnnIndex(self.dim)
-            n = len(self._ids)
-            rows = np.flatnonzero(self._available[:n])
-            ann.add_many(rows, self._vectors[rows])
-            self._ann = ann
+    def wait_for_ann(self, timeout_s: float | None = None) -> bool:
+        """Until the HNSW graph being built is ready (benchmarks, tests); whether it is."""
+        if self._ann_build is not None:
+            self._ann_build.join(timeout_s)
+        return self._ann is not None
+
+    def _ann_ready(self) -> AnnIndex | None:
+        """The HNSW graph when it is ready; the first call starts building it."""
+        if self._ann is None and self._ann_build is None:
+            with self._ann_lock:  # the snapshot, or the list of changes after it: never neither
+                n = len(self._ids)
+                rows = np.flatnonzero(self._available[:n])
+                self._ann_build = threading.Thread(
+                    target=self._build_ann,
+                    args=(rows, self._vectors[rows].copy()),
+                    name="pulse-hnsw-build",
+                    daemon=True,
+                )
+            self._ann_build.start()
         return self._ann
+
+    def _build_ann(self, rows: npt.NDArray[np.int64], vectors: Vector) -> None:
+        ann = AnnIndex(self.dim)
+        ann.add_many(rows, vectors)
+        with self._ann_lock:
+            for row in self._ann_changed:
+                ann.put(row, self._vectors[row], bool(self._available[row]))
+            self._ann_changed.clear()
+            self._ann = ann
+
+    def _ann_put(self, row: int) -> None:
+        """The graph (built, or being built) learns of the row's change."""
+        with self._ann_lock:
+            if self._ann is not None:
+                self._ann.put(row, self._vectors[row], bool(self._available[row]))
+            elif self._ann_build is not None:
+                self._ann_changed.add(row)
 
     def _grow(self) -> None:
         size = len(self._vectors) * 2

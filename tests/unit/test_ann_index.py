@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 
 import numpy as np
 from hypothesis import given, settings
@@ -30,6 +31,11 @@ def test_past_the_threshold_answers_are_those_of_the_exact_search_nearly() -> No
         exact.upsert(info, vector)
     queries = unit(vectors[rng.choice(3000, 100)] + 0.1 * rng.standard_normal((100, DIM)))
     excludes = [{f"i{n}" for n in range(0, 3000, 7)}] * len(queries)
+    # the first search past the threshold starts building the graph and is answered exactly
+    assert approximate.search_many(queries, 10, excludes) == exact.search_many(
+        queries, 10, excludes
+    )
+    assert approximate.wait_for_ann(60)
     got = approximate.search_many(queries, 10, excludes)
     truth = exact.search_many(queries, 10, excludes)
     recall = np.mean(
@@ -70,6 +76,8 @@ def test_nothing_unavailable_or_excluded_ever_comes_back(
             index.upsert(ItemInfo(item_id, item_id, None, op == "upsert"), directions[direction])
         if n % 5 == 0:  # search as the catalogue changes, not only at its end
             index.search(query, 5)
+    index.search(query, 5)
+    assert index.wait_for_ann(30) or len(index) < 3  # below 3 items the search stays exact
     skip = {f"i{n}" for n in excluded}
     found = index.search(query, 10, skip)
     assert all(index.available(i) and i not in skip for i, _ in found)
@@ -78,6 +86,35 @@ def test_nothing_unavailable_or_excluded_ever_comes_back(
     available = [i for i in (f"i{n}" for n in range(31)) if index.available(i) and i not in skip]
     # few items: the graph holds them all, so all of the best come back
     assert len(found) == min(10, len(available))
+
+
+class SlowBuild(ItemIndex):
+    """An index whose graph is built only when the test lets it."""
+
+    def __init__(self) -> None:
+        super().__init__(DIM, ann_from=2)
+        self.go = threading.Event()
+
+    def _build_ann(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        assert self.go.wait(30)
+        super()._build_ann(rows, vectors)
+
+
+def test_changes_made_while_the_graph_is_built_are_in_it() -> None:
+    east, north = unit(np.eye(2, DIM, dtype=np.float32))
+    index = SlowBuild()
+    for n in range(5):
+        index.upsert(ItemInfo(f"i{n}", "", None, True), east)
+    assert len(index.search(east, 10)) == 5  # exact, while the graph waits to be built
+    index.upsert(ItemInfo("i0", "", None, False), east)  # out of stock meanwhile
+    index.upsert(ItemInfo("i1", "", None, True), north)  # a new vector
+    index.remove("i2")
+    index.upsert(ItemInfo("i9", "", None, True), east)  # a new item
+    index.go.set()
+    assert index.wait_for_ann(30)
+    found = dict(index.search(east, 10))
+    assert set(found) == {"i1", "i3", "i4", "i9"}
+    assert abs(found["i1"] - float(north @ east)) < 1e-3 and abs(found["i3"] - 1.0) < 1e-3
 
 
 def test_the_hnsw_library_and_onnx_runtime_load_in_either_order() -> None:
