@@ -107,6 +107,10 @@ def open_session(choice: SessionChoice, threads: int = 0) -> ort.InferenceSessio
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # Idle intra-op threads sleep instead of spinning: spinning kept the worker's cores busy
+    # between queries and starved its event loop (searches at 200/s, new queries, p99 464.6 ms
+    # spinning against 70.4 ms not, back to back; bench/search_latency.py).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     if CUDA in choice.providers:
         preload_cuda_libraries()
