@@ -1,10 +1,11 @@
 """Words over item texts: BM25 by Tantivy (an in-memory index), for the exact words, codes and
 brand names a shopper types.
 
-Changes are kept until the next search, then committed together: loading a catalogue costs
-one commit, and an index nobody searches costs nothing. A query is a shopper's text, not a
-query language: its words are matched whatever their punctuation (Tantivy's lenient parser
-over the text with its operators taken out), stemmed in English, any word enough.
+Changes are kept until :meth:`LexicalIndex.commit` (the catalogue follower calls it after each
+batch it applies, so a search does not pay for a catalogue load) or the next search. A query
+is a shopper's text, not a query language: its words are matched whatever their punctuation
+(Tantivy's lenient parser over the text with its operators taken out), stemmed in English, any
+word enough.
 
 >>> words = LexicalIndex()
 >>> words.upsert("a", "Tea towel, red"); words.upsert("b", "Red candle"); words.upsert("c", "Mug")
@@ -49,7 +50,7 @@ class LexicalIndex:
         words = _SYNTAX.sub(" ", query).strip().lower()  # "AND", "OR", "NOT" are words too
         if not words or k <= 0:
             return []
-        index = self._commit()
+        index = self.commit()
         if index is None:
             return []
         parsed, _errors = index.parse_query_lenient(words, ["text"])
@@ -57,7 +58,8 @@ class LexicalIndex:
         hits = searcher.search(parsed, k).hits
         return [(searcher.doc(address)["id"][0], float(score)) for score, address in hits]
 
-    def _commit(self) -> tantivy.Index | None:
+    def commit(self) -> tantivy.Index | None:
+        """Apply the changes kept so far, in one commit; the index (None while it is empty)."""
         if self._pending:
             if self._index is None:
                 self._index = tantivy.Index(self._schema)

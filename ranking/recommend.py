@@ -34,6 +34,8 @@ class RecommendConfig:
     trending_candidates: int = 10
     short_share: float = 0.6
     recent_for_covisit: int = 5
+    # The ``category`` source reads the categories of this many of the session's latest items.
+    popular_categories: int = 5
     # How many of the latest items a shopper touched are kept off their list (0: none).
     hide_latest: int = 0
     # A gap longer than this between two of a shopper's events starts a new session.
@@ -112,28 +114,34 @@ def covisit_sources(state: UserState, cfg: RecommendConfig) -> list[str]:
     return current_session(state, cfg.session_gap_ms)[-cfg.recent_for_covisit :]
 
 
+def covisit_scores(
+    state: UserState, neighbours: dict[str, list[tuple[str, float]]], cfg: RecommendConfig
+) -> tuple[dict[str, float], dict[str, tuple[float, str]]]:
+    """Every item co-visited with the current session's latest items, scored: each session
+    item's neighbour weights are divided by their sum (an estimate of "what is clicked next to
+    it", whatever its popularity), and the session's items count 1, 1/2, 1/3, ... from the
+    latest. Also, for each item, the session item that gave it most (and how much)."""
+    scores: dict[str, float] = {}
+    because: dict[str, tuple[float, str]] = {}
+    for rank, source_item in enumerate(reversed(covisit_sources(state, cfg))):
+        row = neighbours.get(source_item, [])
+        total = sum(count for _, count in row)
+        for item, count in row if total > 0 else ():
+            gain = count / total / (1 + rank)
+            if item not in because or gain > because[item][0]:
+                because[item] = (gain, source_item)
+            scores[item] = scores.get(item, 0.0) + gain
+    return scores, because
+
+
 def covisited(
     state: UserState,
     neighbours: dict[str, list[tuple[str, float]]],
     index: ItemIndex,
     cfg: RecommendConfig,
 ) -> list[Proposal]:
-    """Items clicked together with the current session's latest items.
-
-    Each session item's neighbour weights are divided by their sum (an estimate of "what is
-    clicked next to it", whatever its popularity), and the session's items count 1, 1/2, 1/3,
-    ... from the latest.
-    """
-    scores: dict[str, float] = {}
-    because: dict[str, tuple[float, str]] = {}
-    for rank, source_item in enumerate(reversed(covisit_sources(state, cfg))):
-        row = neighbours.get(source_item, [])
-        total = sum(count for _, count in row)
-        for item, count in row:
-            gain = count / total / (1 + rank)
-            if item not in because or gain > because[item][0]:
-                because[item] = (gain, source_item)
-            scores[item] = scores.get(item, 0.0) + gain
+    """Items clicked together with the current session's latest items (``covisit_scores``)."""
+    scores, because = covisit_scores(state, neighbours, cfg)
     top = heapq.nsmallest(cfg.per_source, scores, key=lambda i: (-scores[i], i))
     return [
         Proposal(i, scores[i], f"often chosen with {_title(index, because[i][1])}") for i in top
@@ -168,7 +176,7 @@ def popular_in_categories(
             categories.append(info.category)
     scores: dict[str, float] = {}
     because: dict[str, str] = {}
-    for rank, category in enumerate(categories[: cfg.recent_for_covisit]):
+    for rank, category in enumerate(categories[: cfg.popular_categories]):
         row = [
             (item, count)
             for item, count in popular(category, cfg.per_source + len(mine))

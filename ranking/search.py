@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ranking.item_index import ItemIndex, ItemInfo
-from ranking.recommend import RecommendConfig, interest_query
+from ranking.recommend import RecommendConfig, covisit_scores, interest_query
 from ranking.sessions import current_session
 from ranking.state import UserState
 
@@ -121,15 +121,9 @@ def evidence(
             out[item]["bought"] = 1.0
     for item in set(session) & out.keys():
         out[item]["seen"] = 1.0
-    covisits: dict[str, float] = {}
-    for rank, source in enumerate(reversed(session[-ranking.recent_for_covisit :])):
-        row = neighbours.get(source, [])
-        total = sum(count for _, count in row)
-        for item, count in row:
-            if item in out and total > 0:
-                covisits[item] = covisits.get(item, 0.0) + count / total / (1 + rank)
-    for item, share in covisits.items():
-        out[item]["covisit"] = min(1.0, share)
+    covisits, _ = covisit_scores(state, neighbours, ranking)
+    for item in covisits.keys() & out.keys():
+        out[item]["covisit"] = min(1.0, covisits[item])
     query = interest_query(state, ranking, now_ms)
     known = [(item, v) for item in items if (v := index.vector(item)) is not None]
     if query is not None and len(known) > 1:

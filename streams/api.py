@@ -271,7 +271,6 @@ class Api:
         (result,) = await self.worker.send_events([(EventKind.SEARCH, key, value)])
         out = {"event_id": event["event_id"], "accepted": result is None}
         if result is not None:
-            self.metrics.inc("pulse_http_requests_refused_total", "status", "503")
             out["error"] = f"the search did not reach Kafka: {result!r}"
         return out
 

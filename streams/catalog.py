@@ -158,6 +158,7 @@ class CatalogFollower(TopicFollower):
                 applied[item_id] = item
         for item_id in removed:
             self.index.remove(item_id)
+        self.index.words.commit()  # here, not in the first search after the load
         await self._redis(
             lambda: self._mirror(applied, vectors, digests, removed), "mirroring items to Redis"
         )

@@ -4,7 +4,6 @@ in-memory stores, and GET /search on any query and parameters (200 or 400, never
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -12,9 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.events import Click, Event, EventKind, Purchase
-from core.metrics import Metrics
-from core.settings import Settings
+from core.events import Click, EventKind, Purchase
 from feature_store.memory import memory_stores
 from personalisation.pipeline import Personaliser
 from personalisation.search import search_items
@@ -25,7 +22,7 @@ from ranking.recommend import RecommendConfig
 from ranking.search import SearchConfig, evidence, fuse, search
 from ranking.state import UserState
 from streams.api import Api
-from streams.producer import EventProducer
+from tests.unit.test_api import FakeWorker
 
 T0 = 1_700_000_000_000
 DIM = 16
@@ -170,28 +167,12 @@ async def test_search_items_orders_for_a_known_shopper_only() -> None:
     assert all(i["matched_by"] and i["title"] for i in mine["items"])
 
 
-class SearchWorker:
-    """The operations GET /search uses, over a real in-memory personaliser."""
+class SearchWorker(FakeWorker):
+    """The API's fake worker (``test_api``), searching a real in-memory personaliser."""
 
     def __init__(self) -> None:
-        self.settings = Settings()
-        self.metrics = Metrics()
-        self.personalising = True
-        self.trending = False
+        super().__init__()
         self.personaliser = personaliser()
-        self.sent: list[tuple[EventKind, bytes, bytes]] = []
-        self._producer = EventProducer(self.settings)
-
-    def prepare_event(
-        self, kind: EventKind, event: Mapping[str, Any]
-    ) -> tuple[bytes, bytes, Event]:
-        return self._producer.prepare(kind, event)
-
-    async def send_events(
-        self, messages: list[tuple[EventKind, bytes, bytes]]
-    ) -> list[BaseException | None]:
-        self.sent += messages
-        return [None] * len(messages)
 
     async def search(
         self, query: str, k: int, user_id: str | None, rules: ListFilter, strength: float
