@@ -9,7 +9,8 @@ invoice is a case: one of its items is drawn (seeded), the query is two words of
 name (drawn among its words of three letters or more, kept in their order, lower case: what a
 shopper types), and every item of the invoice counts as relevant. Scored: nDCG@10 and
 Recall@20 of
-- words: BM25 over item names (``ranking.lexical``);
+- words: BM25 over item names (``ranking.lexical``); and, the simple personalised baseline, the
+  same with the items the customer bought before moved first;
 - meaning: the query's vector over the item index (the workers' encoder, int8 on the CPU);
 - hybrid: the two fused by reciprocal rank (``ranking.search.fuse``, two values of its k), and
   by a blend of their range-scaled scores (``blend_scores``, three shares for the words);
@@ -103,7 +104,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for strength in args.strengths
         for gate in args.gates
     }
-    models = ["words", "meaning", *fusions, *personalised]
+    models = ["words", "words, own purchases first", "meaning", *fusions, *personalised]
     got: dict[str, list[tuple[float, float]]] = {m: [] for m in models}
     rng = random.Random(args.seed)
     seen: set[str] = set()
@@ -122,6 +123,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 meaning = index.search(vector, default.candidates)
                 got["words"].append(scores([i for i, _ in words], truth))
                 got["meaning"].append(scores([i for i, _ in meaning], truth))
+                # the simple personalised baseline: the words' matches the customer bought
+                # before first, each group in the words' order
+                state = (await engine.personaliser.stores.users.load([invoice.customer]))[
+                    invoice.customer
+                ]
+                mine = sorted(words, key=lambda m: m[0] not in state.purchases)
+                got["words, own purchases first"].append(scores([i for i, _ in mine], truth))
                 for rrf_k in RRF_KS:
                     fused = fuse(words, meaning, rrf_k)
                     ranked = sorted(fused, key=lambda i: (-fused[i][0], i))
