@@ -9,7 +9,8 @@ sent open-loop (each at its scheduled time, whether or not earlier ones have ans
 run's own, so the encoder's cache never has it), then **warm**, queries drawn from 50 already
 asked. Latency: answer received - scheduled send. Each answer's ``timings_ms`` tell where the
 worker's time went (encode, retrieve, shopper reads, rank), and the cores each part kept busy
-are read from /proc (the load generator runs in this process). Writes
+are read from /proc (the load generator runs in this process). With ``--catalogue-per-s N``
+each run also sends N new items a second (the worker encodes their texts meanwhile). Writes
 bench/results/search-latency.json and .png. Needs the local stack (``infra/stack.sh up``).
 """
 
@@ -101,6 +102,28 @@ async def offered(
     }
 
 
+async def churn(
+    settings: Settings, titles: list[str], rate: float, seconds: float, tag: str
+) -> int:
+    """New items at ``rate`` per second for ``seconds``, each with a description of about 300
+    characters, so the worker encodes product texts while it answers searches."""
+    rng = random.Random(tag)
+    sent = 0
+    async with EventProducer(settings, client_id=f"bench-churn-{tag}") as producer:
+        started = time.perf_counter()
+        while sent < int(rate * seconds):
+            await asyncio.sleep(max(0.0, started + sent / rate - time.perf_counter()))
+            item = {
+                "item_id": f"churn-{tag}-{sent}",
+                "title": rng.choice(titles),
+                "description": " ".join(rng.sample(titles, 12))[:300],
+                "in_stock": True,
+            }
+            await producer.send(EventKind.CATALOG, item)
+            sent += 1
+    return sent
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings(**isolated("bench"), web_port=args.web_port)  # type: ignore[arg-type]
     catalogue = catalogue_events(Path(args.data))
@@ -132,8 +155,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     if cache == "cold"
                     else warm_set
                 )
-                run = await offered(url, rate, args.seconds, asks, users, meter)
+                changes = (
+                    churn(settings, titles, args.catalogue_per_s, args.seconds, f"{rate}{cache}")
+                    if args.catalogue_per_s
+                    else asyncio.sleep(0, 0)
+                )
+                run, _ = await asyncio.gather(
+                    offered(url, rate, args.seconds, asks, users, meter), changes
+                )
                 run["cache"] = cache
+                run["catalogue_changes_per_s"] = args.catalogue_per_s
                 out["runs"].append(run)
                 print(
                     f"{cache:4} {rate:5,.0f}/s offered: {run['achieved_per_s']:6,.0f}/s, "
@@ -174,6 +205,12 @@ def main() -> None:
     )
     p.add_argument("--rates", type=float, nargs="+", default=[50, 200, 500])
     p.add_argument("--seconds", type=float, default=10)
+    p.add_argument(
+        "--catalogue-per-s",
+        type=float,
+        default=0,
+        help="new items (with ~300-character descriptions) sent per s during each run",
+    )
     p.add_argument("--data", default=str(RETAIL))
     p.add_argument("--web-port", type=int, default=6199)
     p.add_argument("--name", default="search-latency")
