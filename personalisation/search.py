@@ -6,16 +6,14 @@ call :func:`search_items`; it reads only.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 from personalisation.pipeline import Personaliser
 from personalisation.serving import ListFilter
 from ranking.item_index import ItemInfo
-from ranking.recommend import RecommendConfig, covisit_sources
+from ranking.recommend import covisit_sources
 from ranking.search import SearchConfig, SearchHit, search
-from ranking.state import UserState
 
 
 async def search_items(
@@ -28,29 +26,21 @@ async def search_items(
     now_ms: int | None = None,
 ) -> dict[str, Any]:
     """The ``k`` best items for ``query``, ordered for ``user_id`` when given, with reasons and
-    where the time went (``timings_ms``: encoding, retrieval, what remained of the shopper's
-    reads, which run while the query is encoded, and ranking)."""
+    where the time went (``timings_ms``: encoding, retrieval, the shopper's reads, ranking)."""
     p = personaliser
     index = p.index
     started = time.perf_counter()
-    # The shopper's reads (Redis) do not depend on the query: they run while it is encoded.
-    reading = (
-        asyncio.ensure_future(read_shopper(p, user_id, now_ms))
-        if user_id is not None and cfg.strength > 0
-        else None
-    )
-    try:
-        vector = await p.encoder.encode_query(query)
-        encoded = time.perf_counter()
-        lexical = index.words.search(query, cfg.candidates)
-        semantic = index.search(vector, cfg.candidates)
-        retrieved = time.perf_counter()
-        shopper = await reading if reading is not None else None
-    except BaseException:
-        if reading is not None:  # never left running, its error never left unread
-            reading.cancel()
-            await asyncio.gather(reading, return_exceptions=True)
-        raise
+    vector = await p.encoder.encode_query(query)
+    encoded = time.perf_counter()
+    lexical = index.words.search(query, cfg.candidates)
+    semantic = index.search(vector, cfg.candidates)
+    retrieved = time.perf_counter()
+    shopper = None
+    if user_id is not None and cfg.strength > 0:
+        state = (await p.stores.users.load([user_id]))[user_id]
+        neighbours = await p.stores.covisit.neighbours(covisit_sources(state, p.ranking))
+        at = now_ms if now_ms is not None else int(p.clock() * 1000)
+        shopper = (state, neighbours, p.ranking, at)
     read = time.perf_counter()
     allowed = (rules or ListFilter()).allows(index)
     hits = search(query, lexical, semantic, index, k, cfg, allowed, shopper)
@@ -67,17 +57,6 @@ async def search_items(
             "rank": round(1000 * (ranked - read), 3),
         },
     }
-
-
-async def read_shopper(
-    p: Personaliser, user_id: str, now_ms: int | None
-) -> tuple[UserState, dict[str, list[tuple[str, float]]], RecommendConfig, int]:
-    """What ordering for ``user_id`` needs: their state, the co-visits of their session's
-    items, the ranking configuration and the time."""
-    state = (await p.stores.users.load([user_id]))[user_id]
-    neighbours = await p.stores.covisit.neighbours(covisit_sources(state, p.ranking))
-    at = now_ms if now_ms is not None else int(p.clock() * 1000)
-    return state, neighbours, p.ranking, at
 
 
 def hit_message(hit: SearchHit, info: ItemInfo | None) -> dict[str, Any]:

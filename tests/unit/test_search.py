@@ -3,7 +3,6 @@ in-memory stores, and GET /search on any query and parameters (200 or 400, never
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from typing import Any
 
@@ -166,60 +165,6 @@ async def test_search_items_orders_for_a_known_shopper_only() -> None:
     assert [i["item_id"] for i in stranger["items"]] == [i["item_id"] for i in anyone["items"]]
     assert set(mine["timings_ms"]) == {"encode", "retrieve", "shopper", "rank"}
     assert all(i["matched_by"] and i["title"] for i in mine["items"])
-
-
-class GatedEncoder(HashEncoder):
-    """Encodes once ``gate`` is set; fails instead when ``error`` is given."""
-
-    def __init__(self, error: Exception | None = None) -> None:
-        self.gate = asyncio.Event()
-        self.error = error
-
-    async def encode_query(self, query: str) -> np.ndarray:
-        await self.gate.wait()
-        if self.error is not None:
-            raise self.error
-        return vector_of(query)
-
-
-async def test_the_shoppers_reads_run_while_the_query_is_encoded() -> None:
-    p = personaliser()
-    await p.run([Click("e1", "kitchen-fan", T0, "k1")])
-    encoder = p.encoder = GatedEncoder()
-    reads: list[str] = []
-    load = p.stores.users.load
-
-    async def counted(users: list[str]) -> dict[str, UserState]:
-        reads.append("started")
-        return await load(users)
-
-    p.stores.users.load = counted  # type: ignore[method-assign]
-    cfg = SearchConfig(strength=2.0)
-    searching = asyncio.ensure_future(search_items(p, "gift", 3, cfg, user_id="kitchen-fan"))
-    await asyncio.sleep(0.01)
-    assert reads == ["started"] and not searching.done()  # read before the vector exists
-    encoder.gate.set()
-    assert (await searching)["personalised"]
-
-
-async def test_a_failed_encoding_leaves_no_read_behind() -> None:
-    p = personaliser()
-    encoder = p.encoder = GatedEncoder(error=RuntimeError("the encoder failed"))
-
-    async def slow(users: list[str]) -> dict[str, UserState]:
-        await asyncio.Event().wait()  # Redis has not answered yet
-        raise AssertionError("unreachable")
-
-    p.stores.users.load = slow  # type: ignore[method-assign]
-    before = asyncio.all_tasks()
-    searching = asyncio.ensure_future(
-        search_items(p, "gift", 3, SearchConfig(strength=2.0), user_id="kitchen-fan")
-    )
-    await asyncio.sleep(0.01)
-    encoder.gate.set()
-    with pytest.raises(RuntimeError, match="the encoder failed"):
-        await searching
-    assert asyncio.all_tasks() == before
 
 
 class SearchWorker(FakeWorker):
