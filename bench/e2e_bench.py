@@ -37,7 +37,7 @@ from bench.e2e_load import ListFollower, catalogue_events, load_catalogue, offer
 from bench.e2e_report import plot, print_spread, spread
 from bench.local_cluster import cluster_pids, cluster_settings
 from core.settings import Settings
-from encoders.service import batch_config
+from encoders.service import batch_config, encoder_threads
 from feature_store.clients import redis_client
 from feature_store.keys import Keys
 from streams.admin import ensure_topics
@@ -52,7 +52,7 @@ def encoder_settings() -> dict[str, Any]:
     return {
         "encoder_batch_max_size": config.max_batch_size,
         "encoder_batch_max_wait_ms": config.max_wait_ms,
-        "encoder_threads": settings.encoder_threads,
+        "encoder_threads": encoder_threads(settings),
         "encoder_in_flight": config.max_in_flight,
     }
 

@@ -91,7 +91,12 @@ class Settings(BaseSettings):
     encoder_precision: Literal["auto", "fp32", "int8", "fp16"] = Field(
         "auto", description="auto: int8 on the CPU, fp16 (else fp32) on CUDA."
     )
-    encoder_threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = all.")
+    encoder_threads: int | None = Field(
+        None,
+        ge=0,
+        description="ONNX Runtime intra-op threads; unset: all cores but one (the event "
+        "loop's), at least 1; 0 = all.",
+    )
     encoder_batch_max_size: int | None = Field(
         None, ge=1, le=4096, description="Texts per batch; unset: 64 on the CPU, 256 on CUDA."
     )

@@ -1,26 +1,28 @@
 """The async micro-batcher in front of an encoder.
 
 Callers ``await batcher.encode(text)``; texts wait in length buckets (to cut padding) until a
-bucket is full or the oldest text has waited ``max_wait_ms``. A bucket holds at most
+bucket is full or the oldest text has waited ``max_wait_ms``, and a batch starts as soon as
+one may: straight from the call that fills a bucket, from a timer for the oldest text, or
+from the end of the batch before it (no collector task: every hand-over through the event loop
+waits for its turn, which under load cost a search milliseconds each). A bucket holds at most
 ``max_batch_size`` texts and at most ``max_batch_chars`` characters (counted at the bucket's
 upper edge), so batches of long texts stay small: for long texts a bigger batch only adds
 padding, not speed, on a CPU. Inference
 runs in a thread pool with at most ``max_in_flight`` batches at once (ONNX Runtime releases the
-GIL). At most ``max_pending`` texts wait or run; further callers wait for room (backpressure).
-A text whose batch fails is retried alone, so one bad input fails only its own caller. A
-cancelled caller's text is dropped if it has not started, and its result ignored if it has.
+GIL); the thread hands the batch's vectors back to the loop in one call. At most
+``max_pending`` texts wait or run; further callers wait for room (backpressure). A text whose
+batch fails is retried alone (in the same thread), so one bad input fails only its own caller.
+A cancelled caller's text is dropped if it has not started, and its result ignored if it has.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import logging
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -30,6 +32,9 @@ from core.errors import EncoderClosedError, EncoderInputError, PulseError
 from encoders.pooling import Floats
 
 log = logging.getLogger(__name__)
+
+# A timer may fire this much before its time; a text due within it counts as due.
+_CLOCK_SLACK_S = 0.0002
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +67,7 @@ class BatcherStats:
     batches: int = 0
     texts: int = 0
     isolated_failures: int = 0
-    collector_restarts: int = 0
+    dispatch_failures: int = 0
     batch_sizes: list[int] = field(default_factory=list)
 
     def record(self, size: int) -> None:
@@ -84,18 +89,16 @@ class MicroBatcher:
         self._capacity = [self.config.capacity(i) for i in range(len(self._buckets))]
         self._count = 0
         self._slots = asyncio.Semaphore(self.config.max_pending)
-        self._in_flight = asyncio.Semaphore(self.config.max_in_flight)
-        self._wakeup = asyncio.Event()
+        self._free = self.config.max_in_flight  # batches that may start now
+        self._timer: asyncio.TimerHandle | None = None
         self._executor = ThreadPoolExecutor(
             max_workers=self.config.max_in_flight, thread_name_prefix="pulse-encoder"
         )
-        self._collector: asyncio.Task[None] | None = None
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: set[Future[None]] = set()
         self._closed = False
         self.stats = BatcherStats()
 
     async def __aenter__(self) -> MicroBatcher:
-        self.start()
         return self
 
     async def __aexit__(
@@ -105,21 +108,6 @@ class MicroBatcher:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-    def start(self) -> None:
-        if self._collector is None:
-            self._collector = asyncio.get_running_loop().create_task(self._supervised())
-
-    async def _supervised(self) -> None:
-        """The collector, restarted (logged, counted in ``stats.collector_restarts``) after an
-        error: callers never wait on a collector that is gone."""
-        while True:
-            try:
-                await self._collect()
-            except Exception:
-                log.exception("the encoder's batch collector failed; restarting it")
-                self.stats.collector_restarts += 1
-                await asyncio.sleep(0.01)
 
     @property
     def pending(self) -> int:
@@ -132,19 +120,16 @@ class MicroBatcher:
             raise EncoderInputError(f"expected a non-empty string, got {text!r:.60}")
         if self._closed:
             raise EncoderClosedError("the encoder is closed")
-        self.start()
         await self._slots.acquire()
         if self._closed:
             self._slots.release()
             raise EncoderClosedError("the encoder is closed")
         loop = asyncio.get_running_loop()
-        item = _Pending(text, loop.create_future(), time.monotonic())
+        item = _Pending(text, loop.create_future(), loop.time())
         index = bisect.bisect_left(self.config.bucket_edges, len(text))
-        bucket = self._buckets[index]
-        bucket.append(item)
+        self._buckets[index].append(item)
         self._count += 1
-        if self._count == 1 or len(bucket) >= self._capacity[index]:
-            self._wakeup.set()
+        self._dispatch()
         return await item.future
 
     async def encode_many(self, texts: Sequence[str]) -> Floats:
@@ -154,10 +139,9 @@ class MicroBatcher:
     async def close(self) -> None:
         """Fail what has not started, wait for what runs, release the threads."""
         self._closed = True
-        if self._collector is not None:
-            self._collector.cancel()
-            await asyncio.gather(self._collector, return_exceptions=True)
-            self._collector = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for bucket in self._buckets:
             while bucket:
                 item = bucket.popleft()
@@ -165,47 +149,54 @@ class MicroBatcher:
                 if not item.future.done():
                     item.future.set_exception(EncoderClosedError("the encoder was closed"))
                 self._slots.release()
-        if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
+        # Each batch hands its vectors to the loop before its future completes.
+        running = [asyncio.wrap_future(f) for f in list(self._running)]
+        await asyncio.gather(*running, return_exceptions=True)
         self._executor.shutdown(wait=True)
 
-    async def _collect(self) -> None:
-        while True:
-            # Take an inference slot first: while all are busy, texts keep gathering, so
-            # batches grow with load.
-            await self._in_flight.acquire()
-            try:
-                batch = await self._next_batch()
-            except BaseException:
-                self._in_flight.release()
-                raise
-            task = asyncio.get_running_loop().create_task(self._run(batch))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+    def _dispatch(self) -> None:
+        """Start what may start; a defect here is logged, counted in
+        ``stats.dispatch_failures`` and tried again shortly, so no caller is left waiting."""
+        try:
+            self._start_batches()
+        except Exception:
+            log.exception("the encoder's batching failed; trying again")
+            self.stats.dispatch_failures += 1
+            self._arm(asyncio.get_running_loop().time() + 0.01)
 
-    async def _next_batch(self) -> list[_Pending]:
-        """Wait until a bucket is full or its oldest text has waited max_wait_ms; take it."""
-        max_wait = self.config.max_wait_ms / 1000
+    def _start_batches(self) -> None:
+        """While a batch may start: a full bucket at once, else the bucket of the oldest text
+        once it has waited max_wait (a timer comes back for it)."""
+        loop = asyncio.get_running_loop()
         buckets, capacity = self._buckets, self._capacity
-        while True:
-            if self._count == 0:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
+        while self._free > 0 and self._count > 0 and not self._closed:
             index = next((i for i, b in enumerate(buckets) if len(b) >= capacity[i]), None)
             if index is None:
                 index = min(
                     (i for i, b in enumerate(buckets) if b), key=lambda i: buckets[i][0].enqueued
                 )
-                remaining = buckets[index][0].enqueued + max_wait - time.monotonic()
-                if remaining > 0:
-                    self._wakeup.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), remaining)
-                    continue
+                due = buckets[index][0].enqueued + self.config.max_wait_ms / 1000
+                if due > loop.time() + _CLOCK_SLACK_S:
+                    self._arm(due)
+                    return
             batch = self._take(buckets[index], capacity[index])
             if batch:
-                return batch
+                self._free -= 1
+                future = self._executor.submit(self._work, loop, batch)
+                self._running.add(future)
+                future.add_done_callback(self._running.discard)
+
+    def _arm(self, due: float) -> None:
+        """The timer at ``due`` (an earlier one already armed stays)."""
+        if self._timer is not None:
+            if self._timer.when() <= due:
+                return
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_at(due, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._dispatch()
 
     def _take(self, bucket: deque[_Pending], capacity: int) -> list[_Pending]:
         batch: list[_Pending] = []
@@ -218,47 +209,50 @@ class MicroBatcher:
                 batch.append(item)
         return batch
 
-    async def _run(self, batch: list[_Pending]) -> None:
-        loop = asyncio.get_running_loop()
+    def _work(self, loop: asyncio.AbstractEventLoop, batch: list[_Pending]) -> None:
+        """In the encoder's thread: the batch's vectors, or each text's own outcome when the
+        batch fails (any failure of the encoder goes to the callers that caused it: a worker
+        must never die of one text); handed to the loop in one call."""
+        texts = [p.text for p in batch]
+        isolated = False
+        results: list[Floats | Exception]
         try:
-            try:
-                vectors = await loop.run_in_executor(
-                    self._executor, self._encode_checked, [p.text for p in batch]
-                )
-            # Any failure of the encoder is handed to the callers that caused it; a worker
-            # must never die of one text.
-            except Exception as exc:
-                await self._isolate(batch, exc)
-            else:
+            results = list(self._encode_checked(texts))
+        except Exception as exc:
+            isolated = len(batch) > 1
+            results = [exc] if not isolated else [self._alone(t) for t in texts]
+        try:
+            loop.call_soon_threadsafe(self._deliver, batch, results, isolated)
+        except RuntimeError:  # the loop is gone: nobody is waiting any more
+            log.debug("the event loop closed before a batch was handed back")
+
+    def _alone(self, text: str) -> Floats | Exception:
+        try:
+            vector: Floats = self._encode_checked([text])[0]
+        except Exception as exc:
+            return exc
+        return vector
+
+    def _deliver(
+        self, batch: list[_Pending], results: list[Floats | Exception], isolated: bool
+    ) -> None:
+        try:
+            if isolated:
+                self.stats.isolated_failures += 1
+            elif not isinstance(results[0], Exception):
                 self.stats.record(len(batch))
-                for item, vector in zip(batch, vectors, strict=True):
-                    if not item.future.done():
-                        item.future.set_result(vector)
+            for item, result in zip(batch, results, strict=True):
+                if item.future.done():  # its caller gave up
+                    continue
+                if isinstance(result, Exception):
+                    item.future.set_exception(result)
+                else:
+                    item.future.set_result(result)
         finally:
             for _ in batch:
                 self._slots.release()
-            self._in_flight.release()
-
-    async def _isolate(self, batch: list[_Pending], error: Exception) -> None:
-        if len(batch) == 1:
-            if not batch[0].future.done():
-                batch[0].future.set_exception(error)
-            return
-        self.stats.isolated_failures += 1
-        loop = asyncio.get_running_loop()
-        for item in batch:
-            if item.future.done():
-                continue
-            try:
-                vector = await loop.run_in_executor(
-                    self._executor, self._encode_checked, [item.text]
-                )
-            except Exception as exc:
-                if not item.future.done():
-                    item.future.set_exception(exc)
-            else:
-                if not item.future.done():
-                    item.future.set_result(vector[0])
+            self._free += 1
+            self._dispatch()
 
     def _encode_checked(self, texts: list[str]) -> Floats:
         vectors = self._encode(texts)

@@ -157,18 +157,18 @@ async def test_close_fails_waiting_callers_and_refuses_new_ones() -> None:
         await batcher.encode("late")
 
 
-async def test_a_collector_that_fails_is_restarted_and_its_callers_are_served() -> None:
+async def test_a_failed_dispatch_is_tried_again_and_its_callers_are_served() -> None:
     fake = Recording()
     async with MicroBatcher(fake, config()) as batcher:
-        original = batcher._next_batch
-        failures = [RuntimeError("a defect in the collector")]
+        original = batcher._take
+        failures = [RuntimeError("a defect in the batching")]
 
-        async def flaky() -> list:  # type: ignore[type-arg]
+        def flaky(*args: object) -> list:  # type: ignore[type-arg]
             if failures:
                 raise failures.pop()
-            return await original()
+            return original(*args)  # type: ignore[arg-type]
 
-        batcher._next_batch = flaky  # type: ignore[method-assign]
+        batcher._take = flaky  # type: ignore[method-assign]
         vector = await asyncio.wait_for(batcher.encode("tea towel"), timeout=5)
     assert np.array_equal(vector, HashingEncoder(16).encode(["tea towel"])[0])
-    assert batcher.stats.collector_restarts == 1
+    assert batcher.stats.dispatch_failures == 1

@@ -274,3 +274,18 @@ def test_micro_batch_defaults_follow_the_device_unless_set() -> None:
     assert pair(chosen, on_cuda=True) == (32, 3)
     assert pair(chosen, on_cuda=False) == (32, 3)
     assert batch_config(Settings(encoder_batch_max_wait_ms=2.5), True).max_wait_ms == 2.5
+
+
+def test_the_encoder_leaves_the_event_loop_a_core_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from core.settings import Settings
+    from encoders.service import encoder_threads
+
+    for cores, threads in ((1, 1), (2, 1), (16, 15)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
+        assert encoder_threads(Settings()) == threads
+    assert encoder_threads(Settings(encoder_threads=0)) == 0  # all: ONNX Runtime's default
+    assert encoder_threads(Settings(encoder_threads=3)) == 3
