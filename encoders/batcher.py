@@ -116,6 +116,10 @@ class MicroBatcher:
 
     async def encode(self, text: str) -> Floats:
         """The vector of ``text``; waits for room when ``max_pending`` texts are in the batcher."""
+        return await (await self.submit(text))
+
+    async def submit(self, text: str) -> asyncio.Future[Floats]:
+        """``text`` queued; the future of its vector (waits for room, as :meth:`encode`)."""
         if not isinstance(text, str) or not text.strip():
             raise EncoderInputError(f"expected a non-empty string, got {text!r:.60}")
         if self._closed:
@@ -130,7 +134,7 @@ class MicroBatcher:
         self._buckets[index].append(item)
         self._count += 1
         self._dispatch()
-        return await item.future
+        return item.future
 
     async def encode_many(self, texts: Sequence[str]) -> Floats:
         vectors = await asyncio.gather(*(self.encode(t) for t in texts))

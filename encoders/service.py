@@ -50,7 +50,7 @@ class EncoderService:
         self.batcher = MicroBatcher(
             self.model.encode, batch_config(settings, self.model.providers[0] == CUDA)
         )
-        self.queries = QueryCache(self.batcher.encode, settings.query_cache_size, metrics)
+        self.queries = QueryCache(self.batcher.submit, settings.query_cache_size, metrics)
 
     @property
     def model_tag(self) -> str:

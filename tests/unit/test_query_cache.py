@@ -29,6 +29,9 @@ class CountingEncoder:
             raise ValueError("encoder failed")
         return self.inner.encode([text])[0]
 
+    async def submit(self, text: str) -> asyncio.Future[Floats]:
+        return asyncio.ensure_future(self(text))
+
 
 def test_normalise_query() -> None:
     assert normalise_query("  Tea   TOWELS\n") == "tea towels"
@@ -46,7 +49,7 @@ def test_lru_evicts_the_least_recently_used() -> None:
 async def test_hits_misses_and_shared_inflight_encodings() -> None:
     inner = CountingEncoder()
     metrics = Metrics()
-    cache = QueryCache(inner, max_entries=10, metrics=metrics)
+    cache = QueryCache(inner.submit, max_entries=10, metrics=metrics)
     first = await asyncio.gather(*(cache.encode("Tea Towels") for _ in range(5)))
     again = await cache.encode("  tea   towels ")
     assert inner.calls == ["tea towels"]
@@ -62,7 +65,7 @@ async def test_hits_misses_and_shared_inflight_encodings() -> None:
 
 async def test_failures_are_not_cached_and_reach_every_waiter() -> None:
     inner = CountingEncoder()
-    cache = QueryCache(inner)
+    cache = QueryCache(inner.submit)
     results = await asyncio.gather(
         cache.encode("boom"), cache.encode("BOOM"), return_exceptions=True
     )
@@ -75,7 +78,7 @@ async def test_failures_are_not_cached_and_reach_every_waiter() -> None:
 
 async def test_a_cancelled_caller_does_not_cancel_a_shared_encoding() -> None:
     inner = CountingEncoder()
-    cache = QueryCache(inner)
+    cache = QueryCache(inner.submit)
     first = asyncio.create_task(cache.encode("candles"))
     second = asyncio.create_task(cache.encode("candles"))
     await asyncio.sleep(0)
