@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 from hdrh.histogram import HdrHistogram
 
+from encoders.batcher import EncodeTiming
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -37,7 +39,7 @@ class Latencies:
 class NoText:
     """The text encoder of replays whose events carry no text: a call is a defect."""
 
-    async def encode_query(self, query: str) -> Any:
+    async def encode_query(self, query: str, timing: EncodeTiming | None = None) -> Any:
         raise AssertionError("these events carry no text")
 
     async def encode_text(self, text: str) -> Any:

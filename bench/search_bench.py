@@ -39,6 +39,7 @@ from bench.common import machine, pyplot, save
 from bench.datasets import RETAIL
 from bench.quality_bench import Engine, build_index, engine_settings
 from bench.retail_invoices import Invoice, load
+from encoders.batcher import EncodeTiming
 from encoders.encoder import OnnxEncoder
 from encoders.pooling import Floats
 from personalisation.configs import ranking_configs
@@ -57,7 +58,7 @@ class QueryEncoder:
     def __init__(self, models: Path) -> None:
         self.encoder = OnnxEncoder.load(models, device="cpu", precision="int8")
 
-    async def encode_query(self, query: str) -> Floats:
+    async def encode_query(self, query: str, timing: EncodeTiming | None = None) -> Floats:
         return self.encoder.encode([query])[0]
 
     async def encode_text(self, text: str) -> Floats:

@@ -8,7 +8,8 @@ sent open-loop (each at its scheduled time, whether or not earlier ones have ans
 **cold**, every query new to the worker (two words of a random item name with a number of the
 run's own, so the encoder's cache never has it), then **warm**, queries drawn from 50 already
 asked. Latency: answer received - scheduled send. Each answer's ``timings_ms`` tell where the
-worker's time went (encode, retrieve, shopper reads, rank), and the cores each part kept busy
+worker's time went (encode, of it the wait for the query's batch and the batch's run, retrieve,
+shopper reads, rank), and the cores each part kept busy
 are read from /proc (the load generator runs in this process). With ``--catalogue-per-s N``
 each run also sends N new items a second (the worker encodes their texts meanwhile). Writes
 bench/results/search-latency.json and .png. Needs the local stack (``infra/stack.sh up``).
@@ -39,7 +40,7 @@ from streams.producer import EventProducer
 from tools.harness import forget_run, input_lag, isolated, start_worker, stop_worker, wait_healthy
 
 WORD = re.compile(r"[A-Za-z]{3,}")
-PARTS = ("encode", "retrieve", "shopper", "rank")
+PARTS = ("encode", "encode_queue", "encode_run", "retrieve", "shopper", "rank")
 
 
 def queries(titles: list[str], n: int, rng: random.Random, tag: str | None) -> list[str]:
@@ -169,8 +170,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 print(
                     f"{cache:4} {rate:5,.0f}/s offered: {run['achieved_per_s']:6,.0f}/s, "
                     f"p50 {run['p50_ms']:7.1f} ms, p95 {run['p95_ms']:7.1f} ms, "
-                    f"p99 {run['p99_ms']:7.1f} ms; worker mean ms "
-                    + ", ".join(f"{p} {v:.2f}" for p, v in run["worker_ms_mean"].items())
+                    f"p99 {run['p99_ms']:7.1f} ms; worker ms mean/p99 "
+                    + ", ".join(
+                        f"{p} {v:.2f}/{run['worker_ms_p99'][p]:.2f}"
+                        for p, v in run["worker_ms_mean"].items()
+                    )
                     + f"; errors {run['errors'] or 0} {run['error_messages'][:2]}; cores "
                     + ", ".join(f"{k} {v:.2f}" for k, v in run["cores"].items()),
                     flush=True,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -55,11 +56,22 @@ class BatcherConfig:
         return max(1, min(self.max_batch_size, self.max_batch_chars // edges[bucket]))
 
 
+@dataclass(slots=True)
+class EncodeTiming:
+    """Where one text's encoding time went, filled in when its batch has run: how long it
+    waited for its batch to start, and the batch's run in the encoder's thread (the rest of a
+    caller's wait is the hand-over to the thread and back through the event loop)."""
+
+    queued_s: float = 0.0
+    run_s: float = 0.0
+
+
 @dataclass(slots=True, eq=False)
 class _Pending:
     text: str
     future: asyncio.Future[Floats]
     enqueued: float
+    timing: EncodeTiming | None = None
 
 
 @dataclass(slots=True)
@@ -114,11 +126,12 @@ class MicroBatcher:
         """Texts waiting for a batch (not those being encoded)."""
         return self._count
 
-    async def encode(self, text: str) -> Floats:
-        """The vector of ``text``; waits for room when ``max_pending`` texts are in the batcher."""
-        return await (await self.submit(text))
+    async def encode(self, text: str, timing: EncodeTiming | None = None) -> Floats:
+        """The vector of ``text``; waits for room when ``max_pending`` texts are in the batcher.
+        ``timing``, when given, learns where the time went."""
+        return await (await self.submit(text, timing))
 
-    async def submit(self, text: str) -> asyncio.Future[Floats]:
+    async def submit(self, text: str, timing: EncodeTiming | None = None) -> asyncio.Future[Floats]:
         """``text`` queued; the future of its vector (waits for room, as :meth:`encode`)."""
         if not isinstance(text, str) or not text.strip():
             raise EncoderInputError(f"expected a non-empty string, got {text!r:.60}")
@@ -129,7 +142,7 @@ class MicroBatcher:
             self._slots.release()
             raise EncoderClosedError("the encoder is closed")
         loop = asyncio.get_running_loop()
-        item = _Pending(text, loop.create_future(), loop.time())
+        item = _Pending(text, loop.create_future(), loop.time(), timing)
         index = bisect.bisect_left(self.config.bucket_edges, len(text))
         self._buckets[index].append(item)
         self._count += 1
@@ -185,6 +198,10 @@ class MicroBatcher:
                     return
             batch = self._take(buckets[index], capacity[index])
             if batch:
+                now = loop.time()
+                for item in batch:
+                    if item.timing is not None:
+                        item.timing.queued_s = now - item.enqueued
                 self._free -= 1
                 future = self._executor.submit(self._work, loop, batch)
                 self._running.add(future)
@@ -220,13 +237,15 @@ class MicroBatcher:
         texts = [p.text for p in batch]
         isolated = False
         results: list[Floats | Exception]
+        started = time.perf_counter()
         try:
             results = list(self._encode_checked(texts))
         except Exception as exc:
             isolated = len(batch) > 1
             results = [exc] if not isolated else [self._alone(t) for t in texts]
+        run_s = time.perf_counter() - started
         try:
-            loop.call_soon_threadsafe(self._deliver, batch, results, isolated)
+            loop.call_soon_threadsafe(self._deliver, batch, results, isolated, run_s)
         except RuntimeError:  # the loop is gone: nobody is waiting any more
             log.debug("the event loop closed before a batch was handed back")
 
@@ -238,7 +257,11 @@ class MicroBatcher:
         return vector
 
     def _deliver(
-        self, batch: list[_Pending], results: list[Floats | Exception], isolated: bool
+        self,
+        batch: list[_Pending],
+        results: list[Floats | Exception],
+        isolated: bool,
+        run_s: float,
     ) -> None:
         try:
             if isolated:
@@ -246,6 +269,8 @@ class MicroBatcher:
             elif not isinstance(results[0], Exception):
                 self.stats.record(len(batch))
             for item, result in zip(batch, results, strict=True):
+                if item.timing is not None:
+                    item.timing.run_s = run_s
                 if item.future.done():  # its caller gave up
                     continue
                 if isinstance(result, Exception):

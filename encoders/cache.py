@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from core.metrics import Metrics
+from encoders.batcher import EncodeTiming
 from encoders.pooling import Floats
 
 V = TypeVar("V")
@@ -64,7 +65,7 @@ class QueryCache:
 
     def __init__(
         self,
-        submit: Callable[[str], Awaitable[asyncio.Future[Floats]]],
+        submit: Callable[[str, EncodeTiming | None], Awaitable[asyncio.Future[Floats]]],
         max_entries: int = 100_000,
         metrics: Metrics | None = None,
     ) -> None:
@@ -99,7 +100,9 @@ class QueryCache:
             self._metrics.inc(f"pulse_encoder_query_cache_{name}_total")
             self._metrics.set("pulse_encoder_query_cache_hit_ratio", self.hit_rate)
 
-    async def encode(self, query: str) -> Floats:
+    async def encode(self, query: str, timing: EncodeTiming | None = None) -> Floats:
+        """The query's vector; ``timing`` learns where the time went when this call encodes it
+        (not from the cache, not shared with another caller's)."""
         key = normalise_query(query) if isinstance(query, str) else query
         cached = self._lru.get(key)
         if cached is not None:
@@ -110,7 +113,7 @@ class QueryCache:
             self._count(hit=True)
             return await asyncio.shield(shared)
         self._count(hit=False)
-        future = await self._submit(key)
+        future = await self._submit(key, timing)
         self._inflight[key] = future
 
         def settle(done: asyncio.Future[Floats]) -> None:

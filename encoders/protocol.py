@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol, TypeVar
 
+from encoders.batcher import EncodeTiming
 from encoders.pooling import Floats
 
 K = TypeVar("K")
@@ -14,7 +15,8 @@ K = TypeVar("K")
 class TextEncoder(Protocol):
     """``encoders.service.EncoderService`` in a worker; fakes in unit tests."""
 
-    async def encode_query(self, query: str) -> Floats: ...
+    async def encode_query(self, query: str, timing: EncodeTiming | None = None) -> Floats:
+        """``timing``, when given, learns where a new query's time went (``encoders.batcher``)."""
 
     async def encode_text(self, text: str) -> Floats: ...
 

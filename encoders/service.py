@@ -6,7 +6,7 @@ import os
 
 from core.metrics import Metrics
 from core.settings import Settings
-from encoders.batcher import BatcherConfig, MicroBatcher
+from encoders.batcher import BatcherConfig, EncodeTiming, MicroBatcher
 from encoders.cache import QueryCache
 from encoders.encoder import OnnxEncoder
 from encoders.pooling import Floats
@@ -64,8 +64,8 @@ class EncoderService:
     async def encode_text(self, text: str) -> Floats:
         return await self.batcher.encode(text)
 
-    async def encode_query(self, query: str) -> Floats:
-        return await self.queries.encode(query)
+    async def encode_query(self, query: str, timing: EncodeTiming | None = None) -> Floats:
+        return await self.queries.encode(query, timing)
 
     async def close(self) -> None:
         await self.batcher.close()

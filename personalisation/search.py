@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from encoders.batcher import EncodeTiming
 from personalisation.pipeline import Personaliser
 from personalisation.serving import ListFilter
 from ranking.item_index import ItemInfo
@@ -26,11 +27,13 @@ async def search_items(
     now_ms: int | None = None,
 ) -> dict[str, Any]:
     """The ``k`` best items for ``query``, ordered for ``user_id`` when given, with reasons and
-    where the time went (``timings_ms``: encoding, retrieval, the shopper's reads, ranking)."""
+    where the time went (``timings_ms``: encoding, of it the wait for its batch and the batch's
+    run, retrieval, the shopper's reads, ranking)."""
     p = personaliser
     index = p.index
     started = time.perf_counter()
-    vector = await p.encoder.encode_query(query)
+    timing = EncodeTiming()
+    vector = await p.encoder.encode_query(query, timing)
     encoded = time.perf_counter()
     lexical = index.words.search(query, cfg.candidates)
     semantic = index.search(vector, cfg.candidates)
@@ -52,6 +55,10 @@ async def search_items(
         "items": [hit_message(hit, index.info(hit.item_id)) for hit in hits],
         "timings_ms": {
             "encode": round(1000 * (encoded - started), 3),
+            # of which: waiting for the query's batch to start, and the batch's run (both 0
+            # when the vector came from the cache)
+            "encode_queue": round(1000 * timing.queued_s, 3),
+            "encode_run": round(1000 * timing.run_s, 3),
             "retrieve": round(1000 * (retrieved - encoded), 3),
             "shopper": round(1000 * (read - retrieved), 3),
             "rank": round(1000 * (ranked - read), 3),

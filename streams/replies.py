@@ -66,7 +66,9 @@ class SearchReply(Reply):
     personalised: bool = Field(description="Whether the order is the shopper's own.")
     items: list[SearchResult]
     timings_ms: dict[str, float] = Field(
-        description="Where the time went: encode, retrieve, shopper (reads), rank."
+        description="Where the time went: encode (of it encode_queue, the wait for the query's "
+        "batch, and encode_run, the batch's run; 0 from the cache), retrieve, shopper (reads), "
+        "rank."
     )
     recorded: dict[str, Any] | None = Field(
         None, description="With record=true: the event id and whether Kafka took it."

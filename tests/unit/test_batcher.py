@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from core.errors import EncoderClosedError, EncoderInputError
-from encoders.batcher import BatcherConfig, MicroBatcher
+from encoders.batcher import BatcherConfig, EncodeTiming, MicroBatcher
 from encoders.encoder import HashingEncoder
 from encoders.pooling import Floats
 
@@ -172,3 +172,18 @@ async def test_a_failed_dispatch_is_tried_again_and_its_callers_are_served() -> 
         vector = await asyncio.wait_for(batcher.encode("tea towel"), timeout=5)
     assert np.array_equal(vector, HashingEncoder(16).encode(["tea towel"])[0])
     assert batcher.stats.dispatch_failures == 1
+
+
+async def test_timing_tells_the_wait_for_the_batch_from_the_batchs_run() -> None:
+    fake = Recording()
+    fake.gate.clear()
+    first, second = EncodeTiming(), EncodeTiming()
+    async with MicroBatcher(fake, config(max_batch_size=1, max_wait_ms=1)) as batcher:
+        running = asyncio.ensure_future(batcher.encode("first", first))
+        await asyncio.sleep(0.02)
+        waiting = asyncio.ensure_future(batcher.encode("second", second))
+        await asyncio.sleep(0.1)  # the first batch holds the encoder this long
+        fake.gate.set()
+        await asyncio.gather(running, waiting)
+    assert first.queued_s < 0.05 and first.run_s >= 0.1  # started at once, ran long
+    assert second.queued_s >= 0.1 and second.run_s < 0.05  # waited for it, ran fast

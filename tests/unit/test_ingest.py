@@ -13,6 +13,7 @@ from core.deadletter import RawMessage
 from core.events import EventKind
 from core.metrics import Metrics
 from core.topics import Topics
+from encoders.batcher import EncodeTiming
 from feature_store.counts import MemoryCountStore
 from feature_store.memory import (
     MemoryBatchWriter,
@@ -107,7 +108,7 @@ async def test_message_on_a_foreign_topic_is_dead_lettered() -> None:
 class PickyEncoder:
     """Refuses one query, as a defect in the encoder would; encodes the others."""
 
-    async def encode_query(self, query: str) -> np.ndarray:
+    async def encode_query(self, query: str, timing: EncodeTiming | None = None) -> np.ndarray:
         if query == "poison":
             raise ValueError("a defect")
         return np.ones(8, np.float32) / np.sqrt(8)

@@ -8,6 +8,7 @@ import pytest
 
 import encoders.cache
 from core.metrics import Metrics
+from encoders.batcher import EncodeTiming
 from encoders.cache import LruCache, QueryCache, normalise_query
 from encoders.encoder import HashingEncoder
 from encoders.pooling import Floats
@@ -29,7 +30,9 @@ class CountingEncoder:
             raise ValueError("encoder failed")
         return self.inner.encode([text])[0]
 
-    async def submit(self, text: str) -> asyncio.Future[Floats]:
+    async def submit(self, text: str, timing: EncodeTiming | None = None) -> asyncio.Future[Floats]:
+        if timing is not None:
+            timing.run_s = 0.01
         return asyncio.ensure_future(self(text))
 
 
@@ -86,3 +89,11 @@ async def test_a_cancelled_caller_does_not_cancel_a_shared_encoding() -> None:
     vector = await second
     assert vector.shape == (8,)
     assert len(cache) == 1 and inner.calls == ["candles"]
+
+
+async def test_timing_is_learnt_by_the_call_that_encodes_only() -> None:
+    cache = QueryCache(CountingEncoder().submit)
+    encoded, hit = EncodeTiming(), EncodeTiming()
+    await cache.encode("mugs", encoded)
+    await cache.encode("MUGS", hit)
+    assert encoded.run_s == 0.01 and hit == EncodeTiming()

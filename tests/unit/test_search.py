@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.events import Click, EventKind, Purchase
+from encoders.batcher import EncodeTiming
 from feature_store.memory import memory_stores
 from personalisation.pipeline import Personaliser
 from personalisation.search import search_items
@@ -45,7 +46,7 @@ def vector_of(text: str) -> np.ndarray:
 
 
 class HashEncoder:
-    async def encode_query(self, query: str) -> np.ndarray:
+    async def encode_query(self, query: str, timing: EncodeTiming | None = None) -> np.ndarray:
         return vector_of(query)
 
     async def encode_text(self, text: str) -> np.ndarray:
@@ -163,7 +164,8 @@ async def test_search_items_orders_for_a_known_shopper_only() -> None:
     assert mine["personalised"] and not anyone["personalised"]
     assert mine["items"][0]["item_id"] in {"k1", "k2"}
     assert [i["item_id"] for i in stranger["items"]] == [i["item_id"] for i in anyone["items"]]
-    assert set(mine["timings_ms"]) == {"encode", "retrieve", "shopper", "rank"}
+    parts = {"encode", "encode_queue", "encode_run", "retrieve", "shopper", "rank"}
+    assert set(mine["timings_ms"]) == parts
     assert all(i["matched_by"] and i["title"] for i in mine["items"])
 
 
