@@ -1,8 +1,10 @@
 """Words over item texts: BM25 by Tantivy (an in-memory index), for the exact words, codes and
 brand names a shopper types.
 
-Changes are kept until :meth:`LexicalIndex.commit` (the catalogue follower calls it after each
-batch it applies, so a search does not pay for a catalogue load) or the next search. A query
+Changes are kept until :meth:`LexicalIndex.commit` or the next search. The catalogue follower
+calls :meth:`LexicalIndex.commit_in_thread` after each batch it applies: Tantivy's commit takes
+about 110 ms (it lets go of the GIL), which on the event loop held every search in flight; in a
+thread, searches go on meanwhile over the index as it was, and see the batch once it is in. A query
 is a shopper's text, not a query language: its words are matched whatever their punctuation
 (Tantivy's lenient parser over the text with its operators taken out), stemmed in English, any
 word enough.
@@ -17,6 +19,7 @@ word enough.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import tantivy
@@ -37,6 +40,7 @@ class LexicalIndex:
         self._writer: tantivy.IndexWriter | None = None
         # item -> its new text, or None when it was removed; applied at the next search
         self._pending: dict[str, str | None] = {}
+        self._committing = False  # a commit runs in a thread: the writer is its
 
     def upsert(self, item_id: str, text: str) -> None:
         self._pending[item_id] = text
@@ -59,18 +63,45 @@ class LexicalIndex:
         return [(searcher.doc(address)["id"][0], float(score)) for score, address in hits]
 
     def commit(self) -> tantivy.Index | None:
-        """Apply the changes kept so far, in one commit; the index (None while it is empty)."""
-        if self._pending:
-            if self._index is None:
-                self._index = tantivy.Index(self._schema)
-                self._writer = self._index.writer(heap_size=_WRITER_HEAP, num_threads=1)
-            writer = self._writer
-            assert writer is not None
-            for item_id, text in self._pending.items():
-                writer.delete_documents_by_term("id", item_id)
-                if text is not None:
-                    writer.add_document(tantivy.Document(id=item_id, text=text))
-            writer.commit()
-            self._index.reload()
-            self._pending.clear()
+        """Apply the changes kept so far, in one commit; the index (None while it is empty).
+        While a commit runs in a thread, the changes since wait for the next commit."""
+        if self._pending and not self._committing:
+            index, writer = self._open()
+            self._write(writer, self._pending)
+            index.reload()
+            self._pending = {}
         return self._index
+
+    async def commit_in_thread(self) -> None:
+        """:meth:`commit`, the writing in a thread. A caller that is cancelled leaves it to
+        finish; changes whose commit fails are kept for the next one."""
+        if not self._pending or self._committing:
+            return
+        changes, self._pending = self._pending, {}
+        index, writer = self._open()
+        self._committing = True
+        future = asyncio.get_running_loop().run_in_executor(None, self._write, writer, changes)
+
+        def finished(done: asyncio.Future[None]) -> None:
+            self._committing = False
+            if done.cancelled() or done.exception() is not None:
+                self._pending = {**changes, **self._pending}  # newer changes win
+            else:
+                index.reload()
+
+        future.add_done_callback(finished)
+        await asyncio.shield(future)
+
+    def _open(self) -> tuple[tantivy.Index, tantivy.IndexWriter]:
+        if self._index is None or self._writer is None:
+            self._index = tantivy.Index(self._schema)
+            self._writer = self._index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+        return self._index, self._writer
+
+    @staticmethod
+    def _write(writer: tantivy.IndexWriter, changes: dict[str, str | None]) -> None:
+        for item_id, text in changes.items():
+            writer.delete_documents_by_term("id", item_id)
+            if text is not None:
+                writer.add_document(tantivy.Document(id=item_id, text=text))
+        writer.commit()

@@ -158,7 +158,8 @@ class CatalogFollower(TopicFollower):
                 applied[item_id] = item
         for item_id in removed:
             self.index.remove(item_id)
-        self.index.words.commit()  # here, not in the first search after the load
+        # here, not in the first search after the load; in a thread, not on the event loop
+        await self.index.words.commit_in_thread()
         await self._redis(
             lambda: self._mirror(applied, vectors, digests, removed), "mirroring items to Redis"
         )
