@@ -40,7 +40,8 @@ class LexicalIndex:
         self._writer: tantivy.IndexWriter | None = None
         # item -> its new text, or None when it was removed; applied at the next search
         self._pending: dict[str, str | None] = {}
-        self._committing = False  # a commit runs in a thread: the writer is its
+        # a commit running in a thread (the writer is its until it ends)
+        self._running: asyncio.Future[None] | None = None
 
     def upsert(self, item_id: str, text: str) -> None:
         self._pending[item_id] = text
@@ -65,7 +66,7 @@ class LexicalIndex:
     def commit(self) -> tantivy.Index | None:
         """Apply the changes kept so far, in one commit; the index (None while it is empty).
         While a commit runs in a thread, the changes since wait for the next commit."""
-        if self._pending and not self._committing:
+        if self._pending and self._running is None:
             index, writer = self._open()
             self._write(writer, self._pending)
             index.reload()
@@ -73,17 +74,20 @@ class LexicalIndex:
         return self._index
 
     async def commit_in_thread(self) -> None:
-        """:meth:`commit`, the writing in a thread. A caller that is cancelled leaves it to
-        finish; changes whose commit fails are kept for the next one."""
-        if not self._pending or self._committing:
+        """:meth:`commit`, the writing in a thread; after the commit already running, if one
+        is. A caller that is cancelled leaves it to finish; changes whose commit fails are kept
+        for the next one."""
+        while self._running is not None:
+            await asyncio.wait([self._running])
+        if not self._pending:
             return
         changes, self._pending = self._pending, {}
         index, writer = self._open()
-        self._committing = True
         future = asyncio.get_running_loop().run_in_executor(None, self._write, writer, changes)
+        self._running = future
 
         def finished(done: asyncio.Future[None]) -> None:
-            self._committing = False
+            self._running = None
             if done.cancelled() or done.exception() is not None:
                 self._pending = {**changes, **self._pending}  # newer changes win
             else:

@@ -69,3 +69,28 @@ async def test_a_cancelled_caller_leaves_the_commit_to_finish() -> None:
             break
         await asyncio.sleep(0.01)
     assert found(words, "vase") == ["a"]
+
+
+async def test_a_commit_asked_for_during_another_waits_for_it_then_writes() -> None:
+    words = LexicalIndex()
+    release = threading.Event()
+    write = LexicalIndex._write
+    batches: list[list[str]] = []
+
+    def held(writer: object, changes: dict[str, str | None]) -> None:
+        release.wait(10)
+        batches.append(sorted(changes))
+        write(writer, changes)  # type: ignore[arg-type]
+
+    words._write = held  # type: ignore[method-assign]
+    words.upsert("a", "red tea towel")
+    first = asyncio.ensure_future(words.commit_in_thread())
+    await asyncio.sleep(0.05)
+    words.upsert("b", "red candle")
+    second = asyncio.ensure_future(words.commit_in_thread())
+    await asyncio.sleep(0.05)
+    assert not second.done()  # waits for the first, does not leave b to a search
+    release.set()
+    await asyncio.gather(first, second)
+    assert batches == [["a"], ["b"]]
+    assert sorted(found(words, "red")) == ["a", "b"]
