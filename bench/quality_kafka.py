@@ -52,6 +52,7 @@ class SliceReport:
     split: int = 0
     items_per_list: float = 0.0
     differences: list[dict[str, Any]] = field(default_factory=list)
+    split_invoices: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -63,6 +64,7 @@ class SliceReport:
             "compared": self.compared,
             "identical": self.identical,
             "split_across_batches": self.split,
+            "split_invoices": self.split_invoices,
             "items_per_list": self.items_per_list,
             "differences": self.differences[:10],
         }
@@ -180,7 +182,7 @@ async def wait_for_catalogue(settings: Settings, titles: dict[str, str]) -> None
 
 
 def compare(direct: dict[str, Items], kafka: dict[str, Items], split: set[str]) -> SliceReport:
-    report = SliceReport(invoices=len(direct), split=len(split))
+    report = SliceReport(invoices=len(direct), split=len(split), split_invoices=sorted(split))
     report.items_per_list = sum(map(len, direct.values())) / max(1, len(direct))
     for invoice, expected in direct.items():
         if invoice in split:
