@@ -24,7 +24,9 @@ def encoder_threads(settings: Settings) -> int:
     encoder on both cores, 3.8-5.2 ms with one; README "Search")."""
     if settings.encoder_threads is not None:
         return settings.encoder_threads
-    return max(1, len(os.sched_getaffinity(0)) - 1)
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every core counts
+    cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    return max(1, cores - 1)
 
 
 def batch_config(settings: Settings, on_cuda: bool) -> BatcherConfig:

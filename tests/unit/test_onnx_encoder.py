@@ -287,5 +287,8 @@ def test_the_encoder_leaves_the_event_loop_a_core_unless_told_otherwise(
     for cores, threads in ((1, 1), (2, 1), (16, 15)):
         monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
         assert encoder_threads(Settings()) == threads
+    monkeypatch.delattr(os, "sched_getaffinity")  # not Linux: the machine's cores
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert encoder_threads(Settings()) == 3
     assert encoder_threads(Settings(encoder_threads=0)) == 0  # all: ONNX Runtime's default
     assert encoder_threads(Settings(encoder_threads=3)) == 3
