@@ -5,8 +5,8 @@
 A worker (its own topics and keys) with the Online Retail catalogue; 500 shoppers each send
 a few clicks first, so searches are personalised. Then, for each offered rate, searches are
 sent open-loop (each at its scheduled time, whether or not earlier ones have answered):
-**cold**, every query new to the worker (two words of a random item name with a number of the
-run's own, so the encoder's cache never has it), then **warm**, queries drawn from 50 already
+**cold**, every query new to the worker (two words of an item name, never asked before in
+the run, so the encoder's cache never has it), then **warm**, queries drawn from 50 already
 asked. Latency: answer received - scheduled send. Each answer's ``timings_ms`` tell where the
 worker's time went (encode, of it the wait for the query's batch and the batch's run, retrieve,
 shopper reads, rank), and the cores each part kept busy
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import random
 import re
@@ -43,14 +44,18 @@ WORD = re.compile(r"[A-Za-z]{3,}")
 PARTS = ("encode", "encode_queue", "encode_run", "retrieve", "shopper", "rank")
 
 
-def queries(titles: list[str], n: int, rng: random.Random, tag: str | None) -> list[str]:
-    out = []
-    while len(out) < n:
-        words = WORD.findall(rng.choice(titles))
-        if len(words) >= 2:
-            picked = sorted(rng.sample(range(len(words)), 2))
-            query = " ".join(words[i].lower() for i in picked)
-            out.append(f"{query} {tag}{len(out)}" if tag else query)
+def phrases(titles: list[str], rng: random.Random) -> list[str]:
+    """Every distinct two-word query a shopper might type from the item names (two of a name's
+    words of three letters or more, lower case, in their order), shuffled: 15,708 from the
+    Online Retail names, so no query is asked twice in a run and each cold one is new to the
+    worker's cache."""
+    found: dict[str, None] = {}
+    for title in titles:
+        words = [w.lower() for w in WORD.findall(title)]
+        for i, j in itertools.combinations(range(len(words)), 2):
+            found.setdefault(f"{words[i]} {words[j]}")
+    out = list(found)
+    rng.shuffle(out)
     return out
 
 
@@ -147,15 +152,20 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     click = {"user_id": user, "item_id": rng.choice(items), "ts": now + step}
                     await producer.send(EventKind.CLICK, click)
         assert not await input_lag(settings, wait_s=120), "the worker did not catch up"
-        warm_set = queries(titles, 50, rng, None)
+        fresh = iter(phrases(titles, rng))
+        warm_set = list(itertools.islice(fresh, 50))
         await offered(url, 20, 5, warm_set, users, meter)  # the warm set asked once
         for rate in args.rates:
             for cache in ("cold", "warm"):
                 asks = (
-                    queries(titles, int(rate * args.seconds), rng, f"r{rate}q")
+                    list(itertools.islice(fresh, int(rate * args.seconds)))
                     if cache == "cold"
                     else warm_set
                 )
+                assert len(asks) == int(rate * args.seconds) or cache == "warm", (
+                    "out of new queries: ask for fewer rates or seconds"
+                )
+
                 changes = (
                     churn(settings, titles, args.catalogue_per_s, args.seconds, f"{rate}{cache}")
                     if args.catalogue_per_s

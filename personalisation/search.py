@@ -6,6 +6,7 @@ call :func:`search_items`; it reads only.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -14,7 +15,7 @@ from personalisation.pipeline import Personaliser
 from personalisation.serving import ListFilter
 from ranking.item_index import ItemInfo
 from ranking.recommend import covisit_sources
-from ranking.search import SearchConfig, SearchHit, search
+from ranking.search import SearchConfig, SearchHit, Shopper, search
 
 
 async def search_items(
@@ -33,17 +34,25 @@ async def search_items(
     index = p.index
     started = time.perf_counter()
     timing = EncodeTiming()
-    vector = await p.encoder.encode_query(query, timing)
+    # The shopper's reads go on while the query is encoded (a new query's encoding takes
+    # milliseconds; each read waits for a turn of the event loop).
+    reads = (
+        asyncio.ensure_future(_shopper(p, user_id, now_ms))
+        if user_id is not None and cfg.strength > 0
+        else None
+    )
+    try:
+        vector = await p.encoder.encode_query(query, timing)
+    except BaseException:
+        if reads is not None:
+            reads.cancel()
+            reads.add_done_callback(_consume)
+        raise
     encoded = time.perf_counter()
     lexical = index.words.search(query, cfg.candidates)
     semantic = index.search(vector, cfg.candidates)
     retrieved = time.perf_counter()
-    shopper = None
-    if user_id is not None and cfg.strength > 0:
-        state = (await p.stores.users.load([user_id]))[user_id]
-        neighbours = await p.stores.covisit.neighbours(covisit_sources(state, p.ranking))
-        at = now_ms if now_ms is not None else int(p.clock() * 1000)
-        shopper = (state, neighbours, p.ranking, at)
+    shopper = await reads if reads is not None else None
     read = time.perf_counter()
     allowed = (rules or ListFilter()).allows(index)
     hits = search(query, lexical, semantic, index, k, cfg, allowed, shopper)
@@ -60,10 +69,26 @@ async def search_items(
             "encode_queue": round(1000 * timing.queued_s, 3),
             "encode_run": round(1000 * timing.run_s, 3),
             "retrieve": round(1000 * (retrieved - encoded), 3),
+            # what was left of the shopper's reads (begun with the encoding) after retrieval
             "shopper": round(1000 * (read - retrieved), 3),
             "rank": round(1000 * (ranked - read), 3),
         },
     }
+
+
+async def _shopper(p: Personaliser, user_id: str, now_ms: int | None) -> Shopper:
+    """The shopper's state, the co-visits of their session's items, the ranking configuration
+    and the time, as :func:`ranking.search.search` takes them."""
+    state = (await p.stores.users.load([user_id]))[user_id]
+    neighbours = await p.stores.covisit.neighbours(covisit_sources(state, p.ranking))
+    at = now_ms if now_ms is not None else int(p.clock() * 1000)
+    return state, neighbours, p.ranking, at
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """A read nobody waits for any more: its failure is not news."""
+    if not task.cancelled():
+        task.exception()
 
 
 def hit_message(hit: SearchHit, info: ItemInfo | None) -> dict[str, Any]:

@@ -112,6 +112,13 @@ class ItemIndex:
         row = self._rows.get(item_id)
         return None if row is None else self._vectors[row]
 
+    def vectors_of(self, item_ids: list[str]) -> tuple[list[str], npt.NDArray[np.float32]]:
+        """The items of ``item_ids`` the index holds, in their order, and their vectors (a
+        matrix, one row each: one gather instead of a view per item)."""
+        rows = self._rows
+        known = [item for item in item_ids if item in rows]
+        return known, self._vectors[[rows[item] for item in known]]
+
     def available(self, item_id: str) -> bool:
         row = self._rows.get(item_id)
         return row is not None and bool(self._available[row])

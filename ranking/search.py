@@ -66,6 +66,11 @@ class SearchHit:
     personal: float
 
 
+# A shopper as search takes them: their state, the co-visits of their session's items, the
+# ranking configuration and the time (ms).
+Shopper = tuple[UserState, dict[str, list[tuple[str, float]]], RecommendConfig, int]
+
+
 def fuse(
     lexical: list[tuple[str, float]], semantic: list[tuple[str, float]], rrf_k: float
 ) -> dict[str, tuple[float, int | None, int | None]]:
@@ -125,13 +130,16 @@ def evidence(
     for item in covisits.keys() & out.keys():
         out[item]["covisit"] = min(1.0, covisits[item])
     query = interest_query(state, ranking, now_ms)
-    known = [(item, v) for item in items if (v := index.vector(item)) is not None]
-    if query is not None and len(known) > 1:
-        cosines = np.stack([v for _, v in known]) @ query
-        low, high = float(cosines.min()), float(cosines.max())
-        if high > low:
-            for (item, _), cosine in zip(known, cosines, strict=True):
-                out[item]["interest"] = (float(cosine) - low) / (high - low)
+    if query is not None:
+        known, vectors = index.vectors_of(items)
+        if len(known) > 1:
+            cosines = vectors @ query
+            low, high = float(cosines.min()), float(cosines.max())
+            if high > low:
+                for item, cosine in zip(
+                    known, ((cosines.astype(np.float64) - low) / (high - low)).tolist(), strict=True
+                ):
+                    out[item]["interest"] = cosine
     total = sum(state.categories.values())
     if total > 0:
         for item in items:
@@ -149,8 +157,7 @@ def search(
     k: int,
     cfg: SearchConfig,
     allowed: Callable[[str], bool],
-    shopper: tuple[UserState, dict[str, list[tuple[str, float]]], RecommendConfig, int]
-    | None = None,
+    shopper: Shopper | None = None,
 ) -> list[SearchHit]:
     """The ``k`` best results among the retrievers' matches that ``allowed`` lets through,
     ordered for ``shopper`` (their state, the co-visits of their session's items, the ranking
@@ -170,7 +177,10 @@ def search(
     top = max((found[0] for found in fused.values()), default=0.0)
     scored: dict[str, tuple[float, float]] = {}  # item -> (score, personal part)
     for item, (score, _, _) in fused.items():
-        parts = personal.get(item, {})
+        parts = personal.get(item)
+        if not parts:  # no evidence: the match's own score
+            scored[item] = (round(score, 9) if top > 0 else 0.0, 0.0)
+            continue
         mine = sum(weights.get(part, 0.0) * value for part, value in parts.items())
         lifted = score + cfg.strength * mine * top * (score / top) ** cfg.gate if top > 0 else 0.0
         scored[item] = (round(lifted, 9), round(mine, 6))

@@ -3,6 +3,7 @@ in-memory stores, and GET /search on any query and parameters (200 or 400, never
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import EncoderInputError
 from core.events import Click, EventKind, Purchase
 from encoders.batcher import EncodeTiming
 from feature_store.memory import memory_stores
@@ -80,6 +82,17 @@ def test_an_item_both_retrievers_found_leads_and_ranks_are_kept() -> None:
     assert fused["a"] == (pytest.approx(1 / 61), 1, None)
     assert fused["b"] == (pytest.approx(1 / 62 + 1 / 61), 2, 1)
     assert fused["c"] == (pytest.approx(1 / 62), None, 2)
+
+
+def test_the_vectors_of_items_are_their_rows_in_order_and_unknown_items_are_left_out() -> None:
+    index = catalogue()
+    known, vectors = index.vectors_of(["c2", "nope", "k1", "c2"])
+    assert known == ["c2", "k1", "c2"]
+    assert vectors.shape == (3, DIM) and vectors.dtype == np.float32
+    for item, row in zip(known, vectors, strict=True):
+        assert np.array_equal(row, index.vector(item))
+    none, empty = index.vectors_of(["nope"])
+    assert none == [] and empty.shape == (0, DIM)
 
 
 def test_the_evidence_of_a_shopper_computed_by_hand() -> None:
@@ -167,6 +180,44 @@ async def test_search_items_orders_for_a_known_shopper_only() -> None:
     parts = {"encode", "encode_queue", "encode_run", "retrieve", "shopper", "rank"}
     assert set(mine["timings_ms"]) == parts
     assert all(i["matched_by"] and i["title"] for i in mine["items"])
+
+
+class BrokenEncoder(HashEncoder):
+    async def encode_query(self, query: str, timing: EncodeTiming | None = None) -> np.ndarray:
+        await asyncio.sleep(0.01)  # the shopper's reads are under way meanwhile
+        raise EncoderInputError("the encoder refused it")
+
+
+async def test_a_failed_encoding_fails_the_search_and_stops_the_shoppers_reads() -> None:
+    p = Personaliser(catalogue(), memory_stores(DIM), BrokenEncoder())
+    loads: list[list[str]] = []
+    load = p.stores.users.load
+
+    async def slow_load(users: list[str]) -> Any:
+        loads.append(users)
+        await asyncio.sleep(1.0)
+        return await load(users)
+
+    p.stores.users.load = slow_load  # type: ignore[method-assign]
+    before = asyncio.all_tasks()
+    with pytest.raises(EncoderInputError):
+        await search_items(p, "gift", 3, SearchConfig(strength=2.0), user_id="u", now_ms=T0)
+    await asyncio.sleep(0)  # the cancelled read ends
+    assert loads == [["u"]]  # the reads began beside the encoding...
+    assert asyncio.all_tasks() - before == set()  # ...and were stopped with it
+
+
+async def test_a_failed_read_of_the_shopper_fails_the_search() -> None:
+    p = personaliser()
+
+    async def broken(users: list[str]) -> Any:
+        raise ConnectionError("redis is away")
+
+    p.stores.users.load = broken  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await search_items(p, "gift", 3, SearchConfig(strength=2.0), user_id="u", now_ms=T0)
+    anyone = await search_items(p, "gift", 3, SearchConfig(strength=2.0))  # no shopper: no reads
+    assert anyone["items"]
 
 
 class SearchWorker(FakeWorker):
