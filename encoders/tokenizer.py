@@ -33,9 +33,8 @@ class TextTokenizer:
     """Tokenises a batch to the longest text in it, truncated at ``max_length`` tokens."""
 
     def __init__(self, path: Path, max_length: int = 256) -> None:
-        os.environ.setdefault(
-            "TOKENIZERS_PARALLELISM", "false"
-        )  # the library reads it when it tokenises
+        # the library reads it when it tokenises
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self._tokenizer = Tokenizer.from_file(str(path))
         self._tokenizer.enable_truncation(max_length=max_length)
         pad_id = self._tokenizer.token_to_id("[PAD]")
