@@ -112,9 +112,11 @@ async def offered_run(
         await asyncio.sleep(0.05)
     finished = time.time()
     cpu = meter.stop() if meter is not None else {}
-    took = {}
+    took, collected = {}, {}
     if steps_port and steps_before is not None:
-        took = steps.difference(steps_before, await steps.snapshot(steps_port))
+        steps_after = await steps.snapshot(steps_port)
+        took = steps.difference(steps_before[steps.NAME], steps_after[steps.NAME])
+        collected = steps.pauses(steps.difference(steps_before[steps.GC], steps_after[steps.GC]))
     if cpu:
         cpu["loadgen"] = round(sends.get("cpu_s", 0.0) / cpu["window_s"], 3)
     await asyncio.sleep(1.0)
@@ -140,6 +142,7 @@ async def offered_run(
         **latencies.summary_ms(),
         "cpu_cores": cpu,
         "batch_steps": took,
+        "gc_pauses": collected,
     }
     print(
         f"{kind} {rate:>6,.0f}/s offered: {result['achieved_per_s']:>7,.0f}/s achieved, "
@@ -155,4 +158,6 @@ async def offered_run(
     )
     if took:
         print(f"  batch steps (mean/p99 ms): {steps.line(took)}", flush=True)
+    if collected:
+        print(f"  garbage collector's pauses: {steps.pauses_line(collected)}", flush=True)
     return result

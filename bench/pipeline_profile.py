@@ -5,9 +5,10 @@
 The end-to-end benchmark's load (random clicks by 100,000 shoppers over the Online Retail
 catalogue's item ids, 500-event batches) through the workers' own ``Personaliser`` over the
 in-memory stores, with random unit vectors for the items (the encoder is not what is measured
-here). Prints events/s per segment of the replay (the rate falls as the engine holds more
-shoppers) and, with ``--profile``, the functions that took the most time in the last segment
-(the ranking then runs on the loop's thread, so the profile sees it).
+here), the garbage collector set as in a worker (``PULSE_GC_THRESHOLD``, ``--gc-threshold``).
+Prints events/s per segment of the replay (the rate falls as the engine holds more shoppers)
+and, with ``--profile``, the functions that took the most time in the last segment (the ranking
+then runs on the loop's thread, so the profile sees it).
 No Kafka, no Redis: an upper bound of what one worker's ranking allows.
 """
 
@@ -31,6 +32,7 @@ from bench.common import NoText
 from bench.datasets import RETAIL, need
 from bench.e2e_load import catalogue_events
 from core.events import Click
+from core.heap import settle_heap
 from core.settings import Settings
 from feature_store.memory import memory_stores
 from personalisation.configs import ranking_configs
@@ -81,6 +83,8 @@ async def replay(args: argparse.Namespace) -> None:
 
         personaliser._off_loop = inline  # type: ignore[method-assign]
     events = clicks(args.events, args.users, items)
+    # The collector as a worker sets it after its start (core.heap).
+    settle_heap(args.gc_threshold)
     segment = args.events // args.segments
     profiler = cProfile.Profile()
     digest = hashlib.sha256()
@@ -122,6 +126,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        default=Settings().gc_threshold,
+        help="the youngest objects collected after this many allocations (0: Python's 700)",
+    )
     asyncio.run(replay(parser.parse_args()))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -30,6 +30,8 @@ class Metrics:
         # name -> label value -> (count per bucket, the last one +Inf; sum of observations)
         self._histograms: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
         self._histogram_label: dict[str, str] = {}
+        # observations handed over without the lock (``observe_later``), folded in under it
+        self._later: deque[tuple[str, float, str, str]] = deque()
         self._lock = threading.Lock()
 
     def describe(self, name: str, help_text: str) -> None:
@@ -55,11 +57,26 @@ class Metrics:
     def observe(self, name: str, seconds: float, label: str, value: str) -> None:
         """One observation of a histogram (Prometheus buckets ``BUCKETS_S``)."""
         with self._lock:
-            self._histogram_label[name] = label
-            series = self._histograms.setdefault(name, {})
-            counts, total = series.setdefault(value, ([0] * (len(BUCKETS_S) + 1), [0.0]))
-            counts[bisect.bisect_left(BUCKETS_S, seconds)] += 1
-            total[0] += seconds
+            self._fold_later()
+            self._observe(name, seconds, label, value)
+
+    def observe_later(self, name: str, seconds: float, label: str, value: str) -> None:
+        """:meth:`observe` without taking the lock, for callers that must never wait for it
+        (the garbage collector's callbacks, which may run while this thread holds it): the
+        observation counts from the next ``observe`` or ``render`` on."""
+        self._later.append((name, seconds, label, value))
+
+    def _fold_later(self) -> None:
+        later = self._later
+        while later:
+            self._observe(*later.popleft())
+
+    def _observe(self, name: str, seconds: float, label: str, value: str) -> None:
+        self._histogram_label[name] = label
+        series = self._histograms.setdefault(name, {})
+        counts, total = series.setdefault(value, ([0] * (len(BUCKETS_S) + 1), [0.0]))
+        counts[bisect.bisect_left(BUCKETS_S, seconds)] += 1
+        total[0] += seconds
 
     @contextmanager
     def timed(self, name: str, label: str, value: str) -> Iterator[None]:
@@ -76,6 +93,7 @@ class Metrics:
 
     def render(self) -> str:
         with self._lock:
+            self._fold_later()
             return self._render()
 
     def _render(self) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import secrets
 import sys
@@ -45,6 +44,7 @@ def worker(settings: Settings) -> None:
     """Run a worker: consume events, dead-letter bad ones, serve HTTP on PULSE_WEB_PORT."""
     from faust import Worker
 
+    from core.heap import settle_heap, watch_collections
     from streams.admin import check_input_partitions, ensure_topics
     from streams.app import create_app
 
@@ -58,19 +58,10 @@ def worker(settings: Settings) -> None:
 
         threadpool_limits(settings.numpy_threads, user_api="blas")  # for the whole process
     asyncio.set_event_loop(asyncio.new_event_loop())
-    app, _runtime = create_app(settings)
-    settle_heap()
+    app, runtime = create_app(settings)
+    watch_collections(runtime.metrics)
+    settle_heap(settings.gc_threshold)
     Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
-
-
-def settle_heap() -> int:
-    """Keep what the worker has built so far (modules, app, settings: about 100,000 objects)
-    out of the garbage collector's full passes: they live as long as the worker does, and each
-    full pass over them stopped the event loop for 52-68 ms (8-12 ms without them; searches at
-    200/s, README "Search"). Objects made later are collected as before. The objects kept out."""
-    gc.collect()
-    gc.freeze()
-    return gc.get_freeze_count()
 
 
 @main.command()

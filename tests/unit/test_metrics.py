@@ -63,3 +63,36 @@ def test_the_benchmark_reads_step_quantiles_off_the_rendered_histograms() -> Non
     # the 50th observation is in the middle of the (2.5, 5] ms bucket's 99
     assert took["p50_ms"] == pytest.approx(2.5 + 2.5 * 50 / 99, abs=0.01)
     assert took["p99_ms"] == pytest.approx(5.0, abs=0.01)  # the 99th is the bucket's last
+
+
+def test_observations_handed_over_later_count_from_the_next_render_or_observation() -> None:
+    m = Metrics()
+    m.observe_later("pulse_x_seconds", 0.002, "part", "a")
+    m.observe_later("pulse_x_seconds", 0.5, "part", "a")
+    text = m.render()
+    assert 'pulse_x_seconds_count{part="a"} 2' in text
+    assert 'pulse_x_seconds_bucket{part="a",le="0.0025"} 1' in text
+    assert 'pulse_x_seconds_sum{part="a"} 0.502' in text
+    m.observe_later("pulse_x_seconds", 0.001, "part", "b")
+    m.observe("pulse_x_seconds", 0.001, "part", "a")
+    text = m.render()
+    assert 'pulse_x_seconds_count{part="a"} 3' in text
+    assert 'pulse_x_seconds_count{part="b"} 1' in text
+
+
+def test_the_benchmark_reads_the_collector_pauses_apart_from_the_steps() -> None:
+    from bench import steps
+
+    m = Metrics()
+    m.observe(steps.NAME, 0.004, "step", "rank")
+    m.observe_later(steps.GC, 0.0002, "generation", "0")
+    m.observe_later(steps.GC, 0.0003, "generation", "0")
+    m.observe_later(steps.GC, 0.03, "generation", "2")
+    text = m.render()
+    assert set(steps.parse(text)) == {"rank"}
+    collected = steps.pauses(steps.difference({}, steps.parse(text, steps.GC, "generation")))
+    assert collected == {
+        "0": {"pauses": 2, "total_ms": 0.5, "p99_ms": pytest.approx(0.99, abs=0.01)},
+        "2": {"pauses": 1, "total_ms": 30.0, "p99_ms": pytest.approx(49.75, abs=0.01)},
+    }
+    assert steps.pauses_line(collected) == "generation 0 2 (0.00 s), generation 2 1 (0.03 s)"

@@ -1,9 +1,17 @@
-"""The worker's start keeps its long-lived objects out of the collector's full passes."""
+"""The worker's garbage collector (``core.heap``): long-lived objects out of the full passes,
+the youngest collected less often, every pause measured."""
 
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from core.heap import PAUSE, settle_heap, watch_collections
+from core.metrics import Metrics
 
 
 class _Cycle:
@@ -17,8 +25,6 @@ def _cycle() -> tuple[_Cycle, weakref.ref[_Cycle]]:
 
 
 def test_settle_heap_freezes_what_exists_and_still_collects_what_comes_later() -> None:
-    from tools.cli import settle_heap
-
     before, before_ref = _cycle()
     try:
         kept = settle_heap()
@@ -39,3 +45,62 @@ def test_settle_heap_freezes_what_exists_and_still_collects_what_comes_later() -
         gc.unfreeze()
     gc.collect()
     assert before_ref() is None  # unfrozen, the old cycle goes too
+
+
+@pytest.fixture
+def thresholds() -> Iterator[tuple[int, int, int]]:
+    saved = gc.get_threshold()
+    yield saved
+    gc.set_threshold(*saved)
+    gc.unfreeze()
+
+
+def test_settle_heap_collects_the_youngest_after_the_threshold_and_keeps_the_older_ones(
+    thresholds: tuple[int, int, int],
+) -> None:
+    gc.set_threshold(700, 10, 10)
+    settle_heap(20_000)
+    assert gc.get_threshold() == (20_000, 10, 10)
+    gc.set_threshold(700, 7, 9)
+    settle_heap(0)  # 0: as Python has it
+    assert gc.get_threshold() == (700, 7, 9)
+
+
+def _pauses(metrics: Metrics, generation: str) -> int:
+    line = f'{PAUSE}_count{{generation="{generation}"}} '
+    found = [row for row in metrics.render().splitlines() if row.startswith(line)]
+    return int(found[0].removeprefix(line)) if found else 0
+
+
+def test_every_collection_pause_is_observed_by_generation_until_unwatched() -> None:
+    metrics = Metrics()
+    unwatch = watch_collections(metrics)
+    try:
+        gc.collect()
+        gc.collect()
+        gc.collect(0)
+        assert _pauses(metrics, "2") >= 2  # others may run meanwhile, never fewer
+        assert _pauses(metrics, "0") >= 1
+    finally:
+        unwatch()
+    seen = _pauses(metrics, "2")
+    gc.collect()
+    assert _pauses(metrics, "2") == seen
+
+
+def test_a_collection_while_the_metrics_lock_is_held_neither_blocks_nor_loses_its_pause() -> None:
+    metrics = Metrics()
+    unwatch = watch_collections(metrics)
+    try:
+
+        def collect_under_the_lock() -> None:
+            with metrics._lock:  # where an allocation inside observe() would set it off
+                gc.collect()
+
+        worker = threading.Thread(target=collect_under_the_lock, daemon=True)
+        worker.start()
+        worker.join(10)
+        assert not worker.is_alive(), "the collector's callback waited for the metrics' lock"
+        assert _pauses(metrics, "2") >= 1
+    finally:
+        unwatch()
