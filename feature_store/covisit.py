@@ -8,12 +8,28 @@ from collections.abc import Iterable
 from feature_store.clients import Pipeline, RedisClient
 from feature_store.keys import Keys
 
+# Each key's best members with their scores (ZREVRANGE ... WITHSCORES), all keys in one reply.
+BEST_OF_EACH = (
+    "local out = {} for i, key in ipairs(KEYS) do "
+    "out[i] = redis.call('ZREVRANGE', key, 0, ARGV[1], 'WITHSCORES') end return out"
+)
+
 
 class CovisitStore:
+    """On one Redis (not ``cluster``) the neighbours of a batch's items are read by one script
+    call, one reply for all of them; a Redis Cluster spreads the items' keys over slots, so
+    there each is read by a command of its own, in one pipeline."""
+
     def __init__(
-        self, client: RedisClient, keys: Keys, max_neighbours: int = 100, trim_every: int = 16
+        self,
+        client: RedisClient,
+        keys: Keys,
+        max_neighbours: int = 100,
+        trim_every: int = 16,
+        cluster: bool = False,
     ) -> None:
         self.client = client
+        self.cluster = cluster
         self.keys = keys
         self.max_neighbours = max_neighbours
         # An item's set is trimmed back to max_neighbours on about one update in trim_every,
@@ -27,10 +43,15 @@ class CovisitStore:
         wanted = sorted(set(items))
         if not wanted:
             return {}
-        async with self.client.pipeline(transaction=False) as pipe:
-            for item in wanted:
-                pipe.zrevrange(self.keys.covisit(item), 0, n - 1, withscores=True)
-            rows = await pipe.execute()
+        keys = [self.keys.covisit(item) for item in wanted]
+        if self.cluster:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.zrevrange(key, 0, n - 1, withscores=True)
+                rows = await pipe.execute()
+        else:  # members and scores in turn, as the script's replies come
+            flat = await self.client.eval(BEST_OF_EACH, len(keys), *keys, n - 1)
+            rows = [list(zip(row[::2], row[1::2], strict=True)) for row in flat]
         return {
             item: [(m.decode() if isinstance(m, bytes) else m, float(s)) for m, s in row]
             for item, row in zip(wanted, rows, strict=True)

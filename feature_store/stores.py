@@ -103,8 +103,8 @@ def redis_stores(
     """Every store in Redis, written with one transaction per batch (with the input offsets it
     applies, ``offsets``; on a Redis Cluster, ``cluster``, by slot: ``RedisBatchWriter``);
     shoppers expire after ``ttl_s`` seconds without an event."""
-    users = UserStore(client, keys, dim, ttl_s=ttl_s)
-    covisit = CovisitStore(client, keys)
+    users = UserStore(client, keys, dim, ttl_s=ttl_s, cluster=cluster)
+    covisit = CovisitStore(client, keys, cluster=cluster)
     repeats = RepeatStore(client, keys)
     bandit = BanditStore(client, keys)
     signals = TrendSignalStore(client, keys)

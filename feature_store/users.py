@@ -23,10 +23,23 @@ SET_EACH = "for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i], 'EX', 
 
 
 class UserStore:
+    """On one Redis (not ``cluster``) a batch's states are read with one MGET and its states and
+    lists written with one script call: one reply each instead of one per shopper (each reply
+    costs the worker's event loop a read with its timeout). A Redis Cluster spreads shoppers
+    over slots, which one command cannot span: there each shopper's keys go in a command of
+    their own, all in one pipeline."""
+
     def __init__(
-        self, client: RedisClient, keys: Keys, dim: int, ttl_s: int, cache_size: int = 200_000
+        self,
+        client: RedisClient,
+        keys: Keys,
+        dim: int,
+        ttl_s: int,
+        cache_size: int = 200_000,
+        cluster: bool = False,
     ) -> None:
         self.client = client
+        self.cluster = cluster
         self.keys = keys
         self.dim = dim
         self.ttl_s = ttl_s
@@ -71,18 +84,41 @@ class UserStore:
             else:
                 out[uid] = decode(packed)
         if missing:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for uid in missing:
-                    pipe.get(self.keys.user(uid))
-                blobs = await pipe.execute()
+            blobs = await self._get_each([self.keys.user(uid) for uid in missing])
             for uid, blob in zip(missing, blobs, strict=True):
                 out[uid] = decode(blob) if blob else UserState.new(self.dim)
         return out
 
-    def write(self, pipe: Pipeline, states: dict[str, UserState]) -> None:
-        """Queue the states' writes on ``pipe``; ``remember`` them once it has executed."""
+    async def _get_each(self, keys: list[str]) -> list[Any]:
+        if not self.cluster:
+            return list(await self.client.mget(keys))
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.get(key)
+            return list(await pipe.execute())
+
+    def write(
+        self,
+        pipe: Pipeline,
+        states: dict[str, UserState],
+        messages: Iterable[tuple[str, dict[str, Any]]] = (),
+    ) -> None:
+        """Queue the states' and lists' writes on ``pipe`` (one Redis: one command for all);
+        ``remember`` the states once it has executed."""
+        keys, values = [], []
         for uid, blob in self.encoded(states).items():
-            pipe.set(self.keys.user(uid), blob, ex=self.ttl_s)
+            keys.append(self.keys.user(uid))
+            values.append(blob)
+        for uid, message in messages:
+            keys.append(self.keys.recommendations(uid))
+            values.append(pack_list(message))
+        if not keys:
+            return
+        if self.cluster:
+            for key, value in zip(keys, values, strict=True):
+                pipe.set(key, value, ex=self.ttl_s)
+        else:
+            pipe.eval(SET_EACH, len(keys), *keys, *values, self.ttl_s)
 
     def encoded(self, states: dict[str, UserState]) -> dict[str, bytes]:
         """The states as they will be stored (and remembered once written)."""
@@ -97,9 +133,6 @@ class UserStore:
             self._cache.move_to_end(uid)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-
-    def write_recommendations(self, pipe: Pipeline, user_id: str, message: dict[str, Any]) -> None:
-        pipe.set(self.keys.recommendations(user_id), pack_list(message), ex=self.ttl_s)
 
     def queue_shopper(
         self, pipe: Pipeline, user_id: str, blob: bytes | None, message: dict[str, Any] | None

@@ -183,11 +183,8 @@ class RedisBatchWriter:
         if self.offsets is not None:
             self.offsets.queue(pipe, writes.offsets)
         if self.users is not None:
-            self.users.write(pipe, writes.states)
+            self.users.write(pipe, writes.states, writes.messages)
         self.queue_shared(pipe, writes)
-        if self.users is not None:
-            for uid, message in writes.messages:
-                self.users.write_recommendations(pipe, uid, message)
 
     def remember(self, writes: BatchWrites) -> None:
         if self.offsets is not None:
