@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ranking.interest import decay
+from ranking.interest import decay, norm
 
 CategoryOf = Callable[[str], str | None]
 
@@ -82,7 +82,7 @@ def session_category(
 
 def drift(short: np.ndarray, long: np.ndarray) -> float:
     """1 - cosine(short, long); 0 when either vector is empty."""
-    ns, nl = float(np.linalg.norm(short)), float(np.linalg.norm(long))
+    ns, nl = norm(short), norm(long)
     if ns == 0 or nl == 0:
         return 0.0
     return round(1.0 - float(np.dot(short, long)) / (ns * nl), 6)

@@ -91,3 +91,20 @@ def test_decayed_counter_ranks_at_times_long_before_its_landmark() -> None:
     counter.add("old", 1.0, 1_306_918_800_000)  # 2011: decays to nothing against 2024
     top = counter.top(2, at_ms=1_306_918_800_000)
     assert top[0][0] == "new" and all(np.isfinite(score) for _, score in top)
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from([np.float32, np.float64]),
+    st.lists(
+        st.floats(allow_nan=False, allow_infinity=False, width=32) | st.sampled_from([0.0, -0.0]),
+        min_size=0,
+        max_size=400,
+    ),
+)
+def test_norm_is_numpys_norm_to_the_bit(dtype: type, values: list[float]) -> None:
+    x = np.array(values, dtype=dtype)
+    with np.errstate(over="ignore"):  # float32 squares past 3.4e38: inf, both ways
+        want = float(np.linalg.norm(x))
+        got = ranking.interest.norm(x)
+    assert np.float64(got).tobytes() == np.float64(want).tobytes()
