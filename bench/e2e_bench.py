@@ -296,6 +296,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "partitions": args.partitions,
             "batch_max_size": Settings().batch_max_size,
             "batch_max_wait_ms": Settings().batch_max_wait_ms,
+            "gc_threshold": Settings().gc_threshold,
             **encoder_settings(),
         },
     }
