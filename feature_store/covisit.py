@@ -48,17 +48,13 @@ class CovisitStore:
             async with self.client.pipeline(transaction=False) as pipe:
                 for key in keys:
                     pipe.zrevrange(key, 0, n - 1, withscores=True)
-                pairs = await pipe.execute()
-            return {
-                item: [(_text(m), float(s)) for m, s in row]
-                for item, row in zip(wanted, pairs, strict=True)
-                if row
-            }
-        # one reply: each key's members and scores in turn
-        flat = await self.client.eval(BEST_OF_EACH, len(keys), *keys, n - 1)
+                rows = await pipe.execute()
+        else:  # one reply: each key's members and scores in turn
+            flat = await self.client.eval(BEST_OF_EACH, len(keys), *keys, n - 1)
+            rows = [list(zip(row[::2], row[1::2], strict=True)) for row in flat]
         return {
-            item: [(_text(m), float(s)) for m, s in zip(row[::2], row[1::2], strict=True)]
-            for item, row in zip(wanted, flat, strict=True)
+            item: [(m.decode() if isinstance(m, bytes) else m, float(s)) for m, s in row]
+            for item, row in zip(wanted, rows, strict=True)
             if row
         }
 
@@ -72,7 +68,3 @@ class CovisitStore:
         for item in touched:
             if self._rng.randrange(self.trim_every) == 0:
                 pipe.zremrangebyrank(self.keys.covisit(item), 0, -(self.max_neighbours + 1))
-
-
-def _text(member: bytes | str) -> str:
-    return member.decode() if isinstance(member, bytes) else member

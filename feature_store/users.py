@@ -103,8 +103,9 @@ class UserStore:
         states: dict[str, UserState],
         messages: Iterable[tuple[str, dict[str, Any]]] = (),
     ) -> None:
-        """Queue the states' and lists' writes on ``pipe`` (one Redis: one command for all);
-        ``remember`` the states once it has executed."""
+        """Queue the states' and lists' writes on ``pipe``, one script call for all (one Redis:
+        a Cluster writes shoppers by slot, ``queue_shopper``); ``remember`` the states once it
+        has executed."""
         keys, values = [], []
         for uid, blob in self.encoded(states).items():
             keys.append(self.keys.user(uid))
@@ -112,12 +113,7 @@ class UserStore:
         for uid, message in messages:
             keys.append(self.keys.recommendations(uid))
             values.append(pack_list(message))
-        if not keys:
-            return
-        if self.cluster:
-            for key, value in zip(keys, values, strict=True):
-                pipe.set(key, value, ex=self.ttl_s)
-        else:
+        if keys:
             pipe.eval(SET_EACH, len(keys), *keys, *values, self.ttl_s)
 
     def encoded(self, states: dict[str, UserState]) -> dict[str, bytes]:
@@ -158,11 +154,7 @@ class UserStore:
         wanted = list(user_ids)
         if not wanted:
             return {}
-        # One pipeline of GETs, not MGET: shoppers' keys live in different Cluster slots.
-        async with self.client.pipeline(transaction=False) as pipe:
-            for uid in wanted:
-                pipe.get(self.keys.recommendations(uid))
-            blobs = await pipe.execute()
+        blobs = await self._get_each([self.keys.recommendations(uid) for uid in wanted])
         return {uid: unpack_list(b) for uid, b in zip(wanted, blobs, strict=True) if b}
 
 

@@ -74,10 +74,12 @@ async def test_states_and_lists_written_by_one_script_read_back_alike_by_mget_an
     for uid in states:
         assert 0 < await client.ttl(keys.user(uid)) <= TTL_S
     assert await client.get(keys.recommendations("u{1}")) is None  # no list, none written
-    # written key by key, as on a Cluster: the same bytes
+    # written shopper by shopper, as on a Cluster: the same bytes
     await client.delete(*(keys.user(uid) for uid in states))
+    messages = dict(lists)
     async with client.pipeline(transaction=False) as pipe:
-        by_key.write(pipe, states, lists)
+        for uid, state in states.items():
+            by_key.queue_shopper(pipe, uid, encode(state), messages.get(uid))
         await pipe.execute()
     for uid, state in states.items():
         assert await client.get(keys.user(uid)) == encode(state)
