@@ -11,8 +11,10 @@ tests hold it to.
 
 from __future__ import annotations
 
+import atexit
 import math
 import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +53,9 @@ class ItemInfo:
 # product: ``make bench-ann`` measured exact search faster at 4,211 items (12.7 against 25.6 ms
 # a batch of 500) and slower at 20,000 (65.0 against 40.2 ms); they cross near 10,000.
 ANN_FROM_ITEMS = 10_000
+# The graph is built this many rows per library call, so that a build can be stopped between
+# two calls (about a tenth of a second each at 384 dimensions).
+ANN_BUILD_CHUNK = 1024
 
 
 class ItemIndex:
@@ -72,6 +77,7 @@ class ItemIndex:
         self._ann_build: threading.Thread | None = None
         self._ann_changed: set[int] = set()
         self._ann_lock = threading.Lock()
+        self._ann_stop = threading.Event()
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -167,12 +173,25 @@ class ItemIndex:
                     name="pulse-hnsw-build",
                     daemon=True,
                 )
+            _BUILDING.add(self)
             self._ann_build.start()
         return self._ann
 
+    def stop_building(self) -> None:
+        """Stops a graph build under way and waits for it (the index stays exact); the process's
+        exit does this for every index, see :func:`_stop_builds`."""
+        self._ann_stop.set()
+        if self._ann_build is not None:
+            self._ann_build.join()
+
     def _build_ann(self, rows: npt.NDArray[np.int64], vectors: Vector) -> None:
         ann = AnnIndex(self.dim)
-        ann.add_many(rows, vectors)
+        for start in range(0, len(rows), ANN_BUILD_CHUNK):
+            if self._ann_stop.is_set():
+                return
+            ann.add_many(
+                rows[start : start + ANN_BUILD_CHUNK], vectors[start : start + ANN_BUILD_CHUNK]
+            )
         with self._ann_lock:
             for row in self._ann_changed:
                 ann.put(row, self._vectors[row], bool(self._available[row]))
@@ -194,6 +213,19 @@ class ItemIndex:
         available = np.zeros(size, dtype=bool)
         available[: len(self._available)] = self._available
         self._vectors, self._available = vectors, available
+
+
+# Indexes whose graph build may be under way.
+_BUILDING: weakref.WeakSet[ItemIndex] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_builds() -> None:
+    """At exit, before the interpreter finalises: a build still running in usearch (the GIL
+    released) would otherwise ask for the GIL back during finalisation, and Python ending the
+    thread from inside the library's C++ frames aborts the process."""
+    for index in list(_BUILDING):
+        index.stop_building()
 
 
 def _words_of(info: ItemInfo) -> str:

@@ -125,3 +125,32 @@ def test_the_hnsw_library_and_onnx_runtime_load_in_either_order() -> None:
     ):
         done = subprocess.run([sys.executable, "-c", imports], capture_output=True, timeout=120)
         assert done.returncode == 0, (imports, done.returncode, done.stderr[-2000:])
+
+
+EXIT_WHILE_BUILDING = """
+import atexit, threading
+# registered before the index module is imported, so it runs after that module's exit hooks
+atexit.register(lambda: print(
+    [t.name for t in threading.enumerate() if t.name == "pulse-hnsw-build"], flush=True
+))
+import numpy as np
+from ranking.item_index import ItemIndex, ItemInfo
+vectors = np.random.default_rng(0).standard_normal((20_000, 64)).astype(np.float32)
+index = ItemIndex(64, capacity=len(vectors), ann_from=1)
+for n, vector in enumerate(vectors):
+    index.upsert(ItemInfo(f"i{n}", "", None, True), vector)
+index.search(vectors[0], 5)  # starts the graph's build and leaves it running
+print(index._ann is None, flush=True)
+"""
+
+
+def test_a_process_that_ends_while_the_graph_is_built_stops_the_build_first() -> None:
+    """The build runs in usearch with the GIL released. When the process ends meanwhile, the
+    build must be stopped before the interpreter finalises: Python ends a daemon thread that
+    asks for the GIL back after finalisation began, and doing so from inside usearch's C++
+    frames aborts the whole process (seen as SIGABRT at the end of a benchmark)."""
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_WHILE_BUILDING], capture_output=True, timeout=120
+    )
+    assert done.stdout.split() == [b"True", b"[]"], done.stdout  # running at exit, then stopped
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
