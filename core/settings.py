@@ -75,6 +75,23 @@ class Settings(BaseSettings):
         10.0, ge=6, le=300, description="A worker silent this long is taken out of the group."
     )
     heartbeat_interval_seconds: float = Field(3.0, gt=0, le=100)
+    fetch_min_bytes: int = Field(
+        65_536,
+        ge=1,
+        le=52_428_800,
+        description="The least a worker's fetch from Kafka asks the broker to gather before it "
+        "answers (or until PULSE_FETCH_MAX_WAIT_MS). Kafka's own default, 1 byte, had the "
+        "consumer fetch a few events at a time and spend 0.15 of a core more at 2,000 "
+        "clicks/s (README, Recommendations).",
+    )
+    fetch_max_wait_ms: int = Field(
+        10,
+        ge=0,
+        le=60_000,
+        description="The longest the broker holds a worker's fetch for PULSE_FETCH_MIN_BYTES: "
+        "what an event may wait in Kafka when traffic is light. An idle worker fetches this "
+        "often: 0.07 of a core at 10 ms, 0.03 at 100, 0.02 at Faust's 1,500 (README).",
+    )
     partitions: int = Field(8, ge=1, le=1024, description="Partitions of topics Pulse creates.")
     replication_factor: int = Field(1, ge=1)
 

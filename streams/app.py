@@ -11,6 +11,7 @@ from mode import Service
 from core.settings import Settings
 from streams import agents, views
 from streams.api import Api
+from streams.consumer import fetch_sized_transport
 from streams.worker import Worker
 
 
@@ -49,6 +50,9 @@ def create_app(settings: Settings) -> tuple[faust.App, Worker]:
             "middlewares": [views.unread_bodies_close],
         },
     )
+    # before anything asks the app for its transport (topics and agents below do)
+    transport = fetch_sized_transport(settings.fetch_min_bytes, settings.fetch_max_wait_ms)
+    app.transport = transport(app.conf.broker_consumer, app)
     worker = Worker(settings)
     worker.assignment = lambda: app.consumer.assignment()
     app.add_dependency(WorkerService(worker))
