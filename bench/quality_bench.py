@@ -38,7 +38,7 @@ from personalisation.serving import fresh_list
 from ranking.diversity import intra_list_diversity
 from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig
-from ranking.recommend import RecommendConfig
+from ranking.recommend_config import RecommendConfig
 
 K = 20
 # Chosen on the validation span (2011-09-01 to 2011-10-01, before the test period): a shop

@@ -8,7 +8,7 @@ from core.settings import Settings, parse_weights
 from ranking.blend import BlendConfig
 from ranking.item_index import ItemIndex
 from ranking.profile import ProfileConfig
-from ranking.recommend import RecommendConfig
+from ranking.recommend_config import RecommendConfig
 from trends.tracker import TrendConfig, TrendTracker
 
 

@@ -57,13 +57,9 @@ from ranking.explore import ThompsonSampler
 from ranking.intent import IntentConfig
 from ranking.item_index import ItemIndex
 from ranking.profile import ProfileConfig
-from ranking.recommend import (
-    RecommendConfig,
-    covisit_sources,
-    learned_weights,
-    recommend,
-    similar_many,
-)
+from ranking.recommend import learned_weights, recommend, similar_many
+from ranking.recommend_config import RecommendConfig
+from ranking.session_sources import covisit_sources
 from ranking.sessions import NativeSessionIndex, Neighbour, current_session
 from ranking.state import UserState
 from ranking.trending import POPULARITY_HALF_LIFE_MS, CategoryPopularity, DecayedCounter

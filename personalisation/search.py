@@ -14,8 +14,8 @@ from encoders.batcher import EncodeTiming
 from personalisation.pipeline import Personaliser
 from personalisation.serving import ListFilter
 from ranking.item_index import ItemInfo
-from ranking.recommend import covisit_sources
 from ranking.search import SearchConfig, SearchHit, Shopper, search
+from ranking.session_sources import covisit_sources
 
 
 async def search_items(

@@ -13,7 +13,8 @@ from personalisation.messages import item_message
 from personalisation.pipeline import Personaliser
 from ranking.blend import BlendConfig, Proposal, Recommendation, apply_rules, blend
 from ranking.item_index import ItemIndex
-from ranking.recommend import covisit_sources, recommend
+from ranking.recommend import recommend
+from ranking.session_sources import covisit_sources
 
 
 async def fresh_list(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import heapq
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -22,50 +21,16 @@ from ranking.explore import ThompsonSampler, exploration_slots
 from ranking.interest import Vector, decay
 from ranking.interest import blend as blend_interest
 from ranking.item_index import ItemIndex
-from ranking.sessions import Neighbour, current_session
+from ranking.recommend_config import RecommendConfig
+from ranking.session_sources import (
+    covisited,
+    popular_in_categories,
+    session_items,
+    session_neighbours,
+    title_of,
+)
+from ranking.sessions import Neighbour
 from ranking.state import UserState
-
-
-@dataclass(frozen=True, slots=True)
-class RecommendConfig:
-    k: int = 10
-    per_source: int = 20
-    # Trending fills lists of shoppers Pulse knows little about; a few candidates suffice.
-    trending_candidates: int = 10
-    short_share: float = 0.6
-    recent_for_covisit: int = 5
-    # The ``category`` source reads the categories of this many of the session's latest items.
-    popular_categories: int = 5
-    # How many of the latest items a shopper touched are kept off their list (0: none).
-    hide_latest: int = 0
-    # A gap longer than this between two of a shopper's events starts a new session.
-    session_gap_ms: float = 30 * 60 * 1000.0
-    # Right after a search the content source, which holds the query's matches, weighs this.
-    search_similar_weight: float = 1.0
-    # Source weights follow the sources' click rates on the lists once they have this many
-    # clicks (None: the configured weights stay).
-    learn_min_clicks: int | None = None
-    # Items of the shopper's favourite categories are lifted by up to this share.
-    category_boost: float = 0.5
-    # Dismissed items are kept off the list; items at least this similar (cosine) to one of
-    # them lose this share of their score.
-    dismiss_cosine: float = 0.8
-    dismiss_penalty: float = 0.5
-    # MMR strength: 0 keeps the blended order, 1 maximises dissimilarity (ranking/diversity.py).
-    diversity: float = 0.0
-    # Share of the k slots given to exploration (Thompson sampling over candidate sources).
-    explore_share: float = 0.0
-    blend: BlendConfig = field(default_factory=BlendConfig)
-    short_half_life_ms: float = 30 * 60 * 1000.0
-    history_half_life_ms: float = 180 * 24 * 3600 * 1000.0
-    # A purchased item's history score is scaled by (repeat_floor + the item's repeat rate):
-    # items shoppers tend to buy again rank above one-off buys.
-    repeat_floor: float = 0.1
-
-
-def _title(index: ItemIndex, item_id: str) -> str:
-    info = index.info(item_id)
-    return info.title if info else item_id
 
 
 def interest_query(state: UserState, cfg: RecommendConfig, now_ms: int) -> Vector | None:
@@ -81,7 +46,7 @@ def similar_reason(state: UserState, index: ItemIndex, cfg: RecommendConfig, now
     if q is not None and now_ms - q[1] <= cfg.short_half_life_ms:
         return f"because you searched '{q[0]}'"
     if state.recent:
-        return f"similar to {_title(index, state.recent[-1][0])}"
+        return f"similar to {title_of(index, state.recent[-1][0])}"
     return "matches your interests"
 
 
@@ -107,97 +72,6 @@ def similar(
     state: UserState, index: ItemIndex, cfg: RecommendConfig, now_ms: int
 ) -> list[Proposal]:
     return similar_many({"": state}, index, cfg, {"": now_ms})[""]
-
-
-def covisit_sources(state: UserState, cfg: RecommendConfig) -> list[str]:
-    """The items whose co-visits the ``covisit`` source reads: the session's latest."""
-    return current_session(state, cfg.session_gap_ms)[-cfg.recent_for_covisit :]
-
-
-def covisit_scores(
-    state: UserState, neighbours: dict[str, list[tuple[str, float]]], cfg: RecommendConfig
-) -> tuple[dict[str, float], dict[str, tuple[float, str]]]:
-    """Every item co-visited with the current session's latest items, scored: each session
-    item's neighbour weights are divided by their sum (an estimate of "what is clicked next to
-    it", whatever its popularity), and the session's items count 1, 1/2, 1/3, ... from the
-    latest. Also, for each item, the session item that gave it most (and how much)."""
-    scores: dict[str, float] = {}
-    because: dict[str, tuple[float, str]] = {}
-    for rank, source_item in enumerate(reversed(covisit_sources(state, cfg))):
-        row = neighbours.get(source_item, [])
-        total = sum(count for _, count in row)
-        for item, count in row if total > 0 else ():
-            gain = count / total / (1 + rank)
-            if item not in because or gain > because[item][0]:
-                because[item] = (gain, source_item)
-            scores[item] = scores.get(item, 0.0) + gain
-    return scores, because
-
-
-def covisited(
-    state: UserState,
-    neighbours: dict[str, list[tuple[str, float]]],
-    index: ItemIndex,
-    cfg: RecommendConfig,
-) -> list[Proposal]:
-    """Items clicked together with the current session's latest items (``covisit_scores``)."""
-    scores, because = covisit_scores(state, neighbours, cfg)
-    top = heapq.nsmallest(cfg.per_source, scores, key=lambda i: (-scores[i], i))
-    return [
-        Proposal(i, scores[i], f"often chosen with {_title(index, because[i][1])}") for i in top
-    ]
-
-
-def session_items(state: UserState, cfg: RecommendConfig) -> list[Proposal]:
-    """The current session's items the shopper looked at and has not bought (``history``
-    speaks for those), the latest first (1, 1/2, 1/3, ...)."""
-    session = [i for i in current_session(state, cfg.session_gap_ms) if i not in state.purchases]
-    return [
-        Proposal(item, 1.0 / (1 + rank), "you looked at this earlier")
-        for rank, item in enumerate(reversed(session))
-    ][: cfg.per_source]
-
-
-def popular_in_categories(
-    state: UserState,
-    index: ItemIndex,
-    popular: Callable[[str, int], list[tuple[str, float]]],
-    cfg: RecommendConfig,
-) -> list[Proposal]:
-    """Items popular right now in the categories of the current session, the latest item's
-    category first (its items count 1, the next category's 1/2, ...), each category's counts
-    divided by their sum; not the session's own items (``recent`` speaks for those)."""
-    session = current_session(state, cfg.session_gap_ms)
-    mine = set(session)
-    categories: list[str] = []
-    for item in reversed(session):
-        info = index.info(item)
-        if info is not None and info.category and info.category not in categories:
-            categories.append(info.category)
-    scores: dict[str, float] = {}
-    because: dict[str, str] = {}
-    for rank, category in enumerate(categories[: cfg.popular_categories]):
-        row = [
-            (item, count)
-            for item, count in popular(category, cfg.per_source + len(mine))
-            if item not in mine
-        ]
-        total = sum(count for _, count in row)
-        for item, count in row:
-            if total > 0:
-                scores[item] = scores.get(item, 0.0) + count / total / (1 + rank)
-                because.setdefault(item, category)
-    top = heapq.nsmallest(cfg.per_source, scores, key=lambda i: (-scores[i], i))
-    return [Proposal(i, scores[i], f"popular in {because[i]}") for i in top]
-
-
-def session_neighbours(found: list[Neighbour], index: ItemIndex) -> list[Proposal]:
-    return [
-        Proposal(
-            n.item_id, n.score, f"shoppers who chose {_title(index, n.because)} also chose this"
-        )
-        for n in found
-    ]
 
 
 def history(

@@ -22,12 +22,14 @@ A shopper Pulse does not know (or strength 0) gets the fused order as it is.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ranking.item_index import ItemIndex, ItemInfo
-from ranking.recommend import RecommendConfig, covisit_scores, interest_query
+from ranking.recommend import interest_query
+from ranking.recommend_config import RecommendConfig
+from ranking.session_sources import covisit_scores
 from ranking.sessions import current_session
 from ranking.state import UserState
 
@@ -126,7 +128,8 @@ def evidence(
             out[item]["bought"] = 1.0
     for item in set(session) & out.keys():
         out[item]["seen"] = 1.0
-    covisits, _ = covisit_scores(state, neighbours, ranking)
+    # the plain shares, as the search's weights were chosen with (`make bench-search`)
+    covisits, _ = covisit_scores(state, neighbours, replace(ranking, covisit_prior=0.0))
     for item in covisits.keys() & out.keys():
         out[item]["covisit"] = min(1.0, covisits[item])
     query = interest_query(state, ranking, now_ms)

@@ -18,7 +18,8 @@ from ranking.blend import Proposal, Recommendation
 from ranking.explore import ThompsonSampler
 from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig, apply
-from ranking.recommend import RecommendConfig, explore, recommend
+from ranking.recommend import explore, recommend
+from ranking.recommend_config import RecommendConfig
 from ranking.state import UserState
 
 T0 = 1_700_000_000_000

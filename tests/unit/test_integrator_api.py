@@ -23,7 +23,8 @@ from personalisation.serving import ListFilter, recommendations, similar_items
 from ranking.intent import IntentConfig
 from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig, apply
-from ranking.recommend import RecommendConfig, recommend
+from ranking.recommend import recommend
+from ranking.recommend_config import RecommendConfig
 from ranking.state import UserState
 from streams.api import Api
 from tests.unit.test_api import FakeWorker
@@ -119,13 +120,14 @@ def test_dismissed_items_leave_the_list_and_their_near_neighbours_go_down() -> N
     state = apply(UserState.new(2), click(1, "c"), ProfileConfig(), items.vector("c"))
     neighbours = {"c": [("a", 3.0), ("a2", 2.0), ("b", 1.5)]}
     before = recommend(state, items, neighbours, [], cfg, T0 + 2000)
-    # covisit: a 3/6.5 = 0.4615, a2 2/6.5 = 0.3077, b 1.5/6.5 + its content share
+    # covisit (weights over their sum plus the prior 1): a 3/7.5 = 0.4, a2 2/7.5 = 0.2667, b
+    # 1.5/7.5 + its content share; they sum to less than 1, so the blend keeps them as they are
     assert [r.item_id for r in before] == ["c", "a", "a2", "b", "d"]
     state = apply(state, click(2, "a", "dismiss"), ProfileConfig(), items.vector("a"))
     after = recommend(state, items, neighbours, [], cfg, T0 + 3000)
-    # a is gone; a2 (cosine 0.995 with a) lost half its score: 0.3077 / 2, below b.
+    # a is gone; a2 (cosine 0.995 with a) lost half its score: 0.2667 / 2, below b.
     assert [r.item_id for r in after] == ["c", "b", "a2", "d"]
-    assert next(r.score for r in after if r.item_id == "a2") == pytest.approx(0.307692 / 2, 1e-5)
+    assert next(r.score for r in after if r.item_id == "a2") == pytest.approx(2 / 7.5 / 2, 1e-5)
 
 
 async def test_similar_items_blend_covisits_and_content_with_reasons() -> None:

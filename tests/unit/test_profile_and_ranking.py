@@ -12,7 +12,8 @@ from feature_store.state_codec import decode, encode
 from ranking.blend import BlendConfig, Proposal, apply_rules, blend
 from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig, apply, review_sign, top_category
-from ranking.recommend import RecommendConfig, recommend
+from ranking.recommend import recommend
+from ranking.recommend_config import RecommendConfig
 from ranking.state import MAX_SEEN, UserState
 
 CFG = ProfileConfig()

@@ -17,7 +17,8 @@ from personalisation.pipeline import Personaliser
 from ranking.blend import BlendConfig
 from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig, apply
-from ranking.recommend import RecommendConfig, history, recommend, similar_reason
+from ranking.recommend import history, recommend, similar_reason
+from ranking.recommend_config import RecommendConfig
 from ranking.sessions import SessionIndex, current_session
 from ranking.state import UserState
 from ranking.trending import CategoryPopularity

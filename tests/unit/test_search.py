@@ -21,7 +21,7 @@ from personalisation.search import search_items
 from personalisation.serving import ListFilter
 from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig, apply
-from ranking.recommend import RecommendConfig
+from ranking.recommend_config import RecommendConfig
 from ranking.search import SearchConfig, evidence, fuse, search
 from ranking.state import UserState
 from streams.api import Api

@@ -17,14 +17,15 @@ from personalisation.pipeline import Personaliser
 from ranking.blend import BlendConfig, Proposal, blend, weights_from_clicks
 from ranking.item_index import ItemIndex, ItemInfo
 from ranking.profile import ProfileConfig, apply
-from ranking.recommend import (
-    RecommendConfig,
-    covisited,
-    popular_in_categories,
-    search_aware,
-    session_items,
+from ranking.recommend import search_aware
+from ranking.recommend_config import RecommendConfig
+from ranking.session_sources import covisited, popular_in_categories, session_items
+from ranking.sessions import (
+    NativeSessionIndex,
+    SessionConfig,
+    SessionIndex,
+    current_session,
 )
-from ranking.sessions import NativeSessionIndex, SessionConfig, SessionIndex, current_session
 from ranking.state import UserState
 from ranking.trending import CategoryPopularity
 from tests.unit import session_oracle as oracle
@@ -63,13 +64,18 @@ def test_covisits_are_normalised_per_session_item_and_weighted_by_recency() -> N
     state = clicked(("a", 0), ("b", 1))
     neighbours = {"a": [("x", 2.0), ("y", 2.0)], "b": [("x", 1.0), ("z", 3.0)]}
     got = covisited(state, neighbours, index("a", "b", "x", "y", "z"), RecommendConfig())
-    # b (latest, weight 1): x 1/4, z 3/4; a (weight 1/2): x 1/2 * 1/2, y 1/2 * 1/2
-    assert [(p.item_id, p.score) for p in got] == [("z", 0.75), ("x", 0.5), ("y", 0.25)]
+    # each row over its sum plus the prior 1: b (latest, weight 1) x 1/5, z 3/5; a (weight
+    # 1/2) x 2/5 * 1/2, y 2/5 * 1/2
+    assert [(p.item_id, p.score) for p in got] == [("z", 0.6), ("x", 0.4), ("y", 0.2)]
     assert [p.reason for p in got] == [
         "often chosen with B",
         "often chosen with B",  # b and a gave x as much; the latest item is named
         "often chosen with A",
     ]
+    plain = covisited(
+        state, neighbours, index("a", "b", "x", "y", "z"), RecommendConfig(covisit_prior=0)
+    )
+    assert [(p.item_id, p.score) for p in plain] == [("z", 0.75), ("x", 0.5), ("y", 0.25)]
 
 
 def test_covisits_of_an_earlier_session_do_not_count() -> None:
