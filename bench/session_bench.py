@@ -62,11 +62,9 @@ def build_index(events: list[Event], models: Path) -> ItemIndex:
     index = ItemIndex(encoder.dim, capacity=len(items) + 1)
     for item, (text, category) in sorted(items.items()):
         index.upsert(ItemInfo(item, text, category, True), vectors[text])
-    if index.ann_from is not None and len(index) >= index.ann_from:
-        # a worker searches a catalogue this size through the HNSW graph once it is built (in
-        # the background, half a minute here); the replay starts there, not halfway through
-        index.search(vectors[texts[0]], 1)
-        index.wait_for_ann()
+    # a worker searches a catalogue past ``ann_from`` items through the HNSW graph once it is
+    # built (in the background, half a minute here); the replay starts there, not halfway through
+    index.wait_for_ann()
     return index
 
 

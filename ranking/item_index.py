@@ -156,7 +156,10 @@ class ItemIndex:
         return [[(ids[col], score) for col, score in row] for row in found]
 
     def wait_for_ann(self, timeout_s: float | None = None) -> bool:
-        """Until the HNSW graph being built is ready (benchmarks, tests); whether it is."""
+        """Until the HNSW graph is ready (benchmarks, tests), its build started here if the index
+        is past ``ann_from`` and none has started yet; whether it is."""
+        if self.ann_from is not None and len(self) >= self.ann_from:
+            self._ann_ready()
         if self._ann_build is not None:
             self._ann_build.join(timeout_s)
         return self._ann is not None

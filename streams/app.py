@@ -11,7 +11,7 @@ from mode import Service
 from core.settings import Settings
 from streams import agents, views
 from streams.api import Api
-from streams.consumer import fetch_sized_transport
+from streams.consumer import FetchSizedTransport
 from streams.worker import Worker
 
 
@@ -51,8 +51,12 @@ def create_app(settings: Settings) -> tuple[faust.App, Worker]:
         },
     )
     # before anything asks the app for its transport (topics and agents below do)
-    transport = fetch_sized_transport(settings.fetch_min_bytes, settings.fetch_max_wait_ms)
-    app.transport = transport(app.conf.broker_consumer, app)
+    app.transport = FetchSizedTransport(
+        app.conf.broker_consumer,
+        app,
+        fetch_min_bytes=settings.fetch_min_bytes,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+    )
     worker = Worker(settings)
     worker.assignment = lambda: app.consumer.assignment()
     app.add_dependency(WorkerService(worker))
