@@ -81,7 +81,7 @@ class Settings(BaseSettings):
         le=52_428_800,
         description="The least a worker's fetch from Kafka asks the broker to gather before it "
         "answers (or until PULSE_FETCH_MAX_WAIT_MS). Kafka's own default, 1 byte, had the "
-        "consumer fetch a few events at a time and spend 0.15 of a core more at 2,000 "
+        "consumer fetch a few events at a time and spend 0.08 to 0.12 of a core more at 2,000 "
         "clicks/s (README, Recommendations).",
     )
     fetch_max_wait_ms: int = Field(
