@@ -1,6 +1,7 @@
 # Types of the compiled module (kernels/src/lib.rs).
 
 from collections.abc import Buffer
+from typing import Any
 
 class SessionIndex:
     def __init__(
@@ -23,5 +24,14 @@ class SessionIndex:
 def top_k(
     scores: Buffer, available: Buffer, k: int, excludes: list[list[int]]
 ) -> list[list[tuple[int, float]]]: ...
+def blend_head(
+    sources: list[tuple[str, float, list[Any]]],
+    floor: float,
+    limit: int | None,
+    boost: float,
+    category_of: dict[str, str],
+    affinities: dict[str, float],
+    affinity_total: float,
+) -> list[tuple[str, float, str, str]] | None: ...
 def quantise_i8(values: Buffer) -> tuple[bytes, float]: ...
 def dequantise_i8(codes: bytes, scale: float) -> bytearray: ...

@@ -68,6 +68,8 @@ class ItemIndex:
         self._ids: list[str] = []
         self._rows: dict[str, int] = {}
         self._info: dict[str, ItemInfo] = {}
+        # item -> its category, for the items that have one (what the compiled blend reads)
+        self.categories: dict[str, str] = {}
         self.words = LexicalIndex()
         # None: always exact; else HNSW once the index holds ``ann_from`` items. The graph is
         # built in a thread of its own (half a minute at 100,000 items); searches stay exact
@@ -98,6 +100,10 @@ class ItemIndex:
         self._vectors[row] = vector
         self._available[row] = info.in_stock
         self._info[info.item_id] = info
+        if info.category:
+            self.categories[info.item_id] = info.category
+        else:
+            self.categories.pop(info.item_id, None)
         self._ann_put(row)
         self.words.upsert(info.item_id, text if text is not None else _words_of(info))
 

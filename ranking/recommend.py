@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import numpy as np
+import pulse_kernels
 
 from ranking.blend import (
+    EVIDENCE_FLOOR,
     BlendConfig,
     Proposal,
     Recommendation,
@@ -118,6 +120,33 @@ def boost_categories(
     return sorted(lifted, key=lambda r: (-r.score, r.item_id))
 
 
+def blended_head(
+    sources: dict[str, list[Proposal]],
+    cfg: BlendConfig,
+    limit: int,
+    state: UserState,
+    index: ItemIndex,
+    boost: float,
+) -> Iterable[Recommendation]:
+    """``boost_categories(blend(sources, cfg, limit), state, index, boost)``, compiled
+    (``kernels/src/blend.rs``, held to those by property tests): the same items, order, scores,
+    sources and reasons. Each entry is made only when it is read: the rules keep the first k.
+    Non-finite scores or weights, which the compiled blend declines, take the Python."""
+    weights = dict(cfg.weights)
+    rows = pulse_kernels.blend_head(
+        [(name, weights.get(name, 0.0), proposals) for name, proposals in sources.items()],
+        EVIDENCE_FLOOR,
+        limit,
+        boost,
+        index.categories,
+        state.categories,
+        sum(state.categories.values()),
+    )
+    if rows is None:
+        return boost_categories(blend(sources, cfg, limit), state, index, boost)
+    return (Recommendation(*row) for row in rows)
+
+
 def push_down_dismissed(
     ranked: list[Recommendation], state: UserState, index: ItemIndex, cfg: RecommendConfig
 ) -> list[Recommendation]:
@@ -218,12 +247,16 @@ def recommend(
     # whatever the shopper dismissed.
     hidden = (latest - set(state.purchases)) | {item for item, _ in state.dismissed}
     # The lift is at most (1 + category_boost)x, so only the head of the blend can reorder.
-    head = blend(
-        sources, search_aware(state, cfg), limit=4 * cfg.k + len(hidden) + len(state.purchases)
+    lifted = blended_head(
+        sources,
+        search_aware(state, cfg),
+        4 * cfg.k + len(hidden) + len(state.purchases),
+        state,
+        index,
+        cfg.category_boost,
     )
-    lifted = boost_categories(head, state, index, cfg.category_boost)
     kept = apply_rules(
-        push_down_dismissed(lifted, state, index, cfg) if state.dismissed else lifted,
+        push_down_dismissed(list(lifted), state, index, cfg) if state.dismissed else lifted,
         available=available or index.available,
         purchased=set(state.purchases),
         cfg=cfg.blend,

@@ -2,6 +2,7 @@
 //! make fast enough (measured: `bench/pipeline_profile.py`). Each has a pure-Python reference
 //! in the `ranking` package that property tests hold it to.
 
+pub mod blend;
 pub mod fsum;
 pub mod quant;
 pub mod sessions;
@@ -10,7 +11,8 @@ pub mod topk;
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes};
+use pyo3::intern;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString};
 
 /// A float32 vector (any contiguous buffer of them) as int8 codes and a scale
 /// (`kernels/src/quant.rs`).
@@ -71,6 +73,78 @@ fn top_k(
         .collect())
 }
 
+/// A head entry: the item, its score, the source's name and the reason.
+type Head<'py> = (Bound<'py, PyString>, f64, Bound<'py, PyString>, Bound<'py, PyAny>);
+
+/// A proposal held while the blend borrows its item's text: the object, its item, its score.
+type Held<'py> = (Bound<'py, PyAny>, Bound<'py, PyString>, f64);
+
+/// The blend of a shopper's sources, lifted by their categories (`kernels/src/blend.rs`):
+/// `sources` holds `(name, weight, proposals)`, each proposal with `item_id` (str), `score` and
+/// `reason`; `category_of` maps items to their category, `affinities` the shopper's categories
+/// to their affinity, which sum to `affinity_total` (0 or less, or `boost` 0: no lift). None
+/// where a weight or score is not finite or an item id is not a str: Python decides those.
+#[pyfunction]
+#[pyo3(signature = (sources, floor, limit, boost, category_of, affinities, affinity_total))]
+#[allow(clippy::too_many_arguments)]
+fn blend_head<'py>(
+    py: Python<'py>,
+    sources: Vec<(Bound<'py, PyString>, f64, Bound<'py, PyList>)>,
+    floor: f64,
+    limit: Option<usize>,
+    boost: f64,
+    category_of: Bound<'py, PyDict>,
+    affinities: Bound<'py, PyDict>,
+    affinity_total: f64,
+) -> PyResult<Option<Vec<Head<'py>>>> {
+    let (item_attr, score_attr) = (intern!(py, "item_id"), intern!(py, "score"));
+    // The proposals and their item strings, held while the blend borrows their text.
+    let mut held: Vec<Vec<Held<'py>>> = Vec::new();
+    for (_, weight, proposals) in &sources {
+        if !weight.is_finite() {
+            return Ok(None);
+        }
+        let mut row = Vec::with_capacity(proposals.len());
+        for proposal in proposals.iter() {
+            let Ok(item) = proposal.getattr(item_attr)?.cast_into::<PyString>() else {
+                return Ok(None);
+            };
+            let score: f64 = proposal.getattr(score_attr)?.extract()?;
+            if !score.is_finite() {
+                return Ok(None);
+            }
+            row.push((proposal, item, score));
+        }
+        held.push(row);
+    }
+    let mut view = Vec::with_capacity(held.len());
+    for ((_, weight, _), row) in sources.iter().zip(&held) {
+        let mut candidates = Vec::with_capacity(row.len());
+        for (_, item, score) in row {
+            candidates.push(blend::Candidate { item: item.to_str()?, score: *score });
+        }
+        view.push((*weight, candidates));
+    }
+    let lift = if affinity_total > 0.0 { boost } else { 0.0 };
+    let share = |entry: &blend::Blended<'_>| -> f64 {
+        let item = &held[entry.source][entry.candidate].1;
+        let Some(category) = category_of.get_item(item).ok().flatten() else { return 0.0 };
+        match affinities.get_item(category).ok().flatten() {
+            Some(affinity) => affinity.extract::<f64>().unwrap_or(0.0) / affinity_total,
+            None => 0.0,
+        }
+    };
+    let head = blend::blend_head(&view, floor, limit.unwrap_or(usize::MAX), lift, share);
+    let reason_attr = intern!(py, "reason");
+    head.iter()
+        .map(|entry| {
+            let (proposal, item, _) = &held[entry.source][entry.candidate];
+            let source = sources[entry.source].0.clone();
+            Ok(Some((item.clone(), entry.score, source, proposal.getattr(reason_attr)?)))
+        })
+        .collect::<PyResult<Option<Vec<_>>>>()
+}
+
 /// Session-kNN over the latest sessions a worker has seen (`ranking.sessions`).
 #[pyclass(module = "pulse_kernels", name = "SessionIndex")]
 struct PySessionIndex {
@@ -124,6 +198,7 @@ impl PySessionIndex {
 fn pulse_kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySessionIndex>()?;
     m.add_function(wrap_pyfunction!(top_k, m)?)?;
+    m.add_function(wrap_pyfunction!(blend_head, m)?)?;
     m.add_function(wrap_pyfunction!(quantise_i8, m)?)?;
     m.add_function(wrap_pyfunction!(dequantise_i8, m)?)?;
     Ok(())
