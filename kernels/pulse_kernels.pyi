@@ -24,6 +24,9 @@ class SessionIndex:
 def top_k(
     scores: Buffer, available: Buffer, k: int, excludes: list[list[int]]
 ) -> list[list[tuple[int, float]]]: ...
+def top_k_labelled(
+    scores: Buffer, available: Buffer, k: int, excludes: list[list[int]], labels: list[Any]
+) -> list[list[tuple[Any, float]]]: ...
 def blend_head(
     sources: list[tuple[str, float, list[Any]]],
     floor: float,

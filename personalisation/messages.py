@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
+import os
 from collections.abc import Awaitable, Sequence
 from typing import Any, Protocol
 
@@ -45,17 +45,25 @@ def item_message(rec: Recommendation) -> dict[str, Any]:
     return item
 
 
+def rec_ids(n: int) -> list[str]:
+    """``n`` list ids: 128 random bits each from the system's generator, as 32 hex digits
+    (one system call for all of them, not one a list)."""
+    digits = os.urandom(16 * n).hex()
+    return [digits[i : i + 32] for i in range(0, 32 * n, 32)]
+
+
 def list_message(
     user_id: str,
     recs: Sequence[Recommendation],
     trigger: UserEvent,
     ingested_ms: int | None,
     generated_ms: int,
+    rec_id: str,
 ) -> dict[str, Any]:
     """A shopper's fresh list, as ``pulse.recommendations`` carries it (key = user_id)."""
     return {
         "user_id": user_id,
-        "rec_id": uuid.uuid4().hex,
+        "rec_id": rec_id,
         "items": [item_message(r) for r in recs],
         "trigger_event_id": trigger.event_id,
         "event_ts": trigger.ts_ms,

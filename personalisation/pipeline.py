@@ -33,6 +33,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -50,7 +51,7 @@ from feature_store.stores import Stores
 from feature_store.writes import BatchWrites
 from personalisation.fold import Folded, fold
 from personalisation.forget import Forgotten
-from personalisation.messages import Publisher, list_message, publish
+from personalisation.messages import Publisher, list_message, publish, rec_ids
 from personalisation.reads import Reads, read, text_of
 from ranking.blend import Recommendation
 from ranking.explore import ThompsonSampler
@@ -319,7 +320,8 @@ class Personaliser:
         explorer = (self.sampler, self.rng) if self.ranking.explore_share > 0 else None
         cfg = self.ranking_now()
         failed: Failed = []
-        for uid, state in list(folded.states.items()):
+        ids = rec_ids(len(folded.states))
+        for (uid, state), rec_id in zip(list(folded.states.items()), ids, strict=True):
             trigger = last[uid]
             try:
                 proposals = similar.get(uid)
@@ -339,7 +341,7 @@ class Personaliser:
                     popular=self.popular.top,
                 )
                 message = list_message(
-                    uid, recs, trigger, ingested_ms.get(trigger.event_id), generated
+                    uid, recs, trigger, ingested_ms.get(trigger.event_id), generated, rec_id
                 )
             except Exception as exc:
                 self._count("pulse_step_errors_total", "step", "rank")
@@ -381,10 +383,13 @@ class Personaliser:
             self._count("pulse_trend_signals_total", "kind", signal["kind"])
 
     def _count_impressions(self, recs: Sequence[Recommendation], writes: BatchWrites) -> None:
-        for rec in recs:
-            self.sampler.record_impression(rec.arm or rec.source)
-            writes.impressions[rec.arm or rec.source] += 1
-            self._count("pulse_recommendation_impressions_total", "source", rec.source)
+        # counted by arm and by source, each once a list (the counts are small whole numbers:
+        # the same sums as one at a time)
+        for arm, n in Counter(rec.arm or rec.source for rec in recs).items():
+            self.sampler.record_impression(arm, n)
+            writes.impressions[arm] += n
+        for source, n in Counter(rec.source for rec in recs).items():
+            self._count("pulse_recommendation_impressions_total", "source", source, n=n)
         self._shown += len(recs)
         self._explored += sum(rec.source == "explore" for rec in recs)
         if self.metrics is not None and self._shown:

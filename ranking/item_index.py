@@ -5,8 +5,8 @@ that are out of stock or removed masked out, so they never leave the engine; fro
 ``ANN_FROM_ITEMS`` items on, approximate ones from an HNSW index of the available items
 (``ranking.ann``). The items' texts for search by words are kept too (``words``,
 ``ranking.lexical``). The selection of each query's best items is compiled
-(``pulse_kernels.top_k``); :func:`top_k_reference` is its definition in Python, which property
-tests hold it to.
+(``pulse_kernels.top_k``, here ``top_k_labelled``, which names each column by its item id);
+:func:`top_k_reference` is its definition in Python, which property tests hold it to.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from pulse_kernels import top_k
+from pulse_kernels import top_k_labelled
 
 from ranking.ann import AnnIndex
 from ranking.lexical import LexicalIndex
@@ -158,8 +158,7 @@ class ItemIndex:
             return [[(ids[row], score) for row, score in found] for found in found_ann]
         scores = np.ascontiguousarray(queries @ self._vectors[:n].T, dtype=np.float32)
         exclude_cols = [[rows[i] for i in exclude if i in rows] for exclude in excludes]
-        found = top_k(scores, self._available[:n].view(np.uint8), k, exclude_cols)
-        return [[(ids[col], score) for col, score in row] for row in found]
+        return top_k_labelled(scores, self._available[:n].view(np.uint8), k, exclude_cols, ids)
 
     def wait_for_ann(self, timeout_s: float | None = None) -> bool:
         """Until the HNSW graph is ready (benchmarks, tests), its build started here if the index

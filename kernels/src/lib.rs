@@ -45,6 +45,47 @@ fn top_k(
     k: usize,
     excludes: Vec<Vec<usize>>,
 ) -> PyResult<Vec<Vec<(usize, f64)>>> {
+    Ok(select(py, &scores, &available, k, &excludes)?
+        .into_iter()
+        .map(|row| row.into_iter().map(|(c, s)| (c, f64::from(s))).collect())
+        .collect())
+}
+
+/// A row of `top_k_labelled`: `(label, score)` pairs.
+type Labelled<'py> = Vec<(Bound<'py, PyAny>, f64)>;
+
+/// `top_k` with each column named by its entry in `labels` (one for every column):
+/// `(label, score)` pairs, made here rather than by a Python loop over the columns.
+#[pyfunction]
+fn top_k_labelled<'py>(
+    py: Python<'py>,
+    scores: PyBuffer<f32>,
+    available: PyBuffer<u8>,
+    k: usize,
+    excludes: Vec<Vec<usize>>,
+    labels: Bound<'py, PyList>,
+) -> PyResult<Vec<Labelled<'py>>> {
+    if scores.dimensions() == 2 && labels.len() < scores.shape()[1] {
+        return Err(PyValueError::new_err("labels must name every column"));
+    }
+    select(py, &scores, &available, k, &excludes)?
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|(c, s)| Ok((labels.get_item(c)?, f64::from(s))))
+                .collect::<PyResult<Vec<_>>>()
+        })
+        .collect()
+}
+
+/// The checks and the selection `top_k` and `top_k_labelled` share.
+fn select(
+    py: Python<'_>,
+    scores: &PyBuffer<f32>,
+    available: &PyBuffer<u8>,
+    k: usize,
+    excludes: &[Vec<usize>],
+) -> PyResult<Vec<Vec<(usize, f32)>>> {
     if scores.dimensions() != 2 || !scores.is_c_contiguous() {
         return Err(PyValueError::new_err("scores must be a C-contiguous 2-d float32 array"));
     }
@@ -59,18 +100,13 @@ fn top_k(
     if excludes.iter().flatten().any(|&col| col >= n) {
         return Err(PyValueError::new_err("an excluded column is out of range"));
     }
-    let (scores, available) = (&scores, &available);
-    let found = py.detach(|| {
+    Ok(py.detach(|| {
         // Safety: both buffers stay held (and unchanged: their owner waits) for the call.
         let matrix =
             unsafe { std::slice::from_raw_parts(scores.buf_ptr() as *const f32, m * n) };
         let mask = unsafe { std::slice::from_raw_parts(available.buf_ptr() as *const u8, n) };
-        topk::top_k(matrix, n, mask, k, &excludes)
-    });
-    Ok(found
-        .into_iter()
-        .map(|row| row.into_iter().map(|(c, s)| (c, f64::from(s))).collect())
-        .collect())
+        topk::top_k(matrix, n, mask, k, excludes)
+    }))
 }
 
 /// A head entry: the item, its score, the source's name and the reason.
@@ -198,6 +234,7 @@ impl PySessionIndex {
 fn pulse_kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySessionIndex>()?;
     m.add_function(wrap_pyfunction!(top_k, m)?)?;
+    m.add_function(wrap_pyfunction!(top_k_labelled, m)?)?;
     m.add_function(wrap_pyfunction!(blend_head, m)?)?;
     m.add_function(wrap_pyfunction!(quantise_i8, m)?)?;
     m.add_function(wrap_pyfunction!(dequantise_i8, m)?)?;

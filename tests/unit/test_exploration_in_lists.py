@@ -181,3 +181,30 @@ def test_exploration_picks_what_the_plain_reference_picks(
     fast = explore(sources, (sampler, random.Random(seed)), slots, allowed, taken_ids)
     plain = plain_explore(sources, (sampler, random.Random(seed)), slots, allowed, taken_ids)
     assert fast == plain
+
+
+async def test_every_list_of_a_batch_has_an_id_of_its_own_and_its_impressions_counted() -> None:
+    index = index_of(30)
+    metrics = Metrics()
+    p = Personaliser(
+        index,
+        memory_stores(8),
+        encoder=None,  # type: ignore[arg-type]
+        ranking=RecommendConfig(k=5, explore_share=0.2),
+        metrics=metrics,
+    )
+    out = await p.run([Click(f"e{n}", f"u{n}", T0 + n, f"i{n}", "click") for n in range(12)])
+    ids = [message["rec_id"] for _, message in out.messages]
+    assert len(ids) == 12 and len(set(ids)) == 12
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    shown = [item for _, message in out.messages for item in message["items"]]
+    by_arm: dict[str, int] = {}
+    for item in shown:
+        arm = item.get("arm") or item["source"]
+        by_arm[arm] = by_arm.get(arm, 0) + 1
+    assert {arm: p.sampler.impressions[arm] for arm in by_arm} == by_arm
+    assert dict(out.impressions) == by_arm
+    for source in {item["source"] for item in shown}:
+        n = sum(item["source"] == source for item in shown)
+        assert metrics.get("pulse_recommendation_impressions_total", "source", source) == n
+    assert len(shown) == 60 and any(item["source"] == "explore" for item in shown)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pulse_kernels import dequantise_i8, quantise_i8, top_k
+from pulse_kernels import dequantise_i8, quantise_i8, top_k, top_k_labelled
 
 from feature_store.state_codec import dequantise_reference, quantise_reference
 from ranking.item_index import top_k_reference
@@ -40,6 +40,9 @@ def test_the_kernel_selects_exactly_what_the_reference_does(
         st.lists(st.lists(st.integers(0, n - 1), max_size=6), min_size=m, max_size=m)
     )
     found = top_k(matrix, np.array(available, dtype=np.uint8), k, excludes)
+    labels = [f"item-{col}" for col in range(n)]
+    labelled = top_k_labelled(matrix, np.array(available, dtype=np.uint8), k, excludes, labels)
+    assert labelled == [[(labels[c], s) for c, s in row] for row in found]
     for row, exclude, got in zip(matrix.tolist(), excludes, found, strict=True):
         want = top_k_reference(row, available, k, set(exclude))
         assert [c for c, _ in got] == [c for c, _ in want]
@@ -75,6 +78,10 @@ def test_malformed_input_is_a_clear_error() -> None:
         top_k(scores, mask, 1, [[]])
     with pytest.raises(ValueError, match="out of range"):
         top_k(scores, mask, 1, [[3], []])
+    with pytest.raises(ValueError, match="name every column"):
+        top_k_labelled(scores, mask, 1, [[], []], ["a", "b"])
+    with pytest.raises(ValueError, match="one list per row"):
+        top_k_labelled(scores, mask, 1, [[]], ["a", "b", "c"])
 
 
 # Interest vectors: sums of decayed unit vectors, so any finite float32 of moderate size.
