@@ -383,8 +383,7 @@ class Personaliser:
             self._count("pulse_trend_signals_total", "kind", signal["kind"])
 
     def _count_impressions(self, recs: Sequence[Recommendation], writes: BatchWrites) -> None:
-        # counted by arm and by source, each once a list (the counts are small whole numbers:
-        # the same sums as one at a time)
+        # by arm and by source, once a list (small whole numbers: the sums one at a time give)
         for arm, n in Counter(rec.arm or rec.source for rec in recs).items():
             self.sampler.record_impression(arm, n)
             writes.impressions[arm] += n
