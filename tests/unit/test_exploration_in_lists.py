@@ -53,16 +53,20 @@ def test_the_last_slot_explores_an_allowed_candidate() -> None:
     assert recommend(state, index, {}, trending, RecommendConfig(k=10), T0)[-1].source != "explore"
 
 
-async def test_clicks_on_a_list_reward_its_sources() -> None:
-    index = index_of(30)
-    metrics = Metrics()
-    p = Personaliser(
-        index,
+def exploring(metrics: Metrics) -> Personaliser:
+    """A pipeline over 30 items whose lists of 5 keep a slot for exploration."""
+    return Personaliser(
+        index_of(30),
         memory_stores(8),
         encoder=None,  # type: ignore[arg-type]
         ranking=RecommendConfig(k=5, explore_share=0.2),
         metrics=metrics,
     )
+
+
+async def test_clicks_on_a_list_reward_its_sources() -> None:
+    metrics = Metrics()
+    p = exploring(metrics)
     outcome = await p.run([Click("e1", "u", T0, "i2", "click")])
     message = outcome.messages[0][1]
     shown = sum(p.sampler.impressions.values())
@@ -184,15 +188,8 @@ def test_exploration_picks_what_the_plain_reference_picks(
 
 
 async def test_every_list_of_a_batch_has_an_id_of_its_own_and_its_impressions_counted() -> None:
-    index = index_of(30)
     metrics = Metrics()
-    p = Personaliser(
-        index,
-        memory_stores(8),
-        encoder=None,  # type: ignore[arg-type]
-        ranking=RecommendConfig(k=5, explore_share=0.2),
-        metrics=metrics,
-    )
+    p = exploring(metrics)
     out = await p.run([Click(f"e{n}", f"u{n}", T0 + n, f"i{n}", "click") for n in range(12)])
     ids = [message["rec_id"] for _, message in out.messages]
     assert len(ids) == 12 and len(set(ids)) == 12
