@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -101,8 +103,6 @@ class FlakyCovisit(MemoryCovisitStore):
 
 async def test_a_retried_batch_is_learned_once() -> None:
     from datetime import UTC
-
-    import pytest
 
     from trends.tracker import TrendConfig, TrendTracker
 
@@ -205,3 +205,27 @@ async def test_every_list_of_a_batch_has_an_id_of_its_own_and_its_impressions_co
         n = sum(item["source"] == source for item in shown)
         assert metrics.get("pulse_recommendation_impressions_total", "source", source) == n
     assert len(shown) == 60 and any(item["source"] == "explore" for item in shown)
+
+
+async def test_a_batch_whose_nearest_items_fail_is_ranked_shopper_by_shopper(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import personalisation.pipeline as pipeline
+
+    batch = [Click(f"e{n}", f"u{n}", T0 + n, f"i{n}", "click") for n in range(3)]
+    want = await exploring(Metrics()).run(batch)
+    real = pipeline.similar_many
+
+    def only_one_at_a_time(states: dict[str, UserState], *args: Any) -> Any:
+        if len(states) > 1:
+            raise RuntimeError("the batch's search failed")
+        return real(states, *args)
+
+    monkeypatch.setattr(pipeline, "similar_many", only_one_at_a_time)
+    metrics = Metrics()
+    got = await exploring(metrics).run(batch)
+    assert metrics.get("pulse_step_errors_total", "step", "similar") == 1
+    assert [(uid, m["items"]) for uid, m in got.messages] == [
+        (uid, m["items"]) for uid, m in want.messages
+    ]
+    assert {uid for uid, _ in got.messages} == {"u0", "u1", "u2"}
