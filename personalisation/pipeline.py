@@ -33,7 +33,6 @@ import asyncio
 import logging
 import random
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -383,14 +382,15 @@ class Personaliser:
             self._count("pulse_trend_signals_total", "kind", signal["kind"])
 
     def _count_impressions(self, recs: Sequence[Recommendation], writes: BatchWrites) -> None:
-        # by arm and by source, once a list (small whole numbers: the sums one at a time give)
-        for arm, n in Counter(rec.arm or rec.source for rec in recs).items():
-            self.sampler.record_impression(arm, n)
-            writes.impressions[arm] += n
-        for source, n in Counter(rec.source for rec in recs).items():
+        by_source: dict[str, int] = {}
+        for rec in recs:
+            self.sampler.record_impression(rec.arm or rec.source)
+            writes.impressions[rec.arm or rec.source] += 1
+            by_source[rec.source] = by_source.get(rec.source, 0) + 1
+        for source, n in by_source.items():  # the metrics' lock taken once a source
             self._count("pulse_recommendation_impressions_total", "source", source, n=n)
         self._shown += len(recs)
-        self._explored += sum(rec.source == "explore" for rec in recs)
+        self._explored += by_source.get("explore", 0)
         if self.metrics is not None and self._shown:
             self.metrics.set("pulse_exploration_share", self._explored / self._shown)
 

@@ -32,11 +32,10 @@ class ThompsonSampler:
         if clicked:
             self.record_click(arm)
 
-    def record_impression(self, arm: str, n: int = 1) -> None:
-        """``arm`` was shown (``n`` times); its click, if one comes, is recorded later by
-        :meth:`record_click`."""
+    def record_impression(self, arm: str) -> None:
+        """``arm`` was shown; its click, if one comes, is recorded later by :meth:`record_click`."""
         if arm in self.impressions:
-            self.impressions[arm] += float(n)
+            self.impressions[arm] += 1.0
 
     def record_click(self, arm: str) -> None:
         if arm in self.clicks:
