@@ -1,6 +1,6 @@
 # Types of the compiled module (kernels/src/lib.rs).
 
-from collections.abc import Buffer
+from collections.abc import Buffer, Mapping
 from typing import Any
 
 class SessionIndex:
@@ -32,7 +32,7 @@ def blend_head(
     floor: float,
     limit: int | None,
     boost: float,
-    category_of: dict[str, str],
+    infos: Mapping[str, Any],
     affinities: dict[str, float],
     affinity_total: float,
 ) -> list[tuple[str, float, str, str]] | None: ...

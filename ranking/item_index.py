@@ -15,6 +15,7 @@ import atexit
 import math
 import threading
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,8 +69,6 @@ class ItemIndex:
         self._ids: list[str] = []
         self._rows: dict[str, int] = {}
         self._info: dict[str, ItemInfo] = {}
-        # item -> its category, for the items that have one (what the compiled blend reads)
-        self.categories: dict[str, str] = {}
         self.words = LexicalIndex()
         # None: always exact; else HNSW once the index holds ``ann_from`` items. The graph is
         # built in a thread of its own (half a minute at 100,000 items); searches stay exact
@@ -100,10 +99,6 @@ class ItemIndex:
         self._vectors[row] = vector
         self._available[row] = info.in_stock
         self._info[info.item_id] = info
-        if info.category:
-            self.categories[info.item_id] = info.category
-        else:
-            self.categories.pop(info.item_id, None)
         self._ann_put(row)
         self.words.upsert(info.item_id, text if text is not None else _words_of(info))
 
@@ -119,6 +114,12 @@ class ItemIndex:
 
     def info(self, item_id: str) -> ItemInfo | None:
         return self._info.get(item_id)
+
+    @property
+    def infos(self) -> Mapping[str, ItemInfo]:
+        """Every item's info by id (read, not changed: the compiled blend looks categories up
+        here)."""
+        return self._info
 
     def vector(self, item_id: str) -> Vector | None:
         row = self._rows.get(item_id)

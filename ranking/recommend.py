@@ -138,7 +138,7 @@ def blended_head(
         EVIDENCE_FLOOR,
         limit,
         boost,
-        index.categories,
+        index.infos,
         state.categories,
         sum(state.categories.values()),
     )

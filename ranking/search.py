@@ -22,7 +22,7 @@ A shopper Pulse does not know (or strength 0) gets the fused order as it is.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -128,8 +128,8 @@ def evidence(
             out[item]["bought"] = 1.0
     for item in set(session) & out.keys():
         out[item]["seen"] = 1.0
-    # the plain shares, as the search's weights were chosen with (`make bench-search`)
-    covisits, _ = covisit_scores(state, neighbours, replace(ranking, covisit_prior=0.0))
+    # the plain shares (no prior), as the search's weights were chosen with (`make bench-search`)
+    covisits, _ = covisit_scores(state, neighbours, ranking, prior=0.0)
     for item in covisits.keys() & out.keys():
         out[item]["covisit"] = min(1.0, covisits[item])
     query = interest_query(state, ranking, now_ms)

@@ -25,10 +25,13 @@ def covisit_sources(state: UserState, cfg: RecommendConfig) -> list[str]:
 
 
 def covisit_scores(
-    state: UserState, neighbours: dict[str, list[tuple[str, float]]], cfg: RecommendConfig
+    state: UserState,
+    neighbours: dict[str, list[tuple[str, float]]],
+    cfg: RecommendConfig,
+    prior: float,
 ) -> tuple[dict[str, float], dict[str, tuple[float, str]]]:
     """Every item co-visited with the current session's latest items, scored: each session
-    item's neighbour weights are divided by their sum plus ``cfg.covisit_prior`` (an estimate of
+    item's neighbour weights are divided by their sum plus ``prior`` (an estimate of
     "what is clicked next to it", whatever its popularity, that a pair seen once does not make
     certain), and the session's items count 1, 1/2, 1/3, ... from the latest. Also, for each
     item, the session item that gave it most (and how much)."""
@@ -38,7 +41,7 @@ def covisit_scores(
         row = neighbours.get(source_item, [])
         total = sum(count for _, count in row)
         for item, count in row if total > 0 else ():
-            gain = count / (total + cfg.covisit_prior) / (1 + rank)
+            gain = count / (total + prior) / (1 + rank)
             if item not in because or gain > because[item][0]:
                 because[item] = (gain, source_item)
             scores[item] = scores.get(item, 0.0) + gain
@@ -51,8 +54,9 @@ def covisited(
     index: ItemIndex,
     cfg: RecommendConfig,
 ) -> list[Proposal]:
-    """Items clicked together with the current session's latest items (``covisit_scores``)."""
-    scores, because = covisit_scores(state, neighbours, cfg)
+    """Items clicked together with the current session's latest items (``covisit_scores``,
+    with ``cfg.covisit_prior``)."""
+    scores, because = covisit_scores(state, neighbours, cfg, cfg.covisit_prior)
     top = heapq.nsmallest(cfg.per_source, scores, key=lambda i: (-scores[i], i))
     return [
         Proposal(i, scores[i], f"often chosen with {title_of(index, because[i][1])}") for i in top

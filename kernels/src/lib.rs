@@ -117,11 +117,12 @@ type Held<'py> = (Bound<'py, PyAny>, Bound<'py, PyString>, f64);
 
 /// The blend of a shopper's sources, lifted by their categories (`kernels/src/blend.rs`):
 /// `sources` holds `(name, weight, proposals)`, each proposal with `item_id` (str), `score` and
-/// `reason`; `category_of` maps items to their category, `affinities` the shopper's categories
-/// to their affinity, which sum to `affinity_total` (0 or less, or `boost` 0: no lift). None
-/// where a weight or score is not finite or an item id is not a str: Python decides those.
+/// `reason`; `infos` maps items to their info (its `category`: None or empty for none, as
+/// `ranking.item_index.ItemInfo`), `affinities` the shopper's categories to their affinity,
+/// which sum to `affinity_total` (0 or less, or `boost` 0: no lift). None where a weight or
+/// score is not finite or an item id is not a str: Python decides those.
 #[pyfunction]
-#[pyo3(signature = (sources, floor, limit, boost, category_of, affinities, affinity_total))]
+#[pyo3(signature = (sources, floor, limit, boost, infos, affinities, affinity_total))]
 #[allow(clippy::too_many_arguments)]
 fn blend_head<'py>(
     py: Python<'py>,
@@ -129,7 +130,7 @@ fn blend_head<'py>(
     floor: f64,
     limit: Option<usize>,
     boost: f64,
-    category_of: Bound<'py, PyDict>,
+    infos: Bound<'py, PyAny>,
     affinities: Bound<'py, PyDict>,
     affinity_total: f64,
 ) -> PyResult<Option<Vec<Head<'py>>>> {
@@ -162,9 +163,14 @@ fn blend_head<'py>(
         view.push((*weight, candidates));
     }
     let lift = if affinity_total > 0.0 { boost } else { 0.0 };
+    let category_attr = intern!(py, "category");
     let share = |entry: &blend::Blended<'_>| -> f64 {
         let item = &held[entry.source][entry.candidate].1;
-        let Some(category) = category_of.get_item(item).ok().flatten() else { return 0.0 };
+        let Ok(info) = infos.get_item(item) else { return 0.0 };
+        let Ok(category) = info.getattr(category_attr) else { return 0.0 };
+        if category.is_none() || !category.is_truthy().unwrap_or(false) {
+            return 0.0;
+        }
         match affinities.get_item(category).ok().flatten() {
             Some(affinity) => affinity.extract::<f64>().unwrap_or(0.0) / affinity_total,
             None => 0.0,

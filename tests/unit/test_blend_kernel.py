@@ -56,9 +56,11 @@ weights = st.one_of(st.sampled_from([0.0, 0.1, 0.3, 1.0, 1.5]), st.floats(0, 3))
     st.dictionaries(st.sampled_from(SOURCES), weights),
     st.one_of(st.none(), st.integers(0, 15)),
     st.sampled_from([0.0, 0.5, 1.0, 0.3]),
-    st.dictionaries(st.sampled_from(ITEMS), st.sampled_from(CATEGORIES)),
+    # an empty category is none, as in Python's lift
+    st.dictionaries(st.sampled_from(ITEMS), st.sampled_from([*CATEGORIES, ""])),
     st.dictionaries(
-        st.sampled_from(CATEGORIES), st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0, 4))
+        st.sampled_from([*CATEGORIES, ""]),
+        st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0, 4)),
     ),
 )
 def test_the_compiled_blend_gives_exactly_the_python_head(
@@ -77,7 +79,7 @@ def test_the_compiled_blend_gives_exactly_the_python_head(
         EVIDENCE_FLOOR,
         limit,
         boost,
-        index.categories,
+        index.infos,
         state.categories,
         sum(affinities.values()),
     )
@@ -104,7 +106,7 @@ def test_scores_are_rounded_to_six_decimals_as_python_rounds_them(score: float) 
     assert got == [("a", round(score, 6), "covisit", "r")]
 
 
-def test_scores_the_compiled_blend_declines_take_the_python_blend() -> None:
+def test_input_the_compiled_blend_declines_takes_the_python_blend() -> None:
     index, state = index_with({"a": "Kitchen"}), state_with({"Kitchen": 1.0})
     cfg = BlendConfig(weights=(("covisit", 1.0), ("similar", 0.5)))
     for odd in (float("inf"), float("nan")):
@@ -117,3 +119,6 @@ def test_scores_the_compiled_blend_declines_take_the_python_blend() -> None:
         want = boost_categories(blend(sources, cfg, 10), state, index, 0.5)
         got = list(blended_head(sources, cfg, 10, state, index, 0.5))
         assert [repr(r) for r in got] == [repr(r) for r in want]  # NaN is not NaN's equal
+    # an item id that is not a str: declined too
+    rows = [("covisit", 1.0, [Proposal(7, 1.0, "x")])]  # type: ignore[arg-type]
+    assert pulse_kernels.blend_head(rows, 1.0, 10, 0.0, {}, {}, 0.0) is None
