@@ -15,7 +15,7 @@ import struct
 
 import numpy as np
 import orjson
-from pulse_kernels import dequantise_i8, quantise_i8
+from pulse_kernels import dequantise_i8, pack_records, quantise_i8, unpack_records
 
 from ranking.interest import DecayedVector
 from ranking.state import UserState
@@ -63,11 +63,7 @@ def encode(state: UserState) -> bytes:
         state.events,
     )
     seen = struct.pack(f"<{len(state.seen)}Q", *state.seen)
-    records = bytearray(struct.pack("<HH", len(state.recent), len(state.purchases)))
-    for item, ts in state.recent:
-        records += _packed_id(item) + _RECENT.pack(ts)
-    for item, (count, last) in state.purchases.items():
-        records += _packed_id(item) + _PURCHASE.pack(round(count * _COUNT_UNIT), last)
+    records = pack_records(state.recent, state.purchases)
     tail = orjson.dumps(
         {
             "c": {k: round(v, 4) for k, v in state.categories.items()},
@@ -78,7 +74,41 @@ def encode(state: UserState) -> bytes:
             **({"x": state.dismissed} if state.dismissed else {}),
         }
     )
-    return header + struct.pack("<H", len(short)) + short + long + seen + bytes(records) + tail
+    return header + struct.pack("<H", len(short)) + short + long + seen + records + tail
+
+
+# The definitions of the records (recent items, purchases), in Python; the codec runs their
+# compiled twins (``pulse_kernels.pack_records``/``unpack_records``), which property tests
+# hold to these byte for byte and value for value.
+def pack_records_reference(
+    recent: tuple[tuple[str, int], ...], purchases: dict[str, tuple[float, int]]
+) -> bytes:
+    records = bytearray(struct.pack("<HH", len(recent), len(purchases)))
+    for item, ts in recent:
+        records += _packed_id(item) + _RECENT.pack(ts)
+    for item, (count, last) in purchases.items():
+        records += _packed_id(item) + _PURCHASE.pack(round(count * _COUNT_UNIT), last)
+    return bytes(records)
+
+
+def unpack_records_reference(
+    data: bytes, offset: int
+) -> tuple[tuple[tuple[str, int], ...], dict[str, tuple[float, int]], int]:
+    n_recent, n_purchases = struct.unpack_from("<HH", data, offset)
+    offset += 4
+    recent: list[tuple[str, int]] = []
+    purchases: dict[str, tuple[float, int]] = {}
+    for _ in range(n_recent):
+        item, offset = _unpack_id(data, offset)
+        (ts,) = _RECENT.unpack_from(data, offset)
+        offset += _RECENT.size
+        recent.append((item, ts))
+    for _ in range(n_purchases):
+        item, offset = _unpack_id(data, offset)
+        count, last = _PURCHASE.unpack_from(data, offset)
+        offset += _PURCHASE.size
+        purchases[item] = (count / _COUNT_UNIT, last)
+    return tuple(recent), purchases, offset
 
 
 def _packed_id(item: str) -> bytes:
@@ -89,6 +119,8 @@ def _packed_id(item: str) -> bytes:
 def _unpack_id(data: bytes, offset: int) -> tuple[str, int]:
     (n,) = _ID.unpack_from(data, offset)
     start = offset + _ID.size
+    if start + n > len(data):
+        raise struct.error(f"the state's records end early (at byte {offset})")
     return data[start : start + n].decode(), start + n
 
 
@@ -104,29 +136,18 @@ def decode(data: bytes) -> UserState:
     offset += 2 * dim
     seen = struct.unpack_from(f"<{n_seen}Q", data, offset)
     offset += 8 * n_seen
-    recent: list[tuple[str, int]] = []
+    recent: tuple[tuple[str, int], ...] = ()
     purchases: dict[str, tuple[float, int]] = {}
     if version >= 2:
-        n_recent, n_purchases = struct.unpack_from("<HH", data, offset)
-        offset += 4
-        for _ in range(n_recent):
-            item, offset = _unpack_id(data, offset)
-            (ts,) = _RECENT.unpack_from(data, offset)
-            offset += _RECENT.size
-            recent.append((item, ts))
-        for _ in range(n_purchases):
-            item, offset = _unpack_id(data, offset)
-            count, last = _PURCHASE.unpack_from(data, offset)
-            offset += _PURCHASE.size
-            purchases[item] = (count / _COUNT_UNIT, last)
+        recent, purchases, offset = unpack_records(data, offset)
     tail = orjson.loads(data[offset:])
     if version == 1:
-        recent = [(str(i), int(t)) for i, t in tail["r"]]
+        recent = tuple((str(i), int(t)) for i, t in tail["r"])
         purchases = {str(k): (float(v[0]), int(v[1])) for k, v in tail["p"].items()}
     return UserState(
         short=DecayedVector(short, sw, sref),
         long=DecayedVector(long, lw, lref),
-        recent=tuple(recent),
+        recent=recent,
         categories={str(k): float(v) for k, v in tail["c"].items()},
         categories_ref_ms=int(tail["cr"]),
         purchases=purchases,

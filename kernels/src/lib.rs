@@ -5,6 +5,7 @@
 pub mod blend;
 pub mod fsum;
 pub mod quant;
+pub mod records;
 pub mod sessions;
 pub mod topk;
 
@@ -12,7 +13,7 @@ use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::intern;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 
 /// A float32 vector (any contiguous buffer of them) as int8 codes and a scale
 /// (`kernels/src/quant.rs`).
@@ -187,6 +188,48 @@ fn blend_head<'py>(
         .collect::<PyResult<Option<Vec<_>>>>()
 }
 
+/// A shopper's recent items `((item, ts_ms), ...)` and purchases `{item: (count, last_ms)}`
+/// as the state codec stores them (`kernels/src/records.rs`); ValueError where one cannot be.
+#[pyfunction]
+fn pack_records<'py>(
+    py: Python<'py>,
+    recent: Vec<(Bound<'py, PyString>, i64)>,
+    purchases: Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mut held = Vec::with_capacity(purchases.len());
+    for (item, value) in purchases.iter() {
+        let (count, last): (f64, i64) = value.extract()?;
+        held.push((item.cast_into::<PyString>()?, count, last));
+    }
+    let mut items = Vec::with_capacity(recent.len());
+    for (item, ts) in &recent {
+        items.push((item.to_str()?, *ts));
+    }
+    let mut bought = Vec::with_capacity(held.len());
+    for (item, count, last) in &held {
+        bought.push((item.to_str()?, *count, *last));
+    }
+    let packed = records::pack(&items, &bought).map_err(PyValueError::new_err)?;
+    Ok(PyBytes::new(py, &packed))
+}
+
+/// The records at `offset` of a stored state: `(recent, purchases, offset after them)`, as
+/// `pack_records` took them (counts to 1e-4); ValueError for records cut short or not UTF-8.
+#[pyfunction]
+fn unpack_records<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    offset: usize,
+) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>, usize)> {
+    let (recent, purchases, end) = records::unpack(data, offset).map_err(PyValueError::new_err)?;
+    let recent = PyTuple::new(py, recent)?;
+    let bought = PyDict::new(py);
+    for (item, count, last) in purchases {
+        bought.set_item(item, (count, last))?;
+    }
+    Ok((recent, bought, end))
+}
+
 /// Session-kNN over the latest sessions a worker has seen (`ranking.sessions`).
 #[pyclass(module = "pulse_kernels", name = "SessionIndex")]
 struct PySessionIndex {
@@ -244,5 +287,7 @@ fn pulse_kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(blend_head, m)?)?;
     m.add_function(wrap_pyfunction!(quantise_i8, m)?)?;
     m.add_function(wrap_pyfunction!(dequantise_i8, m)?)?;
+    m.add_function(wrap_pyfunction!(pack_records, m)?)?;
+    m.add_function(wrap_pyfunction!(unpack_records, m)?)?;
     Ok(())
 }
