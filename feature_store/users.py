@@ -172,21 +172,16 @@ def pack_list(message: dict[str, Any]) -> bytes:
     >>> len(pack_list(m)) < len(orjson.dumps(m)) and unpack_list(pack_list(m)) == m
     True
     """
-    words: list[str] = []
-    index: dict[str, int] = {}
-
-    def ref(word: str) -> int:
-        if word not in index:
-            index[word] = len(words)
-            words.append(word)
-        return index[word]
-
-    items = [
-        [i["item_id"], i["score"], ref(i["source"]), ref(i["reason"])]
-        + ([ref(i["arm"])] if "arm" in i else [])
-        for i in message["items"]
-    ]
-    return orjson.dumps([[message[f] for f in _LIST_FIELDS], words, items])
+    index: dict[str, int] = {}  # each word's number: its place in the order first met
+    ref = index.setdefault
+    items = []
+    for i in message["items"]:
+        item = [i["item_id"], i["score"], ref(i["source"], len(index))]
+        item.append(ref(i["reason"], len(index)))  # numbered after the source, as read
+        if "arm" in i:
+            item.append(ref(i["arm"], len(index)))
+        items.append(item)
+    return orjson.dumps([[message[f] for f in _LIST_FIELDS], list(index), items])
 
 
 def unpack_list(blob: bytes | str) -> dict[str, Any]:
