@@ -25,6 +25,10 @@ class Latencies:
     def record_s(self, seconds: float) -> None:
         self.hist.record_value(max(1, int(seconds * 1e6)))
 
+    @property
+    def count(self) -> int:
+        return int(self.hist.get_total_count())
+
     def summary_ms(self) -> dict[str, float]:
         pct = self.hist.get_value_at_percentile
         return {

@@ -32,20 +32,30 @@ class ListFollower:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.received: dict[str, float] = {}
+        self.error: BaseException | None = None
+
+    def check(self) -> None:
+        """Raises if following stopped: a run measured without it would see no list."""
+        if self.error is not None:
+            raise RuntimeError(f"following the lists failed: {self.error!r}") from self.error
 
     async def run(self) -> None:
         topic = Topics.from_settings(self.settings).recommendations
-        self.consumer = await topic_reader(self.settings, topic, from_end=True)
         try:
-            while True:
-                batch = await self.consumer.getmany(timeout_ms=100, max_records=5_000)
-                now = time.time() * 1000
-                for records in batch.values():
-                    for record in records:
-                        trigger = orjson.loads(record.value)["trigger_event_id"]
-                        self.received.setdefault(trigger, now)
-        finally:
-            await self.consumer.stop()
+            consumer = await topic_reader(self.settings, topic, from_end=True)
+            try:
+                while True:
+                    batch = await consumer.getmany(timeout_ms=100, max_records=5_000)
+                    now = time.time() * 1000
+                    for records in batch.values():
+                        for record in records:
+                            trigger = orjson.loads(record.value)["trigger_event_id"]
+                            self.received.setdefault(trigger, now)
+            finally:
+                await consumer.stop()
+        except Exception as exc:  # cancelling it (the run's end) is not an error
+            self.error = exc
+            raise
 
 
 def catalogue_events(data: Path) -> list[dict[str, Any]]:
@@ -120,6 +130,7 @@ async def offered_run(
     if cpu:
         cpu["loadgen"] = round(sends.get("cpu_s", 0.0) / cpu["window_s"], 3)
     await asyncio.sleep(1.0)
+    follower.check()
     first = min(sent.values())
     latencies = Latencies()
     matched = 0
@@ -144,10 +155,15 @@ async def offered_run(
         "batch_steps": took,
         "gc_pauses": collected,
     }
+    timing = (
+        f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms, "
+        f"p99 {result['p99_ms']:.1f} ms"
+        if latencies.count
+        else "no latency measured (no list matched after the warm-up)"
+    )
     print(
         f"{kind} {rate:>6,.0f}/s offered: {result['achieved_per_s']:>7,.0f}/s achieved, "
-        f"{matched:,} lists, p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms, "
-        f"p99 {result['p99_ms']:.1f} ms, "
+        f"{matched:,} lists, {timing}, "
         f"drained {result['drain_after_load_s']:.1f} s after the load"
         + (
             "; cores busy: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items() if k != "window_s")

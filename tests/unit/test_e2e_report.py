@@ -1,10 +1,16 @@
-"""The end-to-end benchmark's spread over repeated runs, on hand-made rows."""
+"""The end-to-end benchmark's spread over repeated runs, and which rates it counts as sustained,
+on hand-made rows."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
+
+from bench.e2e_bench import sustained
 from bench.e2e_report import medians, spread
+from core.settings import Settings
 
 
 def row(rate: float, achieved: float, p99: float) -> dict[str, Any]:
@@ -56,3 +62,49 @@ def test_the_share_of_the_ceiling_is_taken_within_each_run() -> None:
     # per run 0.9, 1.2, 0.8: not the ratio of the medians (800 / 1000)
     assert engine["share_of_ceiling"] == {"median": 0.9, "min": 0.8, "max": 1.2}
     assert "share_of_ceiling" not in table["ceiling"]["rates"][0]
+
+
+def carried(
+    rate: float, *, achieved: float, lists: int, p99: float, drain: float = 0.5
+) -> dict[str, Any]:
+    sent = int(rate * 12)
+    return row(rate, achieved, p99) | {"sent": sent, "lists": lists, "drain_after_load_s": drain}
+
+
+def test_a_rate_whose_lists_never_arrived_is_not_sustained() -> None:
+    """Events processed but no list seen (the follower missed them, or the worker made none)
+    leaves no latency to judge: such a rate is not carried, though its p99 reads 0."""
+    clicks = [
+        carried(500, achieved=499, lists=6_000, p99=40.0),
+        carried(1000, achieved=998, lists=11_900, p99=80.0),
+        carried(2000, achieved=1990, lists=0, p99=0.0),  # nothing matched: no latency
+        carried(3000, achieved=2990, lists=20_000, p99=90.0),  # lists for 56 % of the events
+    ]
+    assert sustained(clicks, lists=True) == 1000
+    # the ceiling makes no lists: achieved and drained are what count there
+    assert sustained(clicks, lists=False) == 3000
+    slow = [carried(500, achieved=499, lists=6_000, p99=1_000.0)]
+    assert sustained(slow, lists=True) == 0
+    assert sustained([carried(500, achieved=470, lists=6_000, p99=40.0)], lists=True) == 0
+    assert (
+        sustained([carried(500, achieved=499, lists=6_000, p99=40.0, drain=5.0)], lists=True) == 0
+    )
+
+
+def test_a_follower_that_could_not_start_stops_the_run_that_would_measure_without_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Kafka not answering yet when the benchmark starts: the run fails with the reason instead
+    of reporting a rate with no list seen."""
+    import bench.e2e_load as e2e_load
+
+    async def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("Unable connect to 127.0.0.1:9092")
+
+    monkeypatch.setattr(e2e_load, "topic_reader", unreachable)
+    follower = e2e_load.ListFollower(Settings())
+    follower.check()  # nothing wrong yet
+    with pytest.raises(ConnectionError):
+        asyncio.run(follower.run())
+    with pytest.raises(RuntimeError, match=r"following the lists failed.*9092"):
+        follower.check()
