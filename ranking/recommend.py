@@ -132,8 +132,24 @@ def blended_head(
     (``kernels/src/blend.rs``, held to those by property tests): the same items, order, scores,
     sources and reasons. Each entry is made only when it is read: the rules keep the first k.
     Non-finite scores or weights, which the compiled blend declines, take the Python."""
+    rows = compiled_head(sources, cfg, limit, state, index, boost)
+    if rows is None:
+        return boost_categories(blend(sources, cfg, limit), state, index, boost)
+    return (Recommendation(*row) for row in rows)
+
+
+def compiled_head(
+    sources: dict[str, list[Proposal]],
+    cfg: BlendConfig,
+    limit: int | None,
+    state: UserState,
+    index: ItemIndex,
+    boost: float,
+) -> list[tuple[str, float, str, str]] | None:
+    """The compiled blend's rows ``(item, score, source, reason)`` for ``blended_head``, or None
+    where it declines the input."""
     weights = dict(cfg.weights)
-    rows = pulse_kernels.blend_head(
+    return pulse_kernels.blend_head(
         [(name, weights.get(name, 0.0), proposals) for name, proposals in sources.items()],
         EVIDENCE_FLOOR,
         limit,
@@ -142,9 +158,6 @@ def blended_head(
         state.categories,
         sum(state.categories.values()),
     )
-    if rows is None:
-        return boost_categories(blend(sources, cfg, limit), state, index, boost)
-    return (Recommendation(*row) for row in rows)
 
 
 def push_down_dismissed(

@@ -196,19 +196,12 @@ fn pack_records<'py>(
     recent: Vec<(Bound<'py, PyString>, i64)>,
     purchases: Bound<'py, PyDict>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let mut held = Vec::with_capacity(purchases.len());
-    for (item, value) in purchases.iter() {
-        let (count, last): (f64, i64) = value.extract()?;
-        held.push((item.cast_into::<PyString>()?, count, last));
-    }
-    let mut items = Vec::with_capacity(recent.len());
-    for (item, ts) in &recent {
-        items.push((item.to_str()?, *ts));
-    }
-    let mut bought = Vec::with_capacity(held.len());
-    for (item, count, last) in &held {
-        bought.push((item.to_str()?, *count, *last));
-    }
+    // in the dict's order, as Python's loop reads it
+    let purchases: Vec<(Bound<'py, PyString>, (f64, i64))> = purchases.items().extract()?;
+    let items = recent.iter().map(|(item, ts)| Ok((item.to_str()?, *ts)));
+    let items = items.collect::<PyResult<Vec<_>>>()?;
+    let bought = purchases.iter().map(|(item, (count, last))| Ok((item.to_str()?, *count, *last)));
+    let bought = bought.collect::<PyResult<Vec<_>>>()?;
     let packed = records::pack(&items, &bought).map_err(PyValueError::new_err)?;
     Ok(PyBytes::new(py, &packed))
 }

@@ -10,10 +10,10 @@ import pulse_kernels
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ranking.blend import EVIDENCE_FLOOR, BlendConfig, Proposal, Recommendation, blend
+from ranking.blend import BlendConfig, Proposal, Recommendation, blend
 from ranking.interest import DecayedVector
 from ranking.item_index import ItemIndex, ItemInfo
-from ranking.recommend import blended_head, boost_categories
+from ranking.recommend import blended_head, boost_categories, compiled_head
 from ranking.state import UserState
 
 DIM = 4
@@ -74,15 +74,7 @@ def test_the_compiled_blend_gives_exactly_the_python_head(
     cfg = BlendConfig(weights=tuple(weights.items()))
     index, state = index_with(categories), state_with(affinities)
     want = boost_categories(blend(sources, cfg, limit), state, index, boost)
-    got = pulse_kernels.blend_head(
-        [(name, weights.get(name, 0.0), p) for name, p in sources.items()],
-        EVIDENCE_FLOOR,
-        limit,
-        boost,
-        index.infos,
-        state.categories,
-        sum(affinities.values()),
-    )
+    got = compiled_head(sources, cfg, limit, state, index, boost)
     assert got is not None  # finite inputs: the compiled blend answers
     assert [Recommendation(*row) for row in got] == want
     cut = 99 if limit is None else limit
