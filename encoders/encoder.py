@@ -19,6 +19,7 @@ import onnxruntime as ort
 from encoders import manifest
 from encoders.pooling import Floats, l2_normalise, mean_pool
 from encoders.session import (
+    CUDA,
     CudaUnavailable,
     Device,
     Precision,
@@ -43,10 +44,16 @@ class OnnxEncoder:
 
     dim = DIM
 
-    def __init__(self, choice: SessionChoice, tokenizer: TextTokenizer, threads: int = 0) -> None:
+    def __init__(
+        self,
+        choice: SessionChoice,
+        tokenizer: TextTokenizer,
+        threads: int = 0,
+        session: ort.InferenceSession | None = None,
+    ) -> None:
         self.choice = choice
         self.tokenizer = tokenizer
-        self.session: ort.InferenceSession = open_session(choice, threads)
+        self.session = session if session is not None else open_session(choice, threads)
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.providers: list[str] = self.session.get_providers()
         files = (manifest.read(choice.path.parent) or {}).get("files", {})
@@ -64,14 +71,19 @@ class OnnxEncoder:
         threads: int = 0,
     ) -> OnnxEncoder:
         choice = plan(model_root, device, precision)
-        tokenizer = TextTokenizer(manifest.model_dir(model_root) / manifest.TOKENIZER)
         try:
-            return cls(choice, tokenizer, threads)
+            session = open_session(choice, threads)
         except CudaUnavailable as exc:
             if device == "cuda":
                 raise
             log.warning("%s; encoding on the CPU", exc)
-            return cls(plan(model_root, "cpu", precision), tokenizer, threads)
+            choice = plan(model_root, "cpu", precision)
+            session = open_session(choice, threads)
+        # A GPU's batches are large and its hosts have cores to spare: there the tokenizers
+        # library's own pool tokenises them (encoders/tokenizer.py has the measurements).
+        on_cuda = CUDA in session.get_providers()
+        path = manifest.model_dir(model_root) / manifest.TOKENIZER
+        return cls(choice, TextTokenizer(path, pool=on_cuda), threads, session)
 
     def encode(self, texts: Sequence[str]) -> Floats:
         if not texts:

@@ -234,9 +234,37 @@ def test_a_cuda_provider_that_does_not_start_is_noticed(
     encoder = OnnxEncoder.load(model_root)
     assert encoder.providers == [CPU] and encoder.choice.precision == "int8"
     assert "CUDA provider did not start" in caplog.text
+    assert not encoder.tokenizer.pool  # tokenised as on the CPU, in the encoder's thread
     # cuda asked for explicitly: a clear error instead of a slow CPU run.
     with pytest.raises(CudaUnavailable, match="PULSE_DEVICE=cpu"):
         OnnxEncoder.load(model_root, device="cuda", precision="fp32")
+
+
+class CudaSession:
+    """A session whose CUDA provider started (run on the CPU here)."""
+
+    def __init__(self, path: str, options: object, providers: list[str]) -> None:
+        self.real = ORIGINAL_SESSION(path, options, providers=[CPU])
+
+    def get_providers(self) -> list[str]:
+        return [CUDA, CPU]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+
+def test_an_encoder_on_cuda_asks_for_the_tokenizers_pool(
+    model_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session, "gpu_present", lambda: True)
+    monkeypatch.setattr(session.ort, "get_available_providers", lambda: [CUDA, CPU])
+    monkeypatch.setattr(session.ort, "InferenceSession", CudaSession)
+    monkeypatch.setattr(session.ort, "preload_dlls", lambda: None, raising=False)
+    monkeypatch.setattr(session, "preload_cuda_libraries", lambda: None)
+    encoder = OnnxEncoder.load(model_root, precision="fp32")
+    assert encoder.providers == [CUDA, CPU] and encoder.tokenizer.pool
+    monkeypatch.setattr(session.ort, "InferenceSession", ORIGINAL_SESSION)
+    assert not OnnxEncoder.load(model_root, device="cpu").tokenizer.pool
 
 
 async def test_encoder_service_from_settings(model_root: Path) -> None:

@@ -1,5 +1,6 @@
 """The tokenizer runs in its caller's thread: no thread pool of the library's beside the
-worker's event loop, unless ``TOKENIZERS_PARALLELISM`` says otherwise."""
+worker's event loop, unless it is asked for (an encoder on CUDA) or ``TOKENIZERS_PARALLELISM``
+says otherwise."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from encoders import manifest
 from encoders.tokenizer import TextTokenizer
 before = len(os.listdir("/proc/self/task"))
-tok = TextTokenizer(manifest.model_dir(Path("onnx_models")) / manifest.TOKENIZER)
+tok = TextTokenizer(manifest.model_dir(Path("onnx_models")) / manifest.TOKENIZER, pool=POOL)
 texts = [f"scented candle gift set number {i} " * 8 for i in range(256)]
 for _ in range(5):
     tok(texts)
@@ -24,12 +25,16 @@ print(before, len(os.listdir("/proc/self/task")), os.environ["TOKENIZERS_PARALLE
 """
 
 
-def threads_after_tokenising(parallelism: str | None) -> tuple[int, int, str]:
+def threads_after_tokenising(parallelism: str | None, pool: bool = False) -> tuple[int, int, str]:
     env = {k: v for k, v in os.environ.items() if k != "TOKENIZERS_PARALLELISM"}
     if parallelism is not None:
         env["TOKENIZERS_PARALLELISM"] = parallelism
     out = subprocess.run(
-        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-c", f"POOL = {pool}\n{SCRIPT}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stderr
     before, after, setting = out.stdout.split()
@@ -44,3 +49,10 @@ def test_batches_are_tokenised_without_a_thread_pool_by_default() -> None:
 def test_the_environment_can_ask_for_the_pool() -> None:
     before, after, setting = threads_after_tokenising("true")
     assert setting == "true" and after > before  # the pool's threads: one per core
+
+
+def test_a_tokenizer_that_asks_for_the_pool_gets_it_unless_the_environment_says_no() -> None:
+    before, after, setting = threads_after_tokenising(None, pool=True)
+    assert setting == "true" and after > before
+    before, after, setting = threads_after_tokenising("false", pool=True)
+    assert setting == "false" and after == before
