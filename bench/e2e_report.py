@@ -102,7 +102,12 @@ def spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 by_rate.setdefault(rate, []).append(row | share)
         out[name] = {
             "rates": [
-                {"offered_per_s": rate, **{key: _range([r[key] for r in rows]) for key in FIGURES}}
+                {
+                    "offered_per_s": rate,
+                    **{key: _range([r[key] for r in rows]) for key in FIGURES},
+                    # a setup that makes no lists (the ceiling) has no latency to report
+                    "lists_made": any(r.get("lists", 1) > 0 for r in rows),
+                }
                 | (
                     {"share_of_ceiling": _range([r["share_of_ceiling"] for r in rows])}
                     if name != "ceiling" and all("share_of_ceiling" in r for r in rows)
@@ -124,10 +129,15 @@ def print_spread(table: dict[str, Any]) -> None:
         print(f"{name}: median (lowest-highest) over the runs")
         for row in rows["rates"]:
             a, p99 = row["achieved_per_s"], row["p99_ms"]
+            latency = (
+                f"p50 {row['p50_ms']['median']:8,.1f} ms, "
+                f"p99 {p99['median']:8,.1f} ms ({p99['min']:,.1f}-{p99['max']:,.1f})"
+                if row.get("lists_made", True)
+                else "no lists made, no latency"
+            )
             print(
                 f"  {row['offered_per_s']:>6,.0f}/s offered: achieved {a['median']:7,.0f} "
-                f"({a['min']:,.0f}-{a['max']:,.0f}), p50 {row['p50_ms']['median']:8,.1f} ms, "
-                f"p99 {p99['median']:8,.1f} ms ({p99['min']:,.1f}-{p99['max']:,.1f})"
+                f"({a['min']:,.0f}-{a['max']:,.0f}), {latency}"
                 + (
                     f", {row['share_of_ceiling']['median']:.0%} of the ceiling"
                     if "share_of_ceiling" in row

@@ -52,8 +52,10 @@ start() {
       -Dlog4j2.configurationFile="$HERE/log4j2.yaml" \
       -cp "$LIBS/*" kafka.Kafka "$CONF" >>"$LOG" 2>&1 < /dev/null &
   echo $! >"$PIDFILE"
-  # A broker with many partitions on disk takes a while to load them: wait up to 3 minutes.
-  for _ in $(seq 1 360); do
+  # A broker with many partitions on disk takes a while to load them: wait up to 3 minutes
+  # (PULSE_KAFKA_START_TIMEOUT_S).
+  local wait_s=${PULSE_KAFKA_START_TIMEOUT_S:-180}
+  for _ in $(seq 1 $((wait_s * 2))); do
     if ! pid_alive "$PIDFILE"; then
       say "kafka: the broker exited during start; last lines of $LOG:"; tail -20 "$LOG" >&2; exit 1
     fi
@@ -62,7 +64,12 @@ start() {
     fi
     sleep 0.5
   done
-  say "kafka: not ready after 180 s; see $LOG"; exit 1
+  local parts; parts=$(find "$DATA" -mindepth 1 -maxdepth 1 -type d -name '*-[0-9]*' | wc -l)
+  say "kafka: not ready after $wait_s s; see $LOG. It holds $parts partitions in $DATA and loads" \
+      "them all before it starts (test and benchmark runs that were killed leave their topics" \
+      "behind); it goes on starting: run this again to wait longer, or set" \
+      "PULSE_KAFKA_START_TIMEOUT_S"
+  exit 1
 }
 
 status() {

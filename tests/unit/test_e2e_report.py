@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bench.e2e_bench import sustained
-from bench.e2e_report import medians, spread
+from bench.e2e_report import medians, print_spread, spread
 from core.settings import Settings
 
 
@@ -108,3 +108,17 @@ def test_a_follower_that_could_not_start_stops_the_run_that_would_measure_withou
         asyncio.run(follower.run())
     with pytest.raises(RuntimeError, match=r"following the lists failed.*9092"):
         follower.check()
+
+
+def test_the_spread_of_a_setup_without_lists_prints_no_latency(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ceiling = [row(500, 497, 0.0) | {"lists": 0}, row(1000, 994, 0.0) | {"lists": 0}]
+    engine = [row(500, 498, 40.0) | {"lists": 6000}, row(1000, 993, 55.0) | {"lists": 11999}]
+    table = spread([with_ceiling(engine, ceiling), with_ceiling(engine, ceiling)])
+    print_spread({"ceiling": table["ceiling"]})
+    out = capsys.readouterr().out
+    assert "no lists made, no latency" in out and "p99" not in out
+    print_spread({"engine": table["engine"]})
+    out = capsys.readouterr().out
+    assert "p99     55.0 ms (55.0-55.0)" in out and "no lists" not in out
