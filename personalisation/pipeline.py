@@ -51,7 +51,7 @@ from feature_store.writes import BatchWrites
 from personalisation.fold import Folded, fold
 from personalisation.forget import Forgotten
 from personalisation.messages import Publisher, list_message, publish, rec_ids
-from personalisation.reads import Reads, read, text_of
+from personalisation.reads import Context, Reads, read, read_context, settle, text_of
 from ranking.blend import Recommendation
 from ranking.explore import ThompsonSampler
 from ranking.intent import IntentConfig
@@ -59,7 +59,6 @@ from ranking.item_index import ItemIndex
 from ranking.profile import ProfileConfig
 from ranking.recommend import learned_weights, recommend, similar_many
 from ranking.recommend_config import RecommendConfig
-from ranking.session_sources import covisit_sources
 from ranking.sessions import NativeSessionIndex, Neighbour, current_session
 from ranking.state import UserState
 from ranking.trending import POPULARITY_HALF_LIFE_MS, CategoryPopularity, DecayedCounter
@@ -218,26 +217,30 @@ class Personaliser:
             (e, reads.unencoded[t]) for e in events if (t := text_of(e)) in reads.unencoded
         ]
         refused = {id(e) for e, _ in failed}
-        with self._step("fold"):
-            folded = await self._off_loop(
-                fold,
-                reads.states,
-                [e for e in events if id(e) not in refused],
-                self.index,
-                self.profile,
-                self.intent,
-                reads.queries,
-                reads.reviews,
-            )
-        failed += folded.failed
-        writes.states, writes.pairs, writes.repeats = folded.states, folded.pairs, folded.repeats
-        neighbours: dict[str, list[tuple[str, float]]] = {}
-        rates = None
-        if folded.states and rank:
-            with self._step("context"):
-                neighbours, rates = await self._store_io(
-                    lambda: self._read_context(folded.states), "reading co-visits, repeat rates"
+        # The co-visits and repeat rates the ranking can need are read while the batch folds.
+        wanted = Context.wanted(reads.states, events, self.ranking) if rank else None
+        context = asyncio.ensure_future(self._read_context(*wanted)) if wanted else None
+        try:
+            with self._step("fold"):
+                folded = await self._off_loop(
+                    fold,
+                    reads.states,
+                    [e for e in events if id(e) not in refused],
+                    self.index,
+                    self.profile,
+                    self.intent,
+                    reads.queries,
+                    reads.reviews,
                 )
+            failed += folded.failed
+            with self._step("context") if context else nullcontext():
+                neighbours, rates = await settle(
+                    context, folded.states, self.ranking, self._read_context
+                )
+        finally:  # not needed (no state folded) or the fold failed
+            if context is not None and not context.done():
+                context.cancel()
+        writes.states, writes.pairs, writes.repeats = folded.states, folded.pairs, folded.repeats
         with self._step("learn"):
             self._learn(reads, folded, writes, positions)
         if folded.states and rank:
@@ -249,17 +252,14 @@ class Personaliser:
 
     async def _off_loop(self, step: Callable[..., T], *args: Any) -> T:
         """Run a CPU-bound step on the pipeline's own thread, one at a time, so the event loop
-        (HTTP, Kafka heartbeats, the followers) stays responsive while a batch is ranked; the
-        compiled kernels and numpy release the GIL for their part."""
+        (HTTP, Kafka heartbeats, the followers, the batch's ``Context`` read) goes on meanwhile."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._cpu, partial(step, *args))
 
-    async def _read_context(
-        self, states: dict[str, UserState]
-    ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, float] | None]:
-        recent = {i for s in states.values() for i in covisit_sources(s, self.ranking)}
-        neighbours = await self.stores.covisit.neighbours(recent)
-        return neighbours, await self.repeat_rates(states.values())
+    def _read_context(self, items: set[str], purchased: set[str]) -> Awaitable[Context]:
+        return self._store_io(
+            lambda: read_context(self.stores, items, purchased), "reading co-visits, repeat rates"
+        )
 
     def _learn(
         self, reads: Reads, folded: Folded, writes: BatchWrites, positions: Mapping[str, Position]

@@ -1,17 +1,22 @@
-"""What a batch reads before it is folded: states, text vectors, shared counts, clicked lists."""
+"""What a batch reads: before it is folded, states, text vectors, shared counts and clicked
+lists; while it is folded, the co-visits and repeat rates its ranking needs (``Context``)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from core.events import Click, Review, Search, UserEvent, chosen
+from core.events import Click, Purchase, Review, Search, UserEvent, chosen
 from encoders.pooling import Floats
 from encoders.protocol import TextEncoder, encode_each
 from feature_store.stores import ShopperStore, Stores
+from ranking.recommend_config import RecommendConfig
+from ranking.session_sources import covisit_sources
 from ranking.state import UserState
+
+Neighbours = dict[str, list[tuple[str, float]]]
 
 
 @dataclass(slots=True)
@@ -87,3 +92,68 @@ def text_of(event: UserEvent) -> str | None:
     if isinstance(event, Review):
         return event.text
     return None
+
+
+@dataclass(slots=True)
+class Context:
+    """Co-visit neighbours of ``items`` and repeat rates of ``purchased``: read while the batch
+    is folded, for every item the folded states can need (``Context.wanted``)."""
+
+    items: set[str]
+    purchased: set[str]
+    neighbours: Neighbours
+    rates: dict[str, float] | None
+
+    @staticmethod
+    def wanted(
+        states: dict[str, UserState], events: Sequence[UserEvent], cfg: RecommendConfig
+    ) -> tuple[set[str], set[str]]:
+        """Items whose co-visits and purchases whose repeat rates the batch's ranking can need:
+        a folded session's latest ``cfg.recent_for_covisit`` items are among each shopper's
+        latest ones before the batch and the batch's items (an item only moves later when it
+        is touched again), its purchases among the earlier ones and the batch's."""
+        items = {item for e in events if (item := getattr(e, "item_id", None)) is not None}
+        purchased = {e.item_id for e in events if isinstance(e, Purchase)}
+        for state in states.values():
+            items.update(item for item, _ in state.recent[-cfg.recent_for_covisit :])
+            purchased.update(state.purchases)
+        return items, purchased
+
+    def narrowed(
+        self, states: dict[str, UserState], cfg: RecommendConfig
+    ) -> tuple[Neighbours, dict[str, float] | None] | None:
+        """What ``read_context`` gives for the folded ``states``, taken from what was read; None
+        when something they need was not read."""
+        sources = {i for s in states.values() for i in covisit_sources(s, cfg)}
+        purchased = {i for s in states.values() for i in s.purchases}
+        if not (sources <= self.items and purchased <= self.purchased):
+            return None
+        neighbours = {i: row for i, row in self.neighbours.items() if i in sources}
+        rates = self.rates
+        return neighbours, None if rates is None else {
+            i: r for i, r in rates.items() if i in purchased
+        }
+
+
+async def read_context(stores: Stores, items: set[str], purchased: set[str]) -> Context:
+    neighbours = await stores.covisit.neighbours(items)
+    rates = await stores.repeats.rates(purchased) if stores.repeats is not None else None
+    return Context(items, purchased, neighbours, rates)
+
+
+async def settle(
+    pending: Awaitable[Context] | None,
+    states: dict[str, UserState],
+    cfg: RecommendConfig,
+    read_again: Callable[[set[str], set[str]], Awaitable[Context]],
+) -> tuple[Neighbours, dict[str, float] | None]:
+    """The folded ``states``' co-visits and repeat rates from the ``pending`` read, or, should a
+    state need more than it read, from a read of exactly what they need (none without a read
+    or a state)."""
+    if pending is None or not states:
+        return {}, None
+    found = (await pending).narrowed(states, cfg)
+    if found is None:
+        found = (await read_again(*Context.wanted(states, [], cfg))).narrowed(states, cfg)
+    assert found is not None  # read for these very states
+    return found
