@@ -237,9 +237,9 @@ class Personaliser:
                 neighbours, rates = await settle(
                     context, folded.states, self.ranking, self._read_context
                 )
-        finally:  # not needed (no state folded) or the fold failed
-            if context is not None and not context.done():
-                context.cancel()
+        finally:  # not needed (no state folded) or the fold failed; its error is not left unread
+            if context is not None and not context.cancel():
+                context.exception()
         writes.states, writes.pairs, writes.repeats = folded.states, folded.pairs, folded.repeats
         with self._step("learn"):
             self._learn(reads, folded, writes, positions)

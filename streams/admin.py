@@ -74,16 +74,27 @@ async def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[
         await admin.close()
 
 
-async def topic_partitions(settings: Settings, topic: str) -> list[int]:
+async def topic_partitions(settings: Settings, topic: str, wait_s: float = 10.0) -> list[int]:
     """The partitions ``topic`` has on the broker (a topic made earlier may have a count other
-    than ``PULSE_PARTITIONS``)."""
+    than ``PULSE_PARTITIONS``). A topic just made can be described without partitions for a
+    moment: asked again for up to ``wait_s``, then a ServiceError."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        described = await admin.describe_topics([topic])
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            described = await admin.describe_topics([topic])
+            found = sorted(p["partition"] for p in described[0]["partitions"])
+            if found:
+                return found
+            if asyncio.get_running_loop().time() >= deadline:
+                raise ServiceError(
+                    f"Kafka describes topic {topic!r} without partitions after {wait_s:.0f} s "
+                    "(does it exist?)"
+                )
+            await asyncio.sleep(0.2)
     finally:
         await admin.close()
-    return sorted(p["partition"] for p in described[0]["partitions"])
 
 
 async def topic_reader(settings: Settings, topic: str, *, from_end: bool) -> AIOKafkaConsumer:
