@@ -28,22 +28,25 @@ class HiredisPackedConnection(aioredis.Connection):
     all (a type redis-py refuses, such as a bool), and every command of a client whose
     encoding is not strict UTF-8, take redis-py's own packing, and with it its errors."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        encoder = self.encoder
+        self._utf8 = (
+            encoder.encoding.lower() in ("utf-8", "utf8") and encoder.encoding_errors == "strict"
+        )
+
     def pack_command(self, *args: Any) -> list[bytes]:
         head = args[0]
         if isinstance(head, str):
             plain = " " not in head
         else:
             plain = isinstance(head, bytes) and b" " not in head
-        if plain and self._utf8():
+        if plain and self._utf8:
             try:
                 return [hiredis.pack_command(args)]
             except TypeError:
                 pass
         return super().pack_command(*args)
-
-    def _utf8(self) -> bool:
-        encoder = self.encoder
-        return encoder.encoding.lower() in ("utf-8", "utf8") and encoder.encoding_errors == "strict"
 
 
 def redis_client(url: str, cluster: bool = False) -> RedisClient:

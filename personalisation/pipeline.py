@@ -51,7 +51,7 @@ from feature_store.writes import BatchWrites
 from personalisation.fold import Folded, fold
 from personalisation.forget import Forgotten
 from personalisation.messages import Publisher, list_message, publish, rec_ids
-from personalisation.reads import Context, Reads, read, read_context, settle, text_of
+from personalisation.reads import Context, Reads, read, read_context, repeat_rates, settle, text_of
 from ranking.blend import Recommendation
 from ranking.explore import ThompsonSampler
 from ranking.intent import IntentConfig
@@ -395,6 +395,4 @@ class Personaliser:
             self.metrics.set("pulse_exploration_share", self._explored / self._shown)
 
     async def repeat_rates(self, states: Iterable[UserState]) -> dict[str, float] | None:
-        if self.stores.repeats is None:
-            return None
-        return await self.stores.repeats.rates({i for s in states for i in s.purchases})
+        return await repeat_rates(self.stores, {i for s in states for i in s.purchases})

@@ -137,8 +137,12 @@ class Context:
 
 async def read_context(stores: Stores, items: set[str], purchased: set[str]) -> Context:
     neighbours = await stores.covisit.neighbours(items)
-    rates = await stores.repeats.rates(purchased) if stores.repeats is not None else None
-    return Context(items, purchased, neighbours, rates)
+    return Context(items, purchased, neighbours, await repeat_rates(stores, purchased))
+
+
+async def repeat_rates(stores: Stores, purchased: set[str]) -> dict[str, float] | None:
+    """How often shoppers buy each of ``purchased`` again (None without a repeat store)."""
+    return await stores.repeats.rates(purchased) if stores.repeats is not None else None
 
 
 async def settle(
