@@ -97,21 +97,6 @@ class Settings(BaseSettings):
 
     batch_max_size: int = Field(500, ge=1, le=100_000)
     batch_max_wait_ms: int = Field(10, ge=1, le=60_000)
-    batches_in_flight: int = Field(
-        2,
-        ge=1,
-        le=2,
-        description="Micro-batches a worker has in flight: with 2 the next is read, folded and "
-        "ranked while the one before is published and written; 1 processes them in turn.",
-    )
-    overlap_after_ms: int = Field(
-        250,
-        ge=0,
-        le=3_600_000,
-        description="A batch is prepared while the one before is written only when its oldest "
-        "event reached Kafka this long ago or more (the worker is behind): overlapping raises "
-        "throughput at saturation and each batch's latency below it.",
-    )
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65_535)

@@ -47,12 +47,6 @@ class MemoryUserStore:
     async def load(self, user_ids: Iterable[str]) -> dict[str, UserState]:
         return {uid: self.states.get(uid) or UserState.new(self.dim) for uid in user_ids}
 
-    def stage(self, states: dict[str, UserState]) -> dict[str, bytes]:
-        """As Redis will keep them (through the codec), before the write."""
-        staged = {uid: encode(state) for uid, state in states.items()}
-        self.states.update({uid: decode(blob) for uid, blob in staged.items()})
-        return staged
-
     async def recommendations(self, user_id: str) -> dict[str, Any] | None:
         return self.lists.get(user_id)
 
@@ -121,10 +115,8 @@ class MemoryBatchWriter:
 
     async def write(self, writes: BatchWrites) -> None:
         self.batches.append(writes)
-        # As Redis keeps them: through the codec (int8 vectors, rounded affinities); staged
-        # states are there already, and a later batch's may have replaced them since.
-        if writes.staged is None:
-            self.users.states.update({u: decode(encode(s)) for u, s in writes.states.items()})
+        # As Redis keeps them: through the codec (int8 vectors, rounded affinities).
+        self.users.states.update({uid: decode(encode(s)) for uid, s in writes.states.items()})
         for uid, message in writes.messages:
             self.users.lists[uid] = message
         if writes.pairs:

@@ -48,19 +48,14 @@ class UserStore:
         # of a decoded state, and decoded only if the shopper comes back).
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._written: dict[str, bytes] = {}
-        # States staged by a batch and not yet written (``stage``), read before the cache.
-        self._unwritten: dict[str, bytes] = {}
 
     def clear_cache(self) -> None:
-        """Another worker may own these shoppers now: read them from Redis once the batches
-        in flight, which this worker was given before, are written."""
         self._cache.clear()
 
     def evict(self, user_id: str) -> None:
         """The shopper is forgotten: nothing of theirs stays in this worker's cache."""
         self._cache.pop(user_id, None)
         self._written.pop(user_id, None)
-        self._unwritten.pop(user_id, None)
 
     async def erase(self, user_ids: Iterable[str]) -> None:
         """Delete every key of the shoppers, in one round trip (one DEL per shopper: a
@@ -79,13 +74,11 @@ class UserStore:
         return (decode(blob) if blob else None, unpack_list(packed) if packed else None)
 
     async def load(self, user_ids: Iterable[str]) -> dict[str, UserState]:
-        """States of ``user_ids``: staged, else from the cache, else Redis (one pipeline), else
-        new."""
+        """States of ``user_ids``: from the cache, else Redis (one pipeline), else new."""
         out: dict[str, UserState] = {}
         missing: list[str] = []
-        unwritten, cache = self._unwritten, self._cache
         for uid in user_ids:
-            packed = unwritten.get(uid) or cache.get(uid)
+            packed = self._cache.get(uid)
             if packed is None:
                 missing.append(uid)
             else:
@@ -109,13 +102,12 @@ class UserStore:
         pipe: Pipeline,
         states: dict[str, UserState],
         messages: Iterable[tuple[str, dict[str, Any]]] = (),
-        staged: dict[str, bytes] | None = None,
     ) -> None:
         """Queue the states' and lists' writes on ``pipe``, one script call for all (one Redis:
         a Cluster writes shoppers by slot, ``queue_shopper``); ``remember`` the states once it
         has executed."""
         keys, values = [], []
-        for uid, blob in self.encoded(states, staged).items():
+        for uid, blob in self.encoded(states).items():
             keys.append(self.keys.user(uid))
             values.append(blob)
         for uid, message in messages:
@@ -124,33 +116,10 @@ class UserStore:
         if keys:
             pipe.eval(SET_EACH, len(keys), *keys, *values, self.ttl_s)
 
-    def encoded(
-        self, states: dict[str, UserState], staged: dict[str, bytes] | None = None
-    ) -> dict[str, bytes]:
-        """The states as they will be stored (and remembered once written); ``staged``: as
-        :meth:`stage` encoded them."""
-        self._written = staged if staged is not None else {u: encode(s) for u, s in states.items()}
+    def encoded(self, states: dict[str, UserState]) -> dict[str, bytes]:
+        """The states as they will be stored (and remembered once written)."""
+        self._written = {uid: encode(state) for uid, state in states.items()}
         return self._written
-
-    def stage(self, states: dict[str, UserState]) -> dict[str, bytes]:
-        """The batch's new states before they are written: the next batch, prepared while
-        this one is written, reads them from here; cached as :meth:`remember` caches. Returns
-        them as stored, for the write (then :meth:`written`)."""
-        staged = {uid: encode(state) for uid, state in states.items()}
-        self._unwritten.update(staged)
-        self._cache.update(staged)
-        for uid in staged:
-            self._cache.move_to_end(uid)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return staged
-
-    def written(self, staged: dict[str, bytes]) -> None:
-        """The staged states are in Redis: read from the cache from here on."""
-        unwritten = self._unwritten
-        for uid, blob in staged.items():
-            if unwritten.get(uid) is blob:
-                del unwritten[uid]
 
     def remember(self, states: dict[str, UserState]) -> None:
         """Cache exactly what Redis now holds (the states as the codec stores them), so a

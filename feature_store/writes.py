@@ -71,8 +71,6 @@ class BatchWrites:
     counts: BatchCounts = field(default_factory=BatchCounts)
     # (topic, partition) -> the next offset not yet applied, once this batch is written
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
-    # the states as stored, when staged before the write (``UserStore.stage``)
-    staged: dict[str, bytes] | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -154,7 +152,7 @@ class RedisBatchWriter:
 
     async def _write_by_slot(self, writes: BatchWrites) -> None:
         if self.users is not None:
-            blobs = self.users.encoded(writes.states, writes.staged)
+            blobs = self.users.encoded(writes.states)
             lists = dict(writes.messages)
             async with self.client.pipeline(transaction=False) as pipe:
                 for uid in sorted(blobs.keys() | lists.keys()):
@@ -185,16 +183,13 @@ class RedisBatchWriter:
         if self.offsets is not None:
             self.offsets.queue(pipe, writes.offsets)
         if self.users is not None:
-            self.users.write(pipe, writes.states, writes.messages, writes.staged)
+            self.users.write(pipe, writes.states, writes.messages)
         self.queue_shared(pipe, writes)
 
     def remember(self, writes: BatchWrites) -> None:
         if self.offsets is not None:
             self.offsets.remember(writes.offsets)
         if self.users is not None:
-            if writes.staged is None:
-                self.users.remember(writes.states)
-            else:  # cached already, when staged
-                self.users.written(writes.staged)
+            self.users.remember(writes.states)
         if self.repeats is not None:
             self.repeats.remember(writes.repeats)

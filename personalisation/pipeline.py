@@ -35,7 +35,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any, TypeVar
 
@@ -52,7 +52,7 @@ from personalisation.fold import Folded, fold
 from personalisation.forget import Forgotten
 from personalisation.messages import Publisher, list_message, publish, rec_ids
 from personalisation.reads import Context, Reads, read, read_context, repeat_rates, settle, text_of
-from personalisation.tally import STEP_SECONDS, Tally
+from ranking.blend import Recommendation
 from ranking.explore import ThompsonSampler
 from ranking.intent import IntentConfig
 from ranking.item_index import ItemIndex
@@ -68,6 +68,17 @@ from trends.tracker import TrendTracker
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+STEP_SECONDS = "pulse_batch_step_seconds"
+METRICS = {
+    "pulse_recommendation_impressions_total": "Items shown, by source.",
+    "pulse_recommendation_clicks_total": "Clicks on shown items, by source.",
+    "pulse_exploration_share": "Share of shown items that explore.",
+    "pulse_recommendations_published_total": "Lists published.",
+    "pulse_trend_signals_total": "Trend signals published, by kind.",
+    "pulse_step_errors_total": "Defects caught in a step, by step.",
+    "pulse_events_forgotten_total": "Events of forgotten shoppers up to their deletion, dropped.",
+    STEP_SECONDS: "Time of each step of a batch (read includes encode: the batch's new texts).",
+}
 # Events that could not be processed, each with its error (a defect or input no stage takes).
 Failed = list[tuple[UserEvent, Exception]]
 # Called with them before the batch is written, so the batch's counts can say so.
@@ -122,8 +133,12 @@ class Personaliser:
         self.rng = random.Random(0)
         # Folding and ranking run here, one batch at a time (batches are processed in turn).
         self._cpu = ThreadPoolExecutor(1, thread_name_prefix="pulse-rank")
+        self._shown = 0
+        self._explored = 0
         self.metrics = metrics
-        self.tally = Tally(metrics)
+        if metrics is not None:
+            for name, text in METRICS.items():
+                metrics.describe(name, text)
 
     async def run(
         self,
@@ -136,42 +151,16 @@ class Personaliser:
         on_failed: OnFailed | None = None,
         rank: bool = True,
     ) -> BatchWrites:
-        """The whole pipeline for one micro-batch (:meth:`prepare`, then the second half it
-        returns); returns what it wrote (and published)."""
-        commit = await self.prepare(
-            events,
-            counts=counts,
-            offsets=offsets,
-            ingested_ms=ingested_ms,
-            positions=positions,
-            on_failed=on_failed,
-            rank=rank,
-        )
-        return await commit()
-
-    async def prepare(
-        self,
-        events: Sequence[UserEvent],
-        *,
-        counts: BatchCounts | None = None,
-        offsets: dict[tuple[str, int], int] | None = None,
-        ingested_ms: Mapping[str, int] | None = None,
-        positions: Mapping[str, Position] | None = None,
-        on_failed: OnFailed | None = None,
-        rank: bool = True,
-    ) -> Callable[[], Awaitable[BatchWrites]]:
-        """Read, fold, learn and rank a micro-batch; returns the second half: publish and write.
+        """The whole pipeline for one micro-batch; returns what it wrote (and published).
 
         ``counts`` (a ``BatchCounts``) and the input ``offsets`` the batch applies are written
         with it; ``ingested_ms`` maps event ids to when Kafka took them, for the lists' latency
         fields, ``positions`` to where they are in the input. Without ``on_failed`` the first
         failed event's error is raised. With ``rank`` false the batch is learned from (states,
-        counts, statistics) and no list is built: replaying history is fast. The next batch may
-        be prepared before this one's second half runs: the new states are staged in the
-        shopper store (``UserStore.stage``), so its reads meet them.
+        counts, statistics) and no list is built: replaying history is fast.
         """
         if self.forgotten and len(kept := self.forgotten.kept(events)) < len(events):
-            self.tally.count("pulse_events_forgotten_total", n=len(events) - len(kept))
+            self._count("pulse_events_forgotten_total", n=len(events) - len(kept))
             events = kept
         writes, failed = await self._prepare(events, ingested_ms or {}, positions or {}, rank)
         if failed:
@@ -183,19 +172,14 @@ class Personaliser:
         if counts is not None:
             writes.counts = counts
         writes.offsets = dict(offsets or {})
-        writes.staged = self.stores.users.stage(writes.states)
-
-        async def commit() -> BatchWrites:
-            # Published first: a worker that dies before the write publishes again after the
-            # restart (at least once); written with its offsets, a batch is applied once.
-            with self.tally.step("publish"):
-                await self._publish(writes)
-            with self.tally.step("write"):
-                await self._store_io(lambda: self.stores.writer.write(writes), "writing the batch")
-            self.stores.writer.remember(writes)
-            return writes
-
-        return commit
+        # Published first: a worker that dies before the write publishes again after the
+        # restart (at least once); written with its offsets, a batch is applied once.
+        with self._step("publish"):
+            await self._publish(writes)
+        with self._step("write"):
+            await self._store_io(lambda: self.stores.writer.write(writes), "writing the batch")
+        self.stores.writer.remember(writes)
+        return writes
 
     def forget(self, user_id: str, at_ms: int) -> None:
         """Forget the shopper in this process: cached state, session and signals go, and their
@@ -223,7 +207,7 @@ class Personaliser:
         writes = BatchWrites()
         if not events:
             return writes, []
-        with self.tally.step("read"):
+        with self._step("read"):
             reads = await self._store_io(
                 lambda: read(self.stores, self.encoder, events), "reading shopper state"
             )
@@ -237,7 +221,7 @@ class Personaliser:
         wanted = Context.wanted(reads.states, events, self.ranking) if rank else None
         context = asyncio.ensure_future(self._read_context(*wanted)) if wanted else None
         try:
-            with self.tally.step("fold"):
+            with self._step("fold"):
                 folded = await self._off_loop(
                     fold,
                     reads.states,
@@ -249,7 +233,7 @@ class Personaliser:
                     reads.reviews,
                 )
             failed += folded.failed
-            with self.tally.step("context") if context else nullcontext():
+            with self._step("context") if context else nullcontext():
                 neighbours, rates = await settle(
                     context, folded.states, self.ranking, self._read_context
                 )
@@ -257,10 +241,10 @@ class Personaliser:
             if context is not None and not context.cancel():
                 context.exception()
         writes.states, writes.pairs, writes.repeats = folded.states, folded.pairs, folded.repeats
-        with self.tally.step("learn"):
+        with self._step("learn"):
             self._learn(reads, folded, writes, positions)
         if folded.states and rank:
-            with self.tally.step("rank"):
+            with self._step("rank"):
                 failed += await self._off_loop(
                     self._rank, events, folded, neighbours, rates, ingested_ms, writes
                 )
@@ -285,7 +269,7 @@ class Personaliser:
         for arm, source in reads.credited:
             self.sampler.record_click(arm)
             writes.clicks[arm] += 1
-            self.tally.count("pulse_recommendation_clicks_total", "source", source)
+            self._count("pulse_recommendation_clicks_total", "source", source)
         for item, weight, ts in folded.chosen:
             self.trending.add(item, weight, ts)
             if (info := self.index.info(item)) is not None and info.category:
@@ -302,7 +286,7 @@ class Personaliser:
             except Exception:
                 # The statistics of one batch are lost; its events and lists are not.
                 log.exception("the trend statistics failed on a batch")
-                self.tally.count("pulse_step_errors_total", "step", "trends")
+                self._count("pulse_step_errors_total", "step", "trends")
 
     def _rank(
         self,
@@ -330,7 +314,7 @@ class Personaliser:
             similar = similar_many(folded.states, self.index, self.ranking, now)
         except Exception:
             log.exception("nearest items failed for a batch; trying shopper by shopper")
-            self.tally.count("pulse_step_errors_total", "step", "similar")
+            self._count("pulse_step_errors_total", "step", "similar")
             similar = {}
         explorer = (self.sampler, self.rng) if self.ranking.explore_share > 0 else None
         cfg = self.ranking_now()
@@ -359,11 +343,11 @@ class Personaliser:
                     uid, recs, trigger, ingested_ms.get(trigger.event_id), generated, rec_id
                 )
             except Exception as exc:
-                self.tally.count("pulse_step_errors_total", "step", "rank")
+                self._count("pulse_step_errors_total", "step", "rank")
                 del writes.states[uid]
                 failed += [(e, exc) for e in events if e.user_id == uid]
                 continue
-            self.tally.impressions(self.sampler, recs, writes)
+            self._count_impressions(recs, writes)
             writes.messages.append((uid, message))
         return failed
 
@@ -378,11 +362,37 @@ class Personaliser:
         session = current_session(state, self.ranking.session_gap_ms)
         return self.sessions.neighbours(uid, session, self.ranking.per_source)
 
+    def _step(self, step: str) -> AbstractContextManager[None]:
+        """Times a step of the batch into ``pulse_batch_step_seconds{step}``."""
+        metrics = self.metrics
+        return nullcontext() if metrics is None else metrics.timed(STEP_SECONDS, "step", step)
+
+    def _count(
+        self, name: str, label: str | None = None, value: str | None = None, n: int = 1
+    ) -> None:
+        if self.metrics is not None:
+            self.metrics.inc(name, label, value, n=n)
+
     async def _publish(self, writes: BatchWrites) -> None:
         if self.publisher is None:
             return
         await publish(self.publisher, self.topics, writes, self.faults)
-        self.tally.published(writes)
+        self._count("pulse_recommendations_published_total", n=len(writes.messages))
+        for signal in writes.trends:
+            self._count("pulse_trend_signals_total", "kind", signal["kind"])
+
+    def _count_impressions(self, recs: Sequence[Recommendation], writes: BatchWrites) -> None:
+        by_source: dict[str, int] = {}
+        for rec in recs:
+            self.sampler.record_impression(rec.arm or rec.source)
+            writes.impressions[rec.arm or rec.source] += 1
+            by_source[rec.source] = by_source.get(rec.source, 0) + 1
+        for source, n in by_source.items():  # the metrics' lock taken once a source
+            self._count("pulse_recommendation_impressions_total", "source", source, n=n)
+        self._shown += len(recs)
+        self._explored += by_source.get("explore", 0)
+        if self.metrics is not None and self._shown:
+            self.metrics.set("pulse_exploration_share", self._explored / self._shown)
 
     async def repeat_rates(self, states: Iterable[UserState]) -> dict[str, float] | None:
         return await repeat_rates(self.stores, {i for s in states for i in s.purchases})

@@ -10,7 +10,7 @@ Redis, so the agent acks (and Faust commits) offsets after both.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from core.deadletter import RawMessage, dead_letter_key, dead_letter_message, encode_dead_letter
 from core.errors import InvalidEventError
@@ -59,13 +59,6 @@ class BatchProcessor:
         )
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchCounts:
-        commit = await self.prepare(messages)
-        return await commit()
-
-    async def prepare(self, messages: Sequence[RawMessage]) -> Callable[[], Awaitable[BatchCounts]]:
-        """Validate, dead-letter and personalise the batch up to its lists; returns its second
-        half, which publishes the lists and writes the batch (the next batch may be prepared
-        meanwhile: ``personalisation.pipeline.Personaliser.prepare``)."""
         messages = await self._not_applied(messages)
         offsets: dict[tuple[str, int], int] = {}
         for m in messages:
@@ -79,20 +72,14 @@ class BatchProcessor:
         if result.dead_letters:
             payloads = [(dead_letter_key(m), encode_dead_letter(r)) for m, r in result.dead_letters]
             await self._dead_letter(payloads, "dead letters")
-        write: Callable[[], Awaitable[object]]
         if self.personaliser is None:
-            writes = BatchWrites(counts=result.counts, offsets=offsets)
-
-            async def write_counts() -> object:
-                return await until_done(
-                    lambda: self.writer.write(writes),
-                    "writing batch counts",
-                    transient=self.writer.transient,
-                    faults=self.faults,
-                    part="redis",
-                )
-
-            write = write_counts
+            await until_done(
+                lambda: self.writer.write(BatchWrites(counts=result.counts, offsets=offsets)),
+                "writing batch counts",
+                transient=self.writer.transient,
+                faults=self.faults,
+                part="redis",
+            )
         else:
             events: list[UserEvent] = [
                 e  # type: ignore[misc]
@@ -105,7 +92,7 @@ class BatchProcessor:
             async def on_failed(failed: Failed) -> None:
                 await self._dead_letter_failed(result, failed)
 
-            write = await self.personaliser.prepare(
+            await self.personaliser.run(
                 events,
                 counts=result.counts,
                 offsets=offsets,
@@ -113,17 +100,12 @@ class BatchProcessor:
                 positions=result.positions,
                 on_failed=on_failed,
             )
-
-        async def commit() -> BatchCounts:
-            await write()
-            for kind, n in result.counts.processed.items():
-                self.metrics.inc("pulse_events_processed_total", "kind", kind, n)
-            for code, n in result.counts.dead_lettered.items():
-                self.metrics.inc("pulse_events_dead_lettered_total", "code", code, n)
-            self.metrics.inc("pulse_batches_total")
-            return result.counts
-
-        return commit
+        for kind, n in result.counts.processed.items():
+            self.metrics.inc("pulse_events_processed_total", "kind", kind, n)
+        for code, n in result.counts.dead_lettered.items():
+            self.metrics.inc("pulse_events_dead_lettered_total", "code", code, n)
+        self.metrics.inc("pulse_batches_total")
+        return result.counts
 
     async def _not_applied(self, messages: Sequence[RawMessage]) -> Sequence[RawMessage]:
         """The messages whose effects are not in Redis yet (all of them, without ``applied``)."""

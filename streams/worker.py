@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
+from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from core.deadletter import RawMessage
@@ -46,8 +47,6 @@ from streams.admin import topic_partitions
 from streams.batch import BatchProcessor
 from streams.catalog import CatalogFollower, dead_letter_owned
 from streams.forget import ForgetFollower
-from streams.inflight import InFlight, behind
-from streams.probes import kafka_answers, redis_answers
 from streams.producer import EventProducer, KafkaSink
 from streams.trend_owner import TrendOwner
 from trends.exchange import Router
@@ -98,9 +97,8 @@ class Worker:
         self.trend_owner: TrendOwner | None = None
         self._started = False
         self._lock = asyncio.Lock()
-        # Batches in turn, the next prepared while the one before is written; a forget request
-        # is applied with none in flight.
-        self.batches = InFlight(settings.batches_in_flight)
+        # Held while a batch is processed: a forget request is applied between batches.
+        self._batch = asyncio.Lock()
 
     async def start(self) -> None:
         async with self._lock:
@@ -211,26 +209,14 @@ class Worker:
         )
 
     async def process(self, messages: Sequence[RawMessage]) -> BatchCounts:
-        """One micro-batch, written and published before this returns (:meth:`submit`)."""
-        return await (await self.submit(messages))
-
-    async def submit(self, messages: Sequence[RawMessage]) -> asyncio.Future[BatchCounts]:
-        """Start a micro-batch once fewer than ``batches_in_flight`` are (``streams.inflight``);
-        the future is done once it is published and written.
+        """One micro-batch, written and published before this returns.
 
         Transient failures are retried inside; a permanent one that no dead letter can take
-        (Redis out of memory, a message Kafka refuses for good) halts the worker: the batch's
-        future, and every later one's, holds :class:`HaltError`, nothing more is processed,
-        and ``GET /health`` says why.
+        (Redis out of memory, a message Kafka refuses for good) halts the worker: it raises
+        :class:`HaltError`, processes nothing more, and ``GET /health`` says why.
         """
-        if self.halted is not None:
-            raise HaltError(self.halted)
-        processor = self.processor
-        return await self.batches.submit(
-            lambda: self._halting(lambda: processor.prepare(messages)),
-            lambda commit: self._halting(commit),
-            overlap=behind(messages, self.settings.overlap_after_ms),
-        )
+        async with self._batch:
+            return await self._halting(lambda: self.processor.process(messages))
 
     async def process_trends(self, messages: Sequence[RawMessage]) -> None:
         """A batch of trend shipments (``streams.trend_owner``), halting as :meth:`process`."""
@@ -332,7 +318,7 @@ class Worker:
     async def apply_forgets(self, requests: list[Forget]) -> None:
         """Forget requests (a poll's), between batches: in process, then in Redis."""
         personaliser = self._personaliser()
-        async with self.batches.paused():
+        async with self._batch:
             for r in requests:
                 personaliser.forget(r.user_id, r.at_ms)
             await until_done(
@@ -359,9 +345,7 @@ class Worker:
     async def health(self) -> dict[str, Any]:
         """Whether Redis and Kafka answer now, the input partitions, whether the worker is
         ready (its parts alive, the catalogue loaded), and what is failing or halted."""
-        redis_ok, kafka_ok = await asyncio.gather(
-            redis_answers(self.redis), kafka_answers(self.sink)
-        )
+        redis_ok, kafka_ok = await asyncio.gather(self._redis_answers(), self._kafka_answers())
         inputs = set(self.topics.inputs)
         ok = redis_ok and kafka_ok and self.halted is None
         return {
@@ -381,6 +365,23 @@ class Worker:
             "tasks": self.supervisor.report(),
             "halted": self.halted,
         }
+
+    async def _redis_answers(self) -> bool:
+        try:
+            await asyncio.wait_for(self.redis.ping(), timeout=2.0)
+        except (RedisError, OSError, TimeoutError):
+            return False
+        return True
+
+    async def _kafka_answers(self) -> bool:
+        producer = self.sink.producer
+        if producer is None:
+            return False
+        try:
+            await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=2.0)
+        except (KafkaError, OSError, TimeoutError):
+            return False
+        return True
 
     def metrics_text(self) -> str:
         return self.metrics.render()

@@ -143,38 +143,3 @@ async def test_remember_keeps_the_written_states_in_the_cache(
     assert encode(cached) == encode(batch.states["u{1}"]) and cached.recent == (("a", T0),)
     stores.users.clear_cache()
     assert (await stores.users.load(["u{1}"]))["u{1}"].events == 0
-
-
-async def test_staged_states_are_read_before_they_are_written_and_until_they_are(
-    redis_keys: tuple[aioredis.Redis, Keys],
-) -> None:
-    client, keys = redis_keys
-    stores = redis_stores(client, keys, dim=4, ttl_s=TTL_S)
-    assert isinstance(stores.users, UserStore)
-    batch = a_batch()
-    batch.staged = stores.users.stage(batch.states)
-    # The next batch, prepared while this one is written, reads the staged state; so it does
-    # after the partitions were revoked (the cache cleared) while the write is still to come.
-    stores.users.clear_cache()
-    assert await client.get(keys.user("u{1}")) is None
-    staged = (await stores.users.load(["u{1}"]))["u{1}"]
-    assert encode(staged) == encode(batch.states["u{1}"])
-    await stores.writer.write(batch)
-    stores.writer.remember(batch)
-    # Written: Redis holds the staged bytes; after the cache is cleared, Redis is read.
-    assert await client.get(keys.user("u{1}")) == batch.staged["u{1}"]
-    await client.delete(keys.user("u{1}"))
-    stores.users.clear_cache()
-    assert (await stores.users.load(["u{1}"]))["u{1}"].events == 0
-
-
-async def test_a_forgotten_shopper_staged_is_not_read_back(
-    redis_keys: tuple[aioredis.Redis, Keys],
-) -> None:
-    client, keys = redis_keys
-    stores = redis_stores(client, keys, dim=4, ttl_s=TTL_S)
-    assert isinstance(stores.users, UserStore)
-    batch = a_batch()
-    batch.staged = stores.users.stage(batch.states)
-    stores.users.evict("u{1}")
-    assert (await stores.users.load(["u{1}"]))["u{1}"].events == 0

@@ -98,7 +98,7 @@ class Broken:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def prepare(self, messages: object) -> None:
+    async def process(self, messages: object) -> None:
         self.calls += 1
         raise OutOfMemoryError("OOM command not allowed when used memory > 'maxmemory'")
 
