@@ -6,7 +6,9 @@ Three setups in one run, each with its own topics and keys, under the same open-
 the **ceiling** (one worker with personalisation off: validation, dead letters, counts: what
 the plumbing alone carries), the **engine** (one worker), and **two workers** on the same box;
 with ``--setups`` also the engine and two workers on the local Redis Cluster (three masters on
-the same box, ``infra/redis-cluster.sh``, started if need be) instead of one Redis.
+the same box, ``infra/redis-cluster.sh``, started if need be) instead of one Redis. With
+``--variant NAME:FIELD=VALUE[,FIELD=VALUE]`` also an engine of other settings (``Settings``
+fields), in the same runs, interleaved with the rest: an A/B of a setting in one command.
 For each offered click rate the load generator (its own process) records when it sent each
 event; the benchmark follows ``pulse.recommendations`` and matches every list to its
 ``trigger_event_id``: latency = list received - event sent (several events of one shopper in
@@ -120,6 +122,8 @@ class Setup:
     workers: int
     personalise: bool
     cluster: bool = False
+    # Settings fields that differ from the defaults (a ``--variant``).
+    settings: tuple[tuple[str, str], ...] = ()
 
 
 SETUPS = {
@@ -145,19 +149,45 @@ def sustained(clicks: list[dict[str, Any]], lists: bool) -> float:
     return max(ok, default=0)
 
 
+def setup_settings(setup: Setup, names: dict[str, str], partitions: int, port: int) -> Settings:
+    """The workers' settings of ``setup`` in a run of its own (``names``: topics and keys)."""
+    return Settings(
+        **names,  # type: ignore[arg-type]
+        **(cluster_settings() if setup.cluster else {}),
+        partitions=partitions,
+        web_port=port,
+        personalise=setup.personalise,
+        **dict(setup.settings),  # type: ignore[arg-type]
+    )
+
+
+def variant(text: str) -> Setup:
+    """``NAME:FIELD=VALUE[,FIELD=VALUE]``: an engine of one worker with these settings."""
+    name, _, fields = text.partition(":")
+    if not name or name in SETUPS or not name.replace("_", "").replace("-", "").isalnum():
+        raise argparse.ArgumentTypeError(
+            f"a variant's name: letters, digits, - and _, not one of {', '.join(SETUPS)}"
+        )
+    pairs = [pair.partition("=") for pair in fields.split(",") if pair]
+    if not pairs or any(not sep or not field for field, sep, _ in pairs):
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME:FIELD=VALUE[,FIELD=VALUE]")
+    changed = {field: value for field, _, value in pairs}
+    unknown = sorted(set(changed) - set(Settings.model_fields))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"no such setting: {', '.join(unknown)}")
+    try:
+        Settings(**changed)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from exc
+    return Setup(name, 1, True, settings=tuple(changed.items()))
+
+
 async def run_setup(
     args: argparse.Namespace, setup: Setup, catalogue: list[dict[str, Any]], extras: bool
 ) -> dict[str, Any]:
     names = isolated("bench")
     run = names["redis_prefix"]
-    on_cluster = cluster_settings() if setup.cluster else {}
-    settings = Settings(
-        **names,  # type: ignore[arg-type]
-        **on_cluster,
-        partitions=args.partitions,
-        web_port=args.web_port,
-        personalise=setup.personalise,
-    )
+    settings = setup_settings(setup, names, args.partitions, args.web_port)
     await ensure_topics(settings)
     RESULTS.mkdir(parents=True, exist_ok=True)
     ports = [args.web_port + n for n in range(setup.workers)]
@@ -290,7 +320,7 @@ async def engine_extras(
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     catalogue = catalogue_events(Path(args.data))
-    setups = [SETUPS[name] for name in args.setups]
+    setups = [SETUPS[name] for name in args.setups] + args.variant
     result: dict[str, Any] = {
         "machine": machine(),
         "settings": {
@@ -301,6 +331,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             **encoder_settings(),
         },
     }
+    if args.variant:
+        result["variants"] = {v.name: dict(v.settings) for v in args.variant}
     runs: list[dict[str, Any]] = []
     for number in range(args.runs):
         if args.runs > 1:
@@ -328,7 +360,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         print_spread(result["spread"])
     if "ceiling" in result and "clicks" in result:
         ceiling = {r["offered_per_s"]: r["achieved_per_s"] for r in result["ceiling"]["clicks"]}
-        others = [out.get("clicks", []) for name, out in result.items() if name in SETUPS]
+        run_names = {setup.name for setup in setups}
+        others = [out.get("clicks", []) for name, out in result.items() if name in run_names]
         for rows in (result["clicks"], *others):
             for r in rows:
                 r["share_of_ceiling"] = round(r["achieved_per_s"] / ceiling[r["offered_per_s"]], 3)
@@ -377,8 +410,19 @@ def main() -> None:
         default=1,
         help="repeat the click sweeps of every setup (in turn) and report their spread",
     )
+    p.add_argument(
+        "--variant",
+        type=variant,
+        action="append",
+        default=[],
+        metavar="NAME:FIELD=VALUE[,FIELD=VALUE]",
+        help="also an engine (one worker) with these settings, e.g. "
+        "one-batch:batch_max_size=100 (repeatable)",
+    )
     p.add_argument("--name", default="e2e")
     args = p.parse_args()
+    if len({v.name for v in args.variant}) < len(args.variant):
+        p.error("each --variant needs a name of its own")
     result = asyncio.run(main_async(args))
     save(args.name, result, plot)
 

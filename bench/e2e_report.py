@@ -37,10 +37,15 @@ def plot(result: dict[str, Any], path: Path) -> None:
             "clicks", []
         ),
     }
+    keys = dict(SPREAD_KEYS)
+    for name in result.get("variants", {}):  # engines of other settings (``--variant``)
+        rows[f"engine, {name}"] = result.get(name, {}).get("clicks", [])
+        keys[f"engine, {name}"] = name
     if "spread" in result:  # several runs: their medians, with the range as a band
-        rows = {label: medians(result["spread"].get(key, {})) for label, key in SPREAD_KEYS.items()}
+        rows = {label: medians(result["spread"].get(key, {})) for label, key in keys.items()}
     offered = sorted({r["offered_per_s"] for runs in rows.values() for r in runs})
-    for (label, runs), mark in zip(rows.items(), ("o-", "s--", "^-", "o:", "s:"), strict=False):
+    marks = ("o-", "s--", "^-", "o:", "s:", "v-", "D--", "x-")
+    for (label, runs), mark in zip(rows.items(), marks, strict=False):
         if not runs:
             continue
         rates = [r["offered_per_s"] for r in runs]
@@ -51,7 +56,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
         ax2.set_title(
             "throughput" + (" (median and range of the runs)" if "spread" in result else "")
         )
-        band = result.get("spread", {}).get(SPREAD_KEYS.get(label, ""), {}).get("rates")
+        band = result.get("spread", {}).get(keys.get(label, ""), {}).get("rates")
         if band:
             ax2.fill_between(
                 [b["offered_per_s"] for b in band],

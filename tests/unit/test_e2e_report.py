@@ -3,14 +3,16 @@ on hand-made rows."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from typing import Any
 
 import pytest
 
-from bench.e2e_bench import sustained
+from bench.e2e_bench import SETUPS, setup_settings, sustained, variant
 from bench.e2e_report import medians, print_spread, spread
 from core.settings import Settings
+from tools.harness import isolated
 
 
 def row(rate: float, achieved: float, p99: float) -> dict[str, Any]:
@@ -122,3 +124,49 @@ def test_the_spread_of_a_setup_without_lists_prints_no_latency(
     print_spread({"engine": table["engine"]})
     out = capsys.readouterr().out
     assert "p99     55.0 ms (55.0-55.0)" in out and "no lists" not in out
+
+
+def test_a_variant_is_an_engine_whose_workers_get_its_settings() -> None:
+    setup = variant("one-batch:batch_max_size=100,gc_threshold=0")
+    assert (setup.name, setup.workers, setup.personalise) == ("one-batch", 1, True)
+    settings = setup_settings(setup, isolated("t"), partitions=4, port=6100)
+    assert (settings.batch_max_size, settings.gc_threshold) == (100, 0)
+    assert settings.personalise and settings.partitions == 4 and settings.web_port == 6100
+    # the engine itself keeps the defaults
+    plain = setup_settings(SETUPS["engine"], isolated("t"), partitions=4, port=6100)
+    assert (plain.batch_max_size, plain.gc_threshold) == (Settings().batch_max_size, 10_000)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("engine:batch_max_size=100", "not one of"),  # a setup's name
+        ("x y:batch_max_size=100", "a variant's name"),
+        ("x:", "give NAME:FIELD=VALUE"),
+        ("x:batch_max_size", "give NAME:FIELD=VALUE"),
+        ("x:no_such_field=1", "no such setting: no_such_field"),
+        ("x:batch_max_size=0", "batch_max_size"),  # below its bound
+        ("x:batch_max_size=many", "batch_max_size"),
+    ],
+)
+def test_a_variant_that_cannot_run_is_refused_with_the_reason(text: str, says: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=says):
+        variant(text)
+
+
+def test_a_variants_rows_are_spread_and_shared_like_the_engines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ceiling = [row(5000, 4800, 0)]
+    runs = [
+        {"ceiling": {"clicks": ceiling, "highest_sustained_click_rate": 8000}}
+        | {
+            name: {"clicks": [row(5000, achieved, 900)], "highest_sustained_click_rate": 2000}
+            for name in ("engine", "b")
+        }
+        for achieved in (2400, 2500, 2600)
+    ]
+    table = spread(runs)
+    assert table["b"]["rates"][0]["share_of_ceiling"]["median"] == pytest.approx(2500 / 4800)
+    print_spread(table)
+    assert "b: median (lowest-highest)" in capsys.readouterr().out
