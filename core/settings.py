@@ -97,6 +97,11 @@ class Settings(BaseSettings):
 
     batch_max_size: int = Field(500, ge=1, le=100_000)
     batch_max_wait_ms: int = Field(10, ge=1, le=60_000)
+    event_loop: Literal["asyncio", "uvloop"] = Field(
+        "uvloop",
+        description="The worker's event loop: uvloop's (libuv, in C; 2-14 % more clicks/s at "
+        "saturation in five interleaved runs, README) or Python's.",
+    )
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65_535)

@@ -57,7 +57,7 @@ def worker(settings: Settings) -> None:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(settings.numpy_threads, user_api="blas")  # for the whole process
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    asyncio.set_event_loop(new_event_loop(settings.event_loop))
     app, runtime = create_app(settings)
     watch_collections(runtime.metrics)
     settle_heap(settings.gc_threshold)
@@ -214,6 +214,15 @@ def demo(
         settings = settings.model_copy(update={"admin_token": SecretStr(token)})
         click.echo(f"admin token of this demo run (PULSE_ADMIN_TOKEN was not set): {token}")
     _run(run_demo(settings, src, seconds=seconds, rate=rate, invalid_share=invalid_share))
+
+
+def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
+    """A new event loop of ``kind`` (``PULSE_EVENT_LOOP``): Python's, or uvloop's."""
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
