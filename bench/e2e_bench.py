@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,8 @@ from bench.cpu import CpuMeter, stack_pids
 from bench.datasets import RETAIL
 from bench.e2e_load import ListFollower, catalogue_events, load_catalogue, offered_run
 from bench.e2e_report import plot, print_spread, spread
-from bench.local_cluster import cluster_pids, cluster_settings
+from bench.e2e_setups import SETUPS, Setup, setup_settings, variant
+from bench.local_cluster import cluster_pids
 from core.settings import Settings
 from encoders.service import batch_config, encoder_threads
 from feature_store.clients import redis_client
@@ -116,25 +116,6 @@ async def get_latency(
     }
 
 
-@dataclass(frozen=True)
-class Setup:
-    name: str
-    workers: int
-    personalise: bool
-    cluster: bool = False
-    # Settings fields that differ from the defaults (a ``--variant``).
-    settings: tuple[tuple[str, str], ...] = ()
-
-
-SETUPS = {
-    "ceiling": Setup("ceiling", 1, False),
-    "engine": Setup("engine", 1, True),
-    "two_workers": Setup("two_workers", 2, True),
-    "engine_cluster": Setup("engine_cluster", 1, True, cluster=True),
-    "two_workers_cluster": Setup("two_workers_cluster", 2, True, cluster=True),
-}
-
-
 def sustained(clicks: list[dict[str, Any]], lists: bool) -> float:
     """The highest offered rate carried: 95 % achieved, drained within 5 s of the load's end,
     and (where lists are made) a list seen for 95 % of the events sent, with p99 under a
@@ -147,39 +128,6 @@ def sustained(clicks: list[dict[str, Any]], lists: bool) -> float:
         and (not lists or (r["lists"] >= 0.95 * r["sent"] and r["p99_ms"] < 1000))
     ]
     return max(ok, default=0)
-
-
-def setup_settings(setup: Setup, names: dict[str, str], partitions: int, port: int) -> Settings:
-    """The workers' settings of ``setup`` in a run of its own (``names``: topics and keys)."""
-    return Settings(
-        **names,  # type: ignore[arg-type]
-        **(cluster_settings() if setup.cluster else {}),
-        partitions=partitions,
-        web_port=port,
-        personalise=setup.personalise,
-        **dict(setup.settings),  # type: ignore[arg-type]
-    )
-
-
-def variant(text: str) -> Setup:
-    """``NAME:FIELD=VALUE[,FIELD=VALUE]``: an engine of one worker with these settings."""
-    name, _, fields = text.partition(":")
-    if not name or name in SETUPS or not name.replace("_", "").replace("-", "").isalnum():
-        raise argparse.ArgumentTypeError(
-            f"a variant's name: letters, digits, - and _, not one of {', '.join(SETUPS)}"
-        )
-    pairs = [pair.partition("=") for pair in fields.split(",") if pair]
-    if not pairs or any(not sep or not field for field, sep, _ in pairs):
-        raise argparse.ArgumentTypeError(f"{text!r}: give NAME:FIELD=VALUE[,FIELD=VALUE]")
-    changed = {field: value for field, _, value in pairs}
-    unknown = sorted(set(changed) - set(Settings.model_fields))
-    if unknown:
-        raise argparse.ArgumentTypeError(f"no such setting: {', '.join(unknown)}")
-    try:
-        Settings(**changed)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from exc
-    return Setup(name, 1, True, settings=tuple(changed.items()))
 
 
 async def run_setup(

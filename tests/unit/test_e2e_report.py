@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from bench.e2e_bench import SETUPS, setup_settings, sustained, variant
+from bench.e2e_bench import sustained
 from bench.e2e_report import medians, print_spread, spread
+from bench.e2e_setups import SETUPS, setup_settings, variant
 from core.settings import Settings
 from tools.harness import isolated
 
