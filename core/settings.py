@@ -99,8 +99,8 @@ class Settings(BaseSettings):
     batch_max_wait_ms: int = Field(10, ge=1, le=60_000)
     event_loop: Literal["asyncio", "uvloop"] = Field(
         "uvloop",
-        description="The worker's event loop: uvloop's (libuv, in C; 2-14 % more clicks/s at "
-        "saturation in five interleaved runs, README) or Python's.",
+        description="The worker's event loop: uvloop's (libuv, in C; README, Recommendations, "
+        '"Measured") or Python\'s.',
     )
 
     web_host: str = "127.0.0.1"

@@ -159,5 +159,6 @@ async def settle(
     found = (await pending).narrowed(states, cfg)
     if found is None:
         found = (await read_again(*Context.wanted(states, [], cfg))).narrowed(states, cfg)
-    assert found is not None  # read for these very states
+    if found is None:  # cannot happen: read for these very states
+        raise RuntimeError("the co-visits read for the folded states do not cover them")
     return found

@@ -219,8 +219,13 @@ def demo(
 def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
     """A new event loop of ``kind`` (``PULSE_EVENT_LOOP``): Python's, or uvloop's."""
     if kind == "uvloop":
-        import uvloop
-
+        try:
+            import uvloop
+        except ImportError as exc:  # not installed (it is not built for Windows)
+            raise click.ClickException(
+                f"PULSE_EVENT_LOOP=uvloop, but uvloop cannot be imported ({exc}); install it "
+                "or set PULSE_EVENT_LOOP=asyncio"
+            ) from exc
         return uvloop.new_event_loop()
     return asyncio.new_event_loop()
 

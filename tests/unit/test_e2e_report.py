@@ -135,7 +135,10 @@ def test_a_variant_is_an_engine_whose_workers_get_its_settings() -> None:
     assert settings.personalise and settings.partitions == 4 and settings.web_port == 6100
     # the engine itself keeps the defaults
     plain = setup_settings(SETUPS["engine"], isolated("t"), partitions=4, port=6100)
-    assert (plain.batch_max_size, plain.gc_threshold) == (Settings().batch_max_size, 10_000)
+    assert (plain.batch_max_size, plain.gc_threshold) == (
+        Settings().batch_max_size,
+        Settings().gc_threshold,
+    )
 
 
 @pytest.mark.parametrize(

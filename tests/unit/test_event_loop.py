@@ -1,9 +1,12 @@
-"""The worker's event loop (``PULSE_EVENT_LOOP``): uvloop's by default, Python's when asked."""
+"""The worker's event loop (``PULSE_EVENT_LOOP``): uvloop's by default, Python's when asked, a
+clear error when uvloop is asked for and cannot be imported."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 
+import click
 import pytest
 import uvloop
 from pydantic import ValidationError
@@ -12,15 +15,11 @@ from core.settings import Settings
 from tools.cli import new_event_loop
 
 
-@pytest.mark.parametrize(("kind", "loop_type"), [("uvloop", uvloop.Loop), ("asyncio", None)])
-def test_the_loop_asked_for_runs_coroutines(kind: str, loop_type: type | None) -> None:
+@pytest.mark.parametrize(("kind", "is_uvloop"), [("uvloop", True), ("asyncio", False)])
+def test_the_loop_asked_for_runs_coroutines(kind: str, is_uvloop: bool) -> None:
     loop = new_event_loop(kind)
     try:
-        if loop_type is None:
-            assert not isinstance(loop, uvloop.Loop)
-            assert isinstance(loop, asyncio.BaseEventLoop)
-        else:
-            assert isinstance(loop, loop_type)
+        assert isinstance(loop, uvloop.Loop) is is_uvloop
 
         async def answer() -> int:
             await asyncio.sleep(0)
@@ -29,6 +28,12 @@ def test_the_loop_asked_for_runs_coroutines(kind: str, loop_type: type | None) -
         assert loop.run_until_complete(answer()) == 42
     finally:
         loop.close()
+
+
+def test_uvloop_not_installed_says_how_to_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop raises ImportError
+    with pytest.raises(click.ClickException, match="PULSE_EVENT_LOOP=asyncio"):
+        new_event_loop("uvloop")
 
 
 def test_uvloop_is_the_default_and_other_loops_are_refused() -> None:
