@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ranking.interest import decay, norm
+from ranking.interest import decay, dot, norm
 
 CategoryOf = Callable[[str], str | None]
 
@@ -85,7 +85,7 @@ def drift(short: np.ndarray, long: np.ndarray) -> float:
     ns, nl = norm(short), norm(long)
     if ns == 0 or nl == 0:
         return 0.0
-    return round(1.0 - float(np.dot(short, long)) / (ns * nl), 6)
+    return round(1.0 - dot(short, long) / (ns * nl), 6)
 
 
 def intent_of(

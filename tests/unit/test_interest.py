@@ -108,3 +108,29 @@ def test_norm_is_numpys_norm_to_the_bit(dtype: type, values: list[float]) -> Non
         want = float(np.linalg.norm(x))
         got = ranking.interest.norm(x)
     assert np.float64(got).tobytes() == np.float64(want).tobytes()
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from([np.float32, np.float64]),
+    st.lists(
+        st.tuples(
+            st.floats(allow_nan=False, allow_infinity=False, width=32),
+            st.floats(allow_nan=False, allow_infinity=False, width=32),
+        ),
+        min_size=0,
+        max_size=400,
+    ),
+)
+def test_dot_is_numpys_dot_to_the_bit_but_for_the_sign_of_zero(
+    dtype: type, pairs: list[tuple[float, float]]
+) -> None:
+    x = np.array([a for a, _ in pairs], dtype=dtype)
+    y = np.array([b for _, b in pairs], dtype=dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = float(np.dot(x, y))
+        got = ranking.interest.dot(x, y)
+    if want == 0:  # a sum of signed zeros may come out +0 one way and -0 the other
+        assert got == 0
+    else:  # otherwise the same bits (NaN from inf - inf included)
+        assert np.float64(got).tobytes() == np.float64(want).tobytes()
