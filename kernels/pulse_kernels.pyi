@@ -20,6 +20,9 @@ class SessionIndex:
     def neighbours(
         self, shopper: str, session: list[str], n: int
     ) -> list[tuple[str, float, str]]: ...
+    def neighbours_many(
+        self, queries: list[tuple[str, list[str]]], n: int
+    ) -> list[list[tuple[str, float, str]]]: ...
 
 def top_k(
     scores: Buffer, available: Buffer, k: int, excludes: list[list[int]]

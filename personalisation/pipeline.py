@@ -59,7 +59,7 @@ from ranking.item_index import ItemIndex
 from ranking.profile import ProfileConfig
 from ranking.recommend import learned_weights, recommend, similar_many
 from ranking.recommend_config import RecommendConfig
-from ranking.sessions import NativeSessionIndex, Neighbour, current_session
+from ranking.sessions import NativeSessionIndex, Neighbour, current_session, neighbours_of
 from ranking.state import UserState
 from ranking.trending import POPULARITY_HALF_LIFE_MS, CategoryPopularity, DecayedCounter
 from trends.exchange import Position, Router, observe
@@ -299,8 +299,8 @@ class Personaliser:
     ) -> Failed:
         """A list for every shopper whose state changed, ranked as of their latest event; each
         list's impressions are counted before the next is ranked (exploration draws from the
-        counts). On the pipeline's thread: the sampler's arms are fixed, so the loop's readers
-        of its counts never see them change size.
+        counts). On the pipeline's thread: the sampler's arms are fixed, so the loop's readers of
+        its counts never see them change size.
 
         A shopper whose list cannot be made is returned with the batch's events of theirs, and
         their new state is not written (their events go to the dead-letter topic instead).
@@ -319,10 +319,12 @@ class Personaliser:
         explorer = (self.sampler, self.rng) if self.ranking.explore_share > 0 else None
         cfg = self.ranking_now()
         failed: Failed = []
-        ids = rec_ids(len(folded.states))
+        ids, like = rec_ids(len(folded.states)), self.like(folded.states)
         for (uid, state), rec_id in zip(list(folded.states.items()), ids, strict=True):
             trigger = last[uid]
             try:
+                if isinstance(sessions := like[uid], Exception):
+                    raise sessions
                 proposals = similar.get(uid)
                 if proposals is None:
                     proposals = similar_many({uid: state}, self.index, self.ranking, now)[uid]
@@ -336,7 +338,7 @@ class Personaliser:
                     similar_proposals=proposals,
                     explorer=explorer,
                     repeat_rates=rates,
-                    sessions=self.like(uid, state),
+                    sessions=sessions,
                     popular=self.popular.top,
                 )
                 message = list_message(
@@ -355,12 +357,12 @@ class Personaliser:
         """The ranking configuration, its weights learned from the clicks so far."""
         return learned_weights(self.ranking, self.sampler)
 
-    def like(self, uid: str, state: UserState) -> list[Neighbour]:
-        """Items of the sessions most like the shopper's (when the blend uses them)."""
+    def like(self, states: dict[str, UserState]) -> dict[str, list[Neighbour] | Exception]:
+        """Items of the sessions most like each shopper's, or the error that costs their list."""
         if not self._uses_sessions:
-            return []
-        session = current_session(state, self.ranking.session_gap_ms)
-        return self.sessions.neighbours(uid, session, self.ranking.per_source)
+            return {uid: [] for uid in states}
+        gap, n = self.ranking.session_gap_ms, self.ranking.per_source
+        return neighbours_of(self.sessions, states, gap, n)
 
     def _step(self, step: str) -> AbstractContextManager[None]:
         """Times a step of the batch into ``pulse_batch_step_seconds{step}``."""

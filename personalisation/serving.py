@@ -29,6 +29,8 @@ async def fresh_list(
     p = personaliser
     state = (await p.stores.users.load([user_id]))[user_id]
     neighbours = await p.stores.covisit.neighbours(covisit_sources(state, p.ranking))
+    if isinstance(sessions := p.like({user_id: state})[user_id], Exception):
+        raise sessions
     return recommend(
         state,
         p.index,
@@ -38,7 +40,7 @@ async def fresh_list(
         now_ms,
         available=available,
         repeat_rates=await p.repeat_rates([state]),
-        sessions=p.like(user_id, state),
+        sessions=sessions,
         popular=p.popular.top,
     )
 

@@ -28,7 +28,7 @@ def norm(x: npt.NDArray[np.floating]) -> float:
     of ``x . x`` in ``x``'s own precision, so the same bits. By ``np.vdot`` (``dot``'s kernel,
     the same bits), which keeps the GIL: ``x.dot(x)`` gives it up around the BLAS call and
     must take it back, which beside a thread running Python (the worker's event loop) cost
-    85 us a call against 0.5 (README, "Waiting for the GIL, and one wait removed")."""
+    85 us a call against 0.5 (README, "Waiting for the GIL, and two waits removed")."""
     return float(np.sqrt(np.vdot(x, x)))
 
 

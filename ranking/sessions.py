@@ -171,3 +171,31 @@ class NativeSessionIndex:
 
     def neighbours(self, shopper: str, session: Sequence[str], n: int) -> list[Neighbour]:
         return [Neighbour(*found) for found in self._index.neighbours(shopper, list(session), n)]
+
+    def neighbours_many(
+        self, queries: Sequence[tuple[str, Sequence[str]]], n: int
+    ) -> list[list[Neighbour]]:
+        """``neighbours`` of each ``(shopper, session)``, in one call (one release of the GIL)."""
+        asked = [(shopper, list(session)) for shopper, session in queries]
+        return [
+            [Neighbour(*found) for found in row] for row in self._index.neighbours_many(asked, n)
+        ]
+
+
+def neighbours_of(
+    index: NativeSessionIndex, states: dict[str, UserState], gap_ms: float, n: int
+) -> dict[str, list[Neighbour] | Exception]:
+    """The ``n`` best items of the sessions most like each shopper's current one, queried in
+    one call (``neighbours_many``); should that fail, shopper by shopper, each with its own
+    answer or error (so that one shopper's error costs only their list)."""
+    try:
+        queries = [(uid, current_session(state, gap_ms)) for uid, state in states.items()]
+        return dict(zip(states, index.neighbours_many(queries, n), strict=True))
+    except Exception:
+        out: dict[str, list[Neighbour] | Exception] = {}
+        for uid, state in states.items():
+            try:
+                out[uid] = index.neighbours(uid, current_session(state, gap_ms), n)
+            except Exception as exc:
+                out[uid] = exc
+        return out

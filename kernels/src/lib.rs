@@ -270,6 +270,24 @@ impl PySessionIndex {
         let inner = &self.inner;
         py.detach(|| inner.neighbours(shopper, &session, n))
     }
+
+    /// `neighbours` of several `(shopper, session)` queries, in their order; the GIL is released
+    /// once for all of them (a thread that takes it back after each query waits for it each
+    /// time the event loop holds it).
+    fn neighbours_many(
+        &self,
+        py: Python<'_>,
+        queries: Vec<(String, Vec<String>)>,
+        n: usize,
+    ) -> Vec<Vec<sessions::Found>> {
+        let inner = &self.inner;
+        py.detach(|| {
+            queries
+                .iter()
+                .map(|(shopper, session)| inner.neighbours(shopper, session, n))
+                .collect()
+        })
+    }
 }
 
 #[pymodule]

@@ -334,6 +334,9 @@ def test_the_compiled_index_answers_exactly_what_the_python_reference_answers(
             assert native.neighbours(shopper, session, n) == reference.neighbours(
                 shopper, session, n
             )
+    # all the queries in one call: each answer the one a call of its own gives
+    asked = [(s, [f"i{i}" for i in query]) for query in queries for s in ("s0", "s5", "s99")]
+    assert native.neighbours_many(asked, n) == [reference.neighbours(s, q, n) for s, q in asked]
 
 
 def test_the_compiled_index_on_a_larger_random_stream() -> None:
