@@ -170,7 +170,7 @@ class NativeSessionIndex:
         return self._index.posting(item)
 
     def neighbours(self, shopper: str, session: Sequence[str], n: int) -> list[Neighbour]:
-        return [Neighbour(*found) for found in self._index.neighbours(shopper, list(session), n)]
+        return self.neighbours_many([(shopper, session)], n)[0]
 
     def neighbours_many(
         self, queries: Sequence[tuple[str, Sequence[str]]], n: int

@@ -258,22 +258,10 @@ impl PySessionIndex {
         self.inner.posting(item)
     }
 
-    /// The `n` best `(item, score, because)` of the sessions most like `session`; the GIL is
-    /// released while they are computed.
-    fn neighbours(
-        &self,
-        py: Python<'_>,
-        shopper: &str,
-        session: Vec<String>,
-        n: usize,
-    ) -> Vec<sessions::Found> {
-        let inner = &self.inner;
-        py.detach(|| inner.neighbours(shopper, &session, n))
-    }
-
-    /// `neighbours` of several `(shopper, session)` queries, in their order; the GIL is released
-    /// once for all of them (a thread that takes it back after each query waits for it each
-    /// time the event loop holds it).
+    /// For each `(shopper, session)` query, in their order, the `n` best `(item, score,
+    /// because)` of the sessions most like `session`; the GIL is released once for all of them
+    /// (a thread that takes it back after each query waits for it each time the event loop
+    /// holds it).
     fn neighbours_many(
         &self,
         py: Python<'_>,
