@@ -1,11 +1,13 @@
 """The worker's Kafka consumer fetches with PULSE_FETCH_MIN_BYTES and PULSE_FETCH_MAX_WAIT_MS
-(Faust does not pass them to aiokafka; ``streams/consumer.py`` does)."""
+(Faust does not pass them to aiokafka; ``streams/consumer.py`` does), and hands messages to the
+streams in place (``InPlaceFirst``, tested in tests/unit/test_consumer_handover.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from streams.app import create_app
+from streams.consumer import InPlaceFirst
 from tests.integration.stack import new_settings
 
 pytestmark = pytest.mark.integration
@@ -16,6 +18,7 @@ async def test_the_worker_consumer_fetches_with_the_configured_sizes(services: N
         update={"fetch_min_bytes": 12_345, "fetch_max_wait_ms": 37}
     )
     app, _ = create_app(settings)
+    assert isinstance(app.consumer, InPlaceFirst)
     thread = app.consumer._thread  # type: ignore[attr-defined]
     consumer = thread._create_worker_consumer(app.transport)
     await consumer.start()  # builds its fetcher from what it was given, against the real Kafka
