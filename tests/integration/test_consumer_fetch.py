@@ -18,7 +18,6 @@ async def test_the_worker_consumer_fetches_with_the_configured_sizes(services: N
         update={"fetch_min_bytes": 12_345, "fetch_max_wait_ms": 37}
     )
     app, _ = create_app(settings)
-    assert isinstance(app.consumer, InPlaceFirst)
     thread = app.consumer._thread  # type: ignore[attr-defined]
     consumer = thread._create_worker_consumer(app.transport)
     await consumer.start()  # builds its fetcher from what it was given, against the real Kafka
@@ -29,3 +28,8 @@ async def test_the_worker_consumer_fetches_with_the_configured_sizes(services: N
         await consumer.stop()
     defaults = new_settings()
     assert (defaults.fetch_min_bytes, defaults.fetch_max_wait_ms) == (65_536, 10)
+
+
+async def test_the_worker_consumer_hands_messages_over_in_place(services: None) -> None:
+    app, _ = create_app(new_settings())
+    assert isinstance(app.consumer, InPlaceFirst)

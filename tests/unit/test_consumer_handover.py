@@ -1,6 +1,6 @@
-"""The consumer's hand-over of a message in place (``streams.consumer.InPlaceFirst``): the same
-outcome as mode's ``Service.wait_first``, whether the hand-over finishes at once, must wait,
-fails, or loses the race to the flow's suspension."""
+"""The consumer's hand-over of a message in place (``streams.consumer.InPlaceFirst``): an outcome
+mode's ``Service.wait_first`` gives, whether the hand-over finishes at once, must wait, fails, or
+loses the race to the flow's suspension."""
 
 from __future__ import annotations
 
