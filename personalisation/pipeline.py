@@ -59,7 +59,7 @@ from ranking.item_index import ItemIndex
 from ranking.profile import ProfileConfig
 from ranking.recommend import learned_weights, recommend, similar_many
 from ranking.recommend_config import RecommendConfig
-from ranking.sessions import NativeSessionIndex, Neighbour, current_session, neighbours_of
+from ranking.sessions import NativeSessionIndex, Neighbour, answer, current_session, neighbours_of
 from ranking.state import UserState
 from ranking.trending import POPULARITY_HALF_LIFE_MS, CategoryPopularity, DecayedCounter
 from trends.exchange import Position, Router, observe
@@ -323,8 +323,7 @@ class Personaliser:
         for (uid, state), rec_id in zip(list(folded.states.items()), ids, strict=True):
             trigger = last[uid]
             try:
-                if isinstance(sessions := like[uid], Exception):
-                    raise sessions
+                sessions = answer(like[uid])
                 proposals = similar.get(uid)
                 if proposals is None:
                     proposals = similar_many({uid: state}, self.index, self.ranking, now)[uid]

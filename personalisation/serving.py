@@ -15,6 +15,7 @@ from ranking.blend import BlendConfig, Proposal, Recommendation, apply_rules, bl
 from ranking.item_index import ItemIndex
 from ranking.recommend import recommend
 from ranking.session_sources import covisit_sources
+from ranking.sessions import answer
 
 
 async def fresh_list(
@@ -29,8 +30,7 @@ async def fresh_list(
     p = personaliser
     state = (await p.stores.users.load([user_id]))[user_id]
     neighbours = await p.stores.covisit.neighbours(covisit_sources(state, p.ranking))
-    if isinstance(sessions := p.like({user_id: state})[user_id], Exception):
-        raise sessions
+    sessions = answer(p.like({user_id: state})[user_id])
     return recommend(
         state,
         p.index,

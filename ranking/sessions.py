@@ -199,3 +199,10 @@ def neighbours_of(
             except Exception as exc:
                 out[uid] = exc
         return out
+
+
+def answer(found: list[Neighbour] | Exception) -> list[Neighbour]:
+    """A shopper's entry of ``neighbours_of``: their neighbours, or their error raised."""
+    if isinstance(found, Exception):
+        raise found
+    return found

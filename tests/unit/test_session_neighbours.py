@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ranking.sessions import NativeSessionIndex, Neighbour, neighbours_of
+import pytest
+
+from ranking.sessions import NativeSessionIndex, Neighbour, answer, neighbours_of
 from tests.unit.test_session_sources import MINUTE, T0, clicked
 
 
@@ -60,3 +62,7 @@ def test_where_the_batch_s_session_query_fails_each_shopper_is_asked_alone() -> 
     got = neighbours_of(sessions, states, 30 * MINUTE, 10)
     assert [n.item_id for n in got["u"]] == ["x"]  # type: ignore[union-attr]
     assert isinstance(got["bad"], ValueError)
+    # what the ranking reads of it: the list, or that shopper's error raised
+    assert answer(got["u"]) is got["u"]
+    with pytest.raises(ValueError, match="this shopper's query failed"):
+        answer(got["bad"])
