@@ -5,7 +5,8 @@
 The end-to-end benchmark's load (random clicks by 100,000 shoppers over the Online Retail
 catalogue's item ids, 500-event batches) through the workers' own ``Personaliser`` over the
 in-memory stores, with random unit vectors for the items (the encoder is not what is measured
-here), the garbage collector set as in a worker (``PULSE_GC_THRESHOLD``, ``--gc-threshold``).
+here), the garbage collector set as in a worker (``PULSE_GC_THRESHOLD``, ``--gc-threshold``,
+and what each batch leaves alive frozen, ``core.heap.BatchHeap``).
 Prints events/s per segment of the replay (the rate falls as the engine holds more shoppers)
 and, with ``--profile``, the functions that took the most time in the last segment (the ranking
 then runs on the loop's thread, so the profile sees it).
@@ -32,7 +33,7 @@ from bench.common import NoText
 from bench.datasets import RETAIL, need
 from bench.e2e_load import catalogue_events
 from core.events import Click
-from core.heap import settle_heap
+from core.heap import BatchHeap, settle_heap
 from core.settings import Settings
 from feature_store.memory import memory_stores
 from personalisation.configs import ranking_configs
@@ -83,8 +84,9 @@ async def replay(args: argparse.Namespace) -> None:
 
         personaliser._off_loop = inline  # type: ignore[method-assign]
     events = clicks(args.events, args.users, items)
-    # The collector as a worker sets it after its start (core.heap).
+    # The collector as a worker sets it after its start, and after each batch (core.heap).
     settle_heap(args.gc_threshold)
+    heap = BatchHeap(Settings().gc_full_pass_seconds)
     segment = args.events // args.segments
     profiler = cProfile.Profile()
     digest = hashlib.sha256()
@@ -96,6 +98,7 @@ async def replay(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         for at in range(0, len(chunk), args.batch):
             writes = await personaliser.run(chunk[at : at + args.batch])
+            heap.after_batch()
             for uid, message in writes.messages:  # what a list says, not its id or time
                 said = [
                     (i["item_id"], i["score"], i["source"], i["reason"], i.get("arm"))

@@ -201,13 +201,21 @@ class Settings(BaseSettings):
     )
     metrics_admin_only: bool = Field(False, description="GET /metrics needs the admin token.")
     gc_threshold: int = Field(
-        10_000,
+        100_000,
         ge=0,
         le=10_000_000,
         description="Allocations between two collections of the youngest objects in a worker "
         "(0: Python's default, 700). Nearly every object a worker makes is freed by its "
-        "reference count; collecting less often took the collector's time at saturation from "
-        "3.1 to 1.2 s in 32 s (core/heap.py).",
+        "reference count, and what a batch leaves alive is frozen at its end "
+        "(gc_full_pass_seconds), so above what one batch makes no collection runs; without the "
+        "freezing, 10,000 was the measured best (core/heap.py).",
+    )
+    gc_full_pass_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="A worker freezes what each batch leaves alive out of the collector's passes "
+        "and collects everything once this often (0: no freezing, the collector as Python has "
+        "it; core/heap.py BatchHeap).",
     )
     numpy_threads: int = Field(
         1,

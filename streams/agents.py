@@ -57,6 +57,7 @@ def _batches(
                 # A permanent failure: process nothing more and commit nothing (GET /health
                 # says why) until the worker is restarted; SIGTERM still stops it.
                 await asyncio.Event().wait()
+            worker.after_batch()
 
 
 def _raw(event: Any) -> RawMessage:

@@ -90,8 +90,6 @@ class WorkerOps(Protocol):
 
     async def health(self) -> dict[str, Any]: ...
 
-    def metrics_text(self) -> str: ...
-
 
 def error(status: int, code: str, message: str, **extra: Any) -> Reply:
     return Reply(status, {"error": {"code": code, "message": message}, **extra})
@@ -326,7 +324,7 @@ class Api:
         """``GET /metrics`` in the Prometheus text format (admin only if so configured)."""
         if self.settings.metrics_admin_only and (refused := self.authorised(authorization)):
             return refused
-        return Reply(200, text=self.worker.metrics_text(), content_type=PROMETHEUS)
+        return Reply(200, text=self.worker.metrics.render(), content_type=PROMETHEUS)
 
     def _refused(self, reply: Reply) -> Reply:
         self._count_refused(str(reply.status))

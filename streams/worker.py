@@ -99,6 +99,8 @@ class Worker:
         self._lock = asyncio.Lock()
         # Held while a batch is processed: a forget request is applied between batches.
         self._batch = asyncio.Lock()
+        # Called by the agents after each batch (the command line's worker: core.heap.BatchHeap).
+        self.after_batch: Callable[[], None] = lambda: None
 
     async def start(self) -> None:
         async with self._lock:
@@ -382,9 +384,6 @@ class Worker:
         except (KafkaError, OSError, TimeoutError):
             return False
         return True
-
-    def metrics_text(self) -> str:
-        return self.metrics.render()
 
     async def _read(self, call: Callable[[Personaliser], Awaitable[T]]) -> T:
         """A read of the personaliser's stores; ServiceError when Redis does not answer."""

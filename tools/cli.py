@@ -44,7 +44,7 @@ def worker(settings: Settings) -> None:
     """Run a worker: consume events, dead-letter bad ones, serve HTTP on PULSE_WEB_PORT."""
     from faust import Worker
 
-    from core.heap import settle_heap, watch_collections
+    from core.heap import BatchHeap, settle_heap, watch_collections
     from streams.admin import check_input_partitions, ensure_topics
     from streams.app import create_app
 
@@ -61,6 +61,9 @@ def worker(settings: Settings) -> None:
     app, runtime = create_app(settings)
     watch_collections(runtime.metrics)
     settle_heap(settings.gc_threshold)
+    if settings.gc_full_pass_seconds > 0:
+        heap = BatchHeap(settings.gc_full_pass_seconds, runtime.metrics)
+        runtime.after_batch = heap.after_batch
     Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 

@@ -56,6 +56,9 @@ def new_settings(**overrides: object) -> Settings:
         "web_port": free_port(),
         "batch_max_wait_ms": 20,
         "model_path": ROOT / "onnx_models",
+        # Workers collect everything each second (core.heap.BatchHeap; 60 s by default), so the
+        # suite runs through many full passes between batches.
+        "gc_full_pass_seconds": 1.0,
     }
     return Settings(**{**values, **overrides})  # type: ignore[arg-type]
 

@@ -6,7 +6,9 @@ sent; each invalid one is in the dead-letter topic with the right code and its o
 
 from __future__ import annotations
 
+import asyncio
 import random
+import re
 import subprocess
 from collections import Counter
 from typing import Any
@@ -161,6 +163,23 @@ async def test_health_and_metrics(settings: Settings, worker: subprocess.Popen[b
     totals = await read_totals(settings)
     for kind, n in totals.processed.items():
         assert f'pulse_events_processed_total{{kind="{kind}"}} {n}' in text
+
+
+async def test_the_worker_collects_everything_between_batches_once_a_period(
+    settings: Settings, worker: subprocess.Popen[bytes]
+) -> None:
+    """The command line's worker keeps the collector's heap (``core.heap.BatchHeap``): a batch
+    that ends a period after the last full pass runs one, and counts what it found."""
+    await asyncio.sleep(settings.gc_full_pass_seconds + 0.5)
+    before = await read_totals(settings)
+    async with EventProducer(settings, client_id="it-producer") as producer:
+        await producer.send(EventKind.CLICK, VALID[EventKind.CLICK])
+        await producer.flush()
+    await wait_for_totals(settings, before, 1)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{settings.web_port}/metrics") as response:
+            text = await response.text()
+    assert re.search(r"^pulse_gc_full_pass_found_total \d+$", text, re.MULTILINE), text[-2000:]
 
 
 async def test_offsets_are_committed_once_processed(

@@ -102,9 +102,6 @@ class FakeWorker:
     async def health(self) -> dict[str, Any]:
         return {"status": "ok" if self.redis_ok else "degraded", "redis": self.redis_ok}
 
-    def metrics_text(self) -> str:
-        return self.metrics.render()
-
 
 def body_of(*events: dict[str, Any]) -> bytes:
     return orjson.dumps(list(events))

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.heap import PAUSE, settle_heap, watch_collections
+from core.heap import FOUND, PAUSE, BatchHeap, settle_heap, watch_collections
 from core.metrics import Metrics
 
 
@@ -104,3 +104,56 @@ def test_a_collection_while_the_metrics_lock_is_held_neither_blocks_nor_loses_it
         assert _pauses(metrics, "2") >= 1
     finally:
         unwatch()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_after_a_batch_what_it_left_alive_is_out_of_the_passes_until_the_full_pass() -> None:
+    clock = _Clock()
+    metrics = Metrics()
+    heap = BatchHeap(60.0, clock=clock, metrics=metrics)
+    try:
+        left, left_ref = _cycle()
+        heap.after_batch()  # the batch ends with the cycle alive: frozen
+        del left
+        gc.collect()
+        assert left_ref() is not None  # a young or full collection does not walk it
+
+        made, made_ref = _cycle()  # made during the next batch: collected as usual
+        del made
+        gc.collect()
+        assert made_ref() is None
+
+        clock.now = 59.9
+        heap.after_batch()
+        assert left_ref() is not None and heap.found == 0
+        clock.now = 60.0
+        heap.after_batch()  # the full pass: unfrozen, collected, frozen again
+        assert left_ref() is None
+        assert heap.found >= 2
+        assert f"{FOUND} {heap.found}" in metrics.render().splitlines()
+        assert gc.get_freeze_count() > 0  # what is alive after the pass is frozen again
+    finally:
+        gc.unfreeze()
+
+
+def test_the_full_pass_comes_every_period_counted_from_the_last_one() -> None:
+    clock = _Clock()
+    heap = BatchHeap(10.0, clock=clock)
+    try:
+        steps = ((5.0, False), (10.0, True), (15.0, False), (19.9, False), (20.0, True))
+        for at, collected in steps:
+            garbage, garbage_ref = _cycle()
+            heap.after_batch()  # a batch ends with the cycle alive
+            del garbage
+            clock.now = at
+            heap.after_batch()  # the next one ends: the full pass if it is due
+            assert (garbage_ref() is None) is collected, at
+    finally:
+        gc.unfreeze()
