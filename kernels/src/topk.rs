@@ -40,24 +40,24 @@ pub fn row_top_k(row: &[f32], available: &[u8], k: usize, exclude: &[usize]) -> 
     }
     let mut excluded: Vec<usize> = exclude.to_vec();
     excluded.sort_unstable();
+    let available = &available[..row.len()];
     let mut heap: BinaryHeap<Entry> = BinaryHeap::with_capacity(k + 1);
+    // What a score must beat to be kept: minus infinity until `k` are kept (NaN and minus
+    // infinity never are), then the worst kept score. Columns come in rising order, so an equal
+    // score never displaces the worst kept. Held here, not read off the heap, so that the loop
+    // over the scores that do not make it (nearly all) is a comparison and a branch.
+    let mut bar = f32::NEG_INFINITY;
     for (col, &score) in row.iter().enumerate() {
         // NaN fails the comparison too
-        if available[col] == 0 || !(score > f32::NEG_INFINITY) {
-            continue;
-        }
-        if heap.len() == k {
-            // columns come in rising order: an equal score never displaces the worst kept
-            if score <= heap.peek().map_or(f32::NEG_INFINITY, |worst| worst.score) {
-                continue;
-            }
-        }
-        if excluded.binary_search(&col).is_ok() {
+        if !(score > bar) || available[col] == 0 || excluded.binary_search(&col).is_ok() {
             continue;
         }
         heap.push(Entry { score, col });
         if heap.len() > k {
             heap.pop();
+        }
+        if heap.len() == k {
+            bar = heap.peek().map_or(f32::NEG_INFINITY, |worst| worst.score);
         }
     }
     heap.into_sorted_vec().into_iter().map(|e| (e.col, e.score)).collect()
