@@ -20,12 +20,17 @@ _FRAME = re.compile(r" \(.*?([^/]+\.py):\d+\)")
 
 
 def summary(path: Path) -> dict[str, Counter[str]]:
-    """thread name -> function -> inclusive samples (``"(all)"``: the thread's samples)."""
+    """thread name -> function -> inclusive samples (``"(all)"``: the thread's samples).
+    Lines that are not ``stack count`` (``--nonblocking`` can read a stack while the worker
+    changes it, and write bytes of its memory) are counted under ``"(unreadable lines)"``."""
     threads: dict[str, Counter[str]] = {}
-    for line in path.read_text().splitlines():
+    for line in path.read_text(errors="replace").splitlines():
         if not line.strip():
             continue
-        stack, n = line.rsplit(" ", 1)
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit() or ";" not in stack:
+            threads.setdefault("(unreadable lines)", Counter())["(all)"] += 1
+            continue
         frames = stack.split(";")
         name = frames[0].split(": ", 1)[-1]
         counts = threads.setdefault(name, Counter())

@@ -176,9 +176,9 @@ async def test_the_worker_collects_everything_between_batches_once_a_period(
         await producer.send(EventKind.CLICK, VALID[EventKind.CLICK])
         await producer.flush()
     await wait_for_totals(settings, before, 1)
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"http://127.0.0.1:{settings.web_port}/metrics") as response:
-            text = await response.text()
+    url = f"http://127.0.0.1:{settings.web_port}/metrics"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        text = await response.text()
     assert re.search(r"^pulse_gc_full_pass_found_total \d+$", text, re.MULTILINE), text[-2000:]
 
 
