@@ -47,6 +47,12 @@ class RedisOffsets:
                 self._read.add(partition)
         return {p: self._cache[p] for p in wanted if p in self._cache}
 
+    async def stored(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
+        """:meth:`next_offsets` as Redis holds them now, not as this worker last wrote them."""
+        wanted = sorted(set(partitions))
+        values = await self.client.hmget(self.keys.applied, [_field(p) for p in wanted])
+        return {p: int(v) for p, v in zip(wanted, values, strict=True) if v is not None}
+
     def queue(self, pipe: Pipeline, offsets: dict[Partition, int]) -> None:
         if offsets:
             pipe.hset(self.keys.applied, mapping={_field(p): o for p, o in offsets.items()})

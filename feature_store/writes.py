@@ -139,16 +139,37 @@ class RedisBatchWriter:
         self.repeats = repeats
         self.bandit = bandit
         self.signals = signals
+        # The offsets of a batch whose transaction failed with a transient error: it may have
+        # run with its reply lost (Redis stopped, the connection dropped).
+        self._unsure: dict[tuple[str, int], int] | None = None
 
     async def write(self, writes: BatchWrites) -> None:
+        """The batch's writes, once: a retry after a transient error first reads the offsets
+        written with the transaction and writes nothing if it ran (else the batch's counts
+        would be added twice: a chaos run lost the reply of a transaction Redis had run)."""
         if writes.is_empty:
             return
         if self.cluster:
             await self._write_by_slot(writes)
             return
-        async with self.client.pipeline(transaction=True) as pipe:
-            self.queue(pipe, writes)
-            await pipe.execute()
+        if writes.offsets and writes.offsets == self._unsure and await self._ran(writes):
+            self._unsure = None
+            return
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                self.queue(pipe, writes)
+                await pipe.execute()
+        except Exception as exc:
+            self._unsure = dict(writes.offsets) if self.transient(exc) else None
+            raise
+        self._unsure = None
+
+    async def _ran(self, writes: BatchWrites) -> bool:
+        """Whether Redis holds the batch's offsets (written in its transaction) or later ones."""
+        if self.offsets is None:
+            return False
+        stored = await self.offsets.stored(writes.offsets)
+        return all(stored.get(p, -1) >= offset for p, offset in writes.offsets.items())
 
     async def _write_by_slot(self, writes: BatchWrites) -> None:
         if self.users is not None:

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import orjson
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
 
+from core.retry import until_done
 from feature_store.counts import BatchCounts, RedisCountStore
 from feature_store.keys import Keys
 from feature_store.offsets import RedisOffsets
 from feature_store.state_codec import encode
 from feature_store.stores import redis_stores
 from feature_store.users import UserStore, pack_list
-from feature_store.writes import BatchWrites, RedisBatchWriter
+from feature_store.writes import BatchWrites, RedisBatchWriter, redis_transient
 from ranking.interest import DecayedVector
 from ranking.state import UserState
 
@@ -143,3 +148,37 @@ async def test_remember_keeps_the_written_states_in_the_cache(
     assert encode(cached) == encode(batch.states["u{1}"]) and cached.recent == (("a", T0),)
     stores.users.clear_cache()
     assert (await stores.users.load(["u{1}"]))["u{1}"].events == 0
+
+
+async def test_a_transaction_that_ran_with_its_reply_lost_is_not_written_again(
+    redis_keys: tuple[aioredis.Redis, Keys], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis runs the batch's transaction, the reply never arrives (a transient error), the
+    batch is retried: its counts, co-visits and offsets are in Redis once. A transaction that
+    did not run is written by the retry."""
+    client, keys = redis_keys
+    stores = redis_stores(client, keys, dim=4, ttl_s=TTL_S)
+    real_execute = Pipeline.execute
+    lose = {"replies": 1, "before": 0}
+
+    async def execute(self: Pipeline, raise_on_error: bool = True) -> list[Any]:
+        if lose["before"]:  # the connection drops before the transaction reaches Redis
+            lose["before"] -= 1
+            raise RedisConnectionError("connection reset before the transaction")
+        replies = await real_execute(self, raise_on_error)
+        if lose["replies"]:  # it ran; its reply is lost
+            lose["replies"] -= 1
+            raise RedisConnectionError("connection reset after the transaction")
+        return replies
+
+    monkeypatch.setattr(Pipeline, "execute", execute)
+    batch = a_batch()
+    await until_done(lambda: stores.writer.write(batch), "a batch", transient=redis_transient)
+    assert await client.hgetall(keys.processed) == {b"click": b"2"}
+    assert await client.zrange(keys.covisit("a"), 0, -1, withscores=True) == [(b"b", 1.5)]
+
+    lose["before"] = 1
+    later = replace(a_batch(), offsets={("pulse.events.clicks", 3): 50})
+    await until_done(lambda: stores.writer.write(later), "a batch", transient=redis_transient)
+    assert await client.hgetall(keys.processed) == {b"click": b"4"}
+    assert await client.hgetall(keys.applied) == {b"pulse.events.clicks:3": b"50"}
