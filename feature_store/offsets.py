@@ -38,13 +38,10 @@ class RedisOffsets:
 
     async def next_offsets(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
         wanted = set(partitions)
-        missing = sorted(wanted - self._read)
+        missing = wanted - self._read
         if missing:
-            values = await self.client.hmget(self.keys.applied, [_field(p) for p in missing])
-            for partition, value in zip(missing, values, strict=True):
-                if value is not None:
-                    self._cache[partition] = int(value)
-                self._read.add(partition)
+            self._cache.update(await self.stored(missing))
+            self._read.update(missing)
         return {p: self._cache[p] for p in wanted if p in self._cache}
 
     async def stored(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
