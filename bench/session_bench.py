@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +78,10 @@ def user_event(n: int, e: Event) -> UserEvent:
 class Engine:
     name = ENGINE
 
-    def __init__(self, index: ItemIndex, settings: Settings) -> None:
+    def __init__(self, index: ItemIndex, settings: Settings, per_source: int | None = None) -> None:
         profile, ranking = ranking_configs(settings)
+        if per_source is not None:  # candidates a source (a diagnosis; workers keep the default)
+            ranking = replace(ranking, per_source=per_source)
         self.personaliser = Personaliser(
             index, memory_stores(index.dim), NoText(), profile=profile, ranking=ranking
         )

@@ -28,17 +28,28 @@ from ranking.blend import Proposal
 
 
 class SourceTap:
-    """Wraps ``candidate_sources`` and keeps the latest call's candidate item ids per source
-    (the engine ranks one shopper per step here, so the latest call is that shopper's)."""
+    """Wraps ``candidate_sources`` and keeps the latest call's candidates per source, each item
+    with its rank in the source and its share of the source's total score (the engine ranks
+    one shopper per step here, so the latest call is that shopper's)."""
 
     def __init__(self) -> None:
         self.original = recommend_module.candidate_sources
-        self.latest: dict[str, set[str]] = {}
+        self.latest: dict[str, dict[str, tuple[int, float]]] = {}
 
     def __call__(self, *args: Any, **kwargs: Any) -> dict[str, list[Proposal]]:
         sources = self.original(*args, **kwargs)
-        self.latest = {name: {p.item_id for p in found} for name, found in sources.items()}
+        self.latest = {}
+        for name, found in sources.items():
+            total = sum(p.score for p in found) or 1.0
+            self.latest[name] = {p.item_id: (n, p.score / total) for n, p in enumerate(found)}
         return sources
+
+    def __enter__(self) -> SourceTap:
+        recommend_module.candidate_sources = self  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        recommend_module.candidate_sources = self.original  # type: ignore[assignment]
 
 
 async def diagnose(stream: Stream, span: str, models_dir: Path) -> dict[str, Any]:
@@ -47,10 +58,8 @@ async def diagnose(stream: Stream, span: str, models_dir: Path) -> dict[str, Any
     engine = Engine(index, Settings(recommendations_k=K, explore_share=0.0))
     for start in range(0, len(history), LEARN_BATCH):
         await engine.learn(history[start : start + LEARN_BATCH])
-    tap = SourceTap()
-    recommend_module.candidate_sources = tap  # type: ignore[assignment]
-    try:
-        candidates: dict[str, dict[str, set[str]]] = {}
+    with SourceTap() as tap:
+        candidates: dict[str, dict[str, dict[str, tuple[int, float]]]] = {}
         sessions: dict[str, list[str]] = defaultdict(list)
         where: Counter[str] = Counter()
         by_source: Counter[str] = Counter()
@@ -73,8 +82,6 @@ async def diagnose(stream: Stream, span: str, models_dir: Path) -> dict[str, Any
             await engine.step(e)
             candidates[e.user] = tap.latest
             items.append(e.item)
-    finally:
-        recommend_module.candidate_sources = tap.original  # type: ignore[assignment]
     cases = sum(where.values())
     result = {
         "new_target_cases": cases,
