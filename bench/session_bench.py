@@ -1,6 +1,7 @@
 """Next-click quality on click streams (Ludewig & Jannach 2018), engine and baselines in one run.
 
     python -m bench.session_bench [--span validation|test] [--streams yoochoose,taobao]
+        [--yoochoose PATH] [--taobao PATH]
 
 Events are replayed in time order. The history (sessions that start before the span) is learned
 from; then, during the span, before each event after a session's first, every model gives its
@@ -28,7 +29,7 @@ import numpy as np
 
 from bench.common import NoText, machine, pyplot, save
 from bench.session_baselines import AssociationRules, Popularity, SessionKNN, SessionPopularity
-from bench.session_data import STREAMS, Event, Stream
+from bench.session_data import Event, Stream, add_stream_arguments, chosen_streams
 from core.events import Click, Purchase, UserEvent
 from core.settings import Settings
 from encoders.encoder import OnnxEncoder
@@ -260,15 +261,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--span", choices=("validation", "test"), default="test")
-    p.add_argument("--streams", default="yoochoose,taobao")
+    add_stream_arguments(p)
     p.add_argument("--models", default="onnx_models")
     p.add_argument("--limit-cases", type=int, default=None, help="score only the first N cases")
     p.add_argument("--name", default="sessions")
     args = p.parse_args()
     result: dict[str, Any] = {"machine": machine(), "span": args.span, "k": K, "streams": {}}
-    for name in args.streams.split(","):
-        stream = STREAMS[name]()
-        result["streams"][name] = asyncio.run(
+    for stream in chosen_streams(args):
+        result["streams"][stream.name] = asyncio.run(
             evaluate(stream, args.span, Path(args.models), args.limit_cases)
         )
     save(args.name, result, plot)

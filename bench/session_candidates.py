@@ -22,7 +22,7 @@ from typing import Any
 import ranking.recommend as recommend_module
 from bench.common import machine, write_json
 from bench.session_bench import ENGINE, LEARN_BATCH, Engine, K, build_index
-from bench.session_data import STREAMS, Stream
+from bench.session_data import Stream, add_stream_arguments, chosen_streams
 from core.settings import Settings
 from ranking.blend import Proposal
 
@@ -103,14 +103,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--span", choices=("validation", "test"), default="validation")
-    p.add_argument("--streams", default="yoochoose,taobao")
+    add_stream_arguments(p)
     p.add_argument("--models", default="onnx_models")
     p.add_argument("--name", default="session-candidates")
     args = p.parse_args()
     result: dict[str, Any] = {"machine": machine(), "span": args.span, "model": ENGINE, "k": K}
     result["streams"] = {
-        name: asyncio.run(diagnose(STREAMS[name](), args.span, Path(args.models)))
-        for name in args.streams.split(",")
+        stream.name: asyncio.run(diagnose(stream, args.span, Path(args.models)))
+        for stream in chosen_streams(args)
     }
     print(f"wrote {write_json(args.name, result)}")
 

@@ -8,9 +8,11 @@ only sessions that still have at least two events.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import gzip
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +101,31 @@ def taobao(path: Path = TAOBAO) -> Stream:
 
 
 STREAMS = {"yoochoose": yoochoose, "taobao": taobao}
+
+
+def add_stream_arguments(p: argparse.ArgumentParser) -> None:
+    """``--streams`` and a path option for each stream's file (default: the shared data)."""
+
+    def names(text: str) -> list[str]:
+        chosen = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in chosen if n not in STREAMS]
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(
+                f"streams are a comma-separated list of {', '.join(STREAMS)}; got {text!r}"
+            )
+        return chosen
+
+    def existing(text: str) -> Path:
+        if not Path(text).is_file():
+            raise argparse.ArgumentTypeError(f"{text} is not a file")
+        return Path(text)
+
+    p.add_argument("--streams", type=names, default=list(STREAMS), help="yoochoose,taobao")
+    p.add_argument("--yoochoose", type=existing, default=YOOCHOOSE, help="YOOCHOOSE clicks (TSV)")
+    p.add_argument("--taobao", type=existing, default=TAOBAO, help="Taobao UserBehavior (CSV)")
+
+
+def chosen_streams(args: argparse.Namespace) -> Iterator[Stream]:
+    """The streams ``--streams`` names, each read from its file when its turn comes."""
+    for name in args.streams:
+        yield STREAMS[name](getattr(args, name))

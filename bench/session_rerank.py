@@ -33,7 +33,7 @@ import numpy as np
 from bench.common import machine, pyplot, save
 from bench.session_bench import ENGINE, LEARN_BATCH, Engine, K, Scores, bootstrap, build_index
 from bench.session_candidates import SourceTap
-from bench.session_data import STREAMS, Event, Stream
+from bench.session_data import Event, Stream, add_stream_arguments, chosen_streams
 from core.settings import CANDIDATE_SOURCES, Settings
 
 ABSENT = 100.0
@@ -310,7 +310,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--span", choices=("validation", "test"), default="validation")
-    p.add_argument("--streams", default="yoochoose,taobao")
+    add_stream_arguments(p)
     p.add_argument("--models", default="onnx_models")
     p.add_argument("--per-source", type=int, default=50)
     p.add_argument("--learn-share", type=float, default=0.25)
@@ -326,10 +326,10 @@ def main() -> None:
         "features": FEATURES,
         "streams": {},
     }
-    for name in args.streams.split(","):
-        result["streams"][name] = asyncio.run(
+    for stream in chosen_streams(args):
+        result["streams"][stream.name] = asyncio.run(
             measure(
-                STREAMS[name](),
+                stream,
                 args.span,
                 Path(args.models),
                 args.per_source,

@@ -3,12 +3,16 @@ examples, the session bootstrap, and the engine's learn-only path."""
 
 from __future__ import annotations
 
+import argparse
+import gzip
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from bench.session_baselines import AssociationRules, Popularity, SessionKNN, SessionPopularity
 from bench.session_bench import bootstrap
-from bench.session_data import Event, Stream
+from bench.session_data import Event, Stream, add_stream_arguments, chosen_streams
 from core.events import Click
 from feature_store.memory import memory_stores
 from personalisation.pipeline import Personaliser
@@ -116,3 +120,18 @@ async def test_the_learn_only_path_updates_states_and_builds_no_list() -> None:
     assert writes.pairs == {("a", "b"): 1.0} and len(p.sessions) == 1
     writes = await p.run([Click("e3", "u", 2000, "a")])
     assert [m["user_id"] for _, m in writes.messages] == ["u"]
+
+
+def test_stream_options_name_known_streams_and_existing_files(tmp_path: Path) -> None:
+    p = argparse.ArgumentParser()
+    add_stream_arguments(p)
+    assert p.parse_args([]).streams == ["yoochoose", "taobao"]
+    clicks = tmp_path / "clicks.tsv.gz"
+    with gzip.open(clicks, "wt") as handle:
+        handle.write("SessionId\tItemId\tTime\n1\ta\t10.5\n1\tb\t11.0\n")
+    args = p.parse_args(["--streams", "yoochoose", "--yoochoose", str(clicks)])
+    [stream] = list(chosen_streams(args))
+    assert stream.name == "yoochoose" and [e.item for e in stream.events] == ["a", "b"]
+    for bad in (["--streams", "yoochoose,nope"], ["--streams", ","], ["--taobao", "/no/file"]):
+        with pytest.raises(SystemExit):
+            p.parse_args(bad)
