@@ -30,8 +30,17 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import machine, pyplot, save
-from bench.session_bench import ENGINE, LEARN_BATCH, Engine, K, Scores, bootstrap, build_index
+from bench.common import machine, save
+from bench.session_bench import (
+    ENGINE,
+    LEARN_BATCH,
+    Engine,
+    K,
+    Scores,
+    bootstrap,
+    build_index,
+    plot,
+)
 from bench.session_candidates import SourceTap
 from bench.session_data import Event, Stream, add_stream_arguments, chosen_streams
 from core.settings import CANDIDATE_SOURCES, Settings
@@ -285,24 +294,6 @@ def report(name: str, r: dict[str, Any]) -> None:
         )
     tops = ", ".join(f"top {n}: {v:.3f}" for n, v in r["unproposed_in_hour_top"].items())
     print(f"  new targets no source proposed: {r['unproposed_new_targets']:,}; hour's {tops}")
-
-
-def plot(result: dict[str, Any], path: Path) -> None:
-    plt = pyplot()
-    streams = list(result["streams"])
-    fig, axes = plt.subplots(1, len(streams), figsize=(6 * len(streams), 4), squeeze=False)
-    bars = [(p, m) for p in ("overall", "repeat", "new") for m in ("hitrate@20", "mrr@20")]
-    for ax, name in zip(axes[0], streams, strict=True):
-        table = result["streams"][name]["table"]
-        x = np.arange(len(bars))
-        for n, model in enumerate(table):
-            values = [table[model][p][m] for p, m in bars]
-            ax.bar(x + 0.4 * n, values, 0.4, label=model)
-        ax.set_xticks(x + 0.2, [f"{p}\n{m}" for p, m in bars], fontsize=7)
-        ax.set_title(f"{name}, {result['span']} span")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
 
 
 def main() -> None:
