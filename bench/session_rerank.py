@@ -64,7 +64,17 @@ FEATURES = [
 class Decayed:
     """Counts that halve every ``half_ms``. Each count is also kept lifted to a common time
     (``count * 2 ** ((at - start) / half)``): all decay alike, so the lifted values order the
-    items as their counts do at any moment, and ``rank`` is one comparison over an array."""
+    items as their counts do at any moment, and ``rank`` is one comparison over an array.
+
+    >>> hour = Decayed(3_600_000)
+    >>> for item, at in (("a", 0), ("a", 0), ("b", 3_600_000)):
+    ...     hour.add(item, at)
+    >>> hour.get("a", 3_600_000), hour.get("b", 3_600_000)
+    (1.0, 1.0)
+    >>> hour.add("b", 7_200_000)
+    >>> hour.get("a", 7_200_000), hour.get("b", 7_200_000), hour.rank("a"), hour.rank("b")
+    (0.5, 1.5, 1, 0)
+    """
 
     def __init__(self, half_ms: float) -> None:
         self.half_ms = half_ms

@@ -8,6 +8,7 @@ import importlib
 import pytest
 
 MODULES = [
+    "bench.session_rerank",
     "core.metrics",
     "core.retry",
     "encoders.pooling",
