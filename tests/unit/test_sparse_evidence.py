@@ -1,6 +1,6 @@
 """Sources that know little hand out less than their weight: the blend divides a source's
 scores by their sum or by 1, whichever is more, and co-visit rows carry a prior of one unseen
-next click (README "Next-click quality")."""
+next click (bench/sessions-history.md, "The `category` source and the evidence floor")."""
 
 from __future__ import annotations
 
