@@ -43,9 +43,11 @@ from bench.session_bench import (
 )
 from bench.session_candidates import SourceTap
 from bench.session_data import Event, Stream, add_stream_arguments, chosen_streams
+from core.errors import ConfigError
 from core.settings import CANDIDATE_SOURCES, Settings
 
-ABSENT = 100.0
+# The rank of an item a source did not propose (above any --per-source in use).
+ABSENT = 10_000.0
 FEATURES = [
     *(f"{source} {what}" for source in CANDIDATE_SOURCES for what in ("rank", "share")),
     "place in the engine's list",
@@ -206,6 +208,11 @@ def fit(cases: list[Case], seed: int) -> Any:
     import lightgbm as lgb
 
     usable = [c for c in cases if c.target in c.items]
+    if not usable:
+        raise ConfigError(
+            "no training case has its target among the candidates: replay more of the history "
+            "with lists (a lower --learn-share) or take more candidates (--per-source)"
+        )
     model = lgb.LGBMRanker(
         objective="lambdarank",
         n_estimators=300,
@@ -313,11 +320,20 @@ def main() -> None:
     p.add_argument("--span", choices=("validation", "test"), default="validation")
     add_stream_arguments(p)
     p.add_argument("--models", default="onnx_models")
-    p.add_argument("--per-source", type=int, default=50)
-    p.add_argument("--learn-share", type=float, default=0.25)
+    p.add_argument("--per-source", type=int, default=50, help="candidates a source (1 to 1000)")
+    p.add_argument(
+        "--learn-share",
+        type=float,
+        default=0.25,
+        help="share of the history learned from without lists (0 to below 1); the rest trains",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", default="session-rerank")
     args = p.parse_args()
+    if not 1 <= args.per_source <= 1000:
+        p.error(f"--per-source must be 1 to 1000, got {args.per_source}")
+    if not 0 <= args.learn_share < 1:
+        p.error(f"--learn-share must be at least 0 and below 1, got {args.learn_share}")
     result: dict[str, Any] = {
         "machine": machine(),
         "span": args.span,

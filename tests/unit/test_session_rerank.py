@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.session_data import Event
-from bench.session_rerank import ABSENT, FEATURES, Decayed, Popularity, candidate_rows
+from bench.session_rerank import ABSENT, FEATURES, Case, Decayed, Popularity, candidate_rows, fit
+from core.errors import ConfigError
 
 H = 3_600_000
 
@@ -78,3 +80,9 @@ def test_candidate_rows_hold_each_sources_rank_and_share_and_the_sessions_eviden
 def test_a_shopper_without_candidates_has_no_rows() -> None:
     items, rows = candidate_rows({}, [], ["a"], 0, 1000, Popularity())
     assert items == [] and rows.shape == (0, len(FEATURES))
+
+
+def test_fitting_without_a_usable_case_says_what_to_change() -> None:
+    case = Case("s", "target", False, [], ["other"], np.zeros((1, len(FEATURES)), np.float32))
+    with pytest.raises(ConfigError, match="learn-share"):
+        fit([case], seed=0)
