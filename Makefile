@@ -18,6 +18,9 @@ down: ## Stop local Kafka and Redis
 status: ## Show whether Kafka and Redis run
 	@infra/stack.sh status
 
+prune: setup ## Delete the topics and Redis keys that killed test and benchmark runs left (none may be running)
+	@infra/stack.sh run $(VENV)/python -m tools.prune_runs
+
 model: setup ## Export the encoder model to onnx_models/ unless a valid export is there
 	@infra/model.sh
 
@@ -79,4 +82,4 @@ lint: setup ## ruff (lint and format check) and mypy
 format: setup ## Format the code with ruff
 	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .
 
-.PHONY: help setup model up down status demo test test-chaos bench-e2e bench-scale bench-forget bench-soak bench-quality bench-search bench-sessions bench-quality-kafka bench-trends bench-trends-real bench-bandit bench-ann bench-encoder unit lint format
+.PHONY: help setup model up down status prune demo test test-chaos bench-e2e bench-scale bench-forget bench-soak bench-quality bench-search bench-sessions bench-quality-kafka bench-trends bench-trends-real bench-bandit bench-ann bench-encoder unit lint format

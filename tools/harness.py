@@ -47,9 +47,16 @@ async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float
     raise ServiceError(f"the worker did not report healthy at {url} within {timeout_s:.0f} s")
 
 
+# The labels of runs of their own: a run id is a label and 8 hex digits (``tools.prune_runs``
+# finds what killed runs left by that shape).
+RUN_LABELS = ("it", "t", "bench", "soak", "fgt", "qk", "trb")
+
+
 def isolated(label: str) -> dict[str, str]:
     """Topic prefix, Redis prefix, consumer group and admin token of a run of its own (tests,
     benchmarks); ``forget_run`` deletes its topics and keys."""
+    if label not in RUN_LABELS:
+        raise ValueError(f"a run's label is one of {', '.join(RUN_LABELS)}, not {label!r}")
     run = f"{label}{uuid.uuid4().hex[:8]}"
     return {
         "topic_prefix": f"{run}.",

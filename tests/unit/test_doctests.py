@@ -21,6 +21,7 @@ MODULES = [
     "trends.bursts",
     "trends.exchange",
     "trends.peaks",
+    "tools.prune_runs",
 ]
 
 
