@@ -40,6 +40,7 @@ from bench.session_bench import (
     bootstrap,
     build_index,
     plot,
+    summary,
 )
 from bench.session_candidates import SourceTap
 from bench.session_data import Event, Stream, add_stream_arguments, chosen_streams
@@ -252,13 +253,10 @@ async def measure(
         runs["re-ranker"].add(reranked(model, case), case.target)
     repeat = np.array([c.repeat for c in scored])
     reach = np.array([c.target in c.items for c in scored])
-    table = {}
-    for name, s in runs.items():
-        hit, rr = np.array(s.hit), np.array(s.rr)
-        table[name] = {
-            part: {"hitrate@20": float(hit[m].mean()), "mrr@20": float(rr[m].mean())}
-            for part, m in (("overall", repeat | ~repeat), ("repeat", repeat), ("new", ~repeat))
-        }
+    masks = {"overall": np.ones(len(scored), bool), "repeat": repeat, "new": ~repeat}
+    table = {
+        name: {part: summary(s, mask) for part, mask in masks.items()} for name, s in runs.items()
+    }
     sessions = [c.session for c in scored]
     difference = {
         metric: bootstrap(getattr(runs["re-ranker"], field), getattr(runs[ENGINE], field), sessions)

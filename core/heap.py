@@ -74,7 +74,8 @@ class BatchHeap:
     runs at all. Frozen objects are still freed by their reference counts; cycles among them
     wait for the full pass (``gc.unfreeze``, ``gc.collect``, ``gc.freeze``), whose finds are
     counted in ``pulse_gc_full_pass_found_total`` (the pipeline itself makes none: 20,000 events
-    in process with the collector off left nothing for it, one-off).
+    in process with the collector off left nothing for it, one-off). ``full_every_s`` 0: no
+    freezing, ``after_batch`` does nothing (``PULSE_GC_FULL_PASS_SECONDS=0``).
     """
 
     def __init__(
@@ -93,6 +94,8 @@ class BatchHeap:
         self.found = 0
 
     def after_batch(self) -> None:
+        if self.full_every_s <= 0:
+            return
         now = self.clock()
         if now - self._last_full >= self.full_every_s:
             self._last_full = now

@@ -61,9 +61,7 @@ def worker(settings: Settings) -> None:
     app, runtime = create_app(settings)
     watch_collections(runtime.metrics)
     settle_heap(settings.gc_threshold)
-    if settings.gc_full_pass_seconds > 0:
-        heap = BatchHeap(settings.gc_full_pass_seconds, runtime.metrics)
-        runtime.after_batch = heap.after_batch
+    runtime.after_batch = BatchHeap(settings.gc_full_pass_seconds, runtime.metrics).after_batch
     Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 

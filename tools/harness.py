@@ -57,14 +57,13 @@ def isolated(label: str) -> dict[str, str]:
     benchmarks); ``forget_run`` deletes its topics and keys."""
     if label not in RUN_LABELS:
         raise ValueError(f"a run's label is one of {', '.join(RUN_LABELS)}, not {label!r}")
-    run = f"{label}{uuid.uuid4().hex[:8]}"
-    return {
-        "topic_prefix": f"{run}.",
-        "redis_prefix": run,
-        "app_id": f"pulse-{run}",
-        # A token of the run's own: its workers start without the development flag.
-        "admin_token": secrets.token_urlsafe(24),
-    }
+    # A token of the run's own: its workers start without the development flag.
+    return {**run_names(f"{label}{uuid.uuid4().hex[:8]}"), "admin_token": secrets.token_urlsafe(24)}
+
+
+def run_names(run: str) -> dict[str, str]:
+    """The topic prefix, Redis prefix and consumer group of the run ``run``."""
+    return {"topic_prefix": f"{run}.", "redis_prefix": run, "app_id": f"pulse-{run}"}
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

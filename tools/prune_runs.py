@@ -25,7 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from core.settings import Settings
 from feature_store.clients import redis_client
-from tools.harness import RUN_LABELS
+from tools.harness import RUN_LABELS, forget_run, run_names
 
 RUN = re.compile(rf"(?:{'|'.join(RUN_LABELS)})[0-9a-f]{{8}}")
 
@@ -91,25 +91,9 @@ async def find(settings: Settings, runs: Collection[str] | None = None) -> Lefto
 
 
 async def delete(settings: Settings, found: Leftovers) -> None:
-    topics = [t for names in found.topics.values() for t in names]
-    if topics:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-        await admin.start()
-        try:
-            await admin.delete_topics(topics)
-        finally:
-            await admin.close()
-    keys = [k for names in found.keys.values() for k in names]
-    client = redis_client(settings.redis_url, settings.redis_cluster)
-    try:
-        for start in range(0, len(keys), 1000):
-            # One DEL a key, in one pipeline: on a cluster the keys span slots.
-            async with client.pipeline(transaction=False) as pipe:
-                for key in keys[start : start + 1000]:
-                    pipe.delete(key)
-                await pipe.execute()
-    finally:
-        await client.aclose()
+    """Each found run's topics and keys, as the run itself deletes them when it ends."""
+    for run in sorted(found.runs):
+        await forget_run(settings.model_copy(update=run_names(run)))
 
 
 async def prune(settings: Settings, dry_run: bool) -> Leftovers:

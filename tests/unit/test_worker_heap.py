@@ -157,3 +157,14 @@ def test_the_full_pass_comes_every_period_counted_from_the_last_one() -> None:
             assert (garbage_ref() is None) is collected, at
     finally:
         gc.unfreeze()
+
+
+def test_a_period_of_zero_freezes_nothing() -> None:
+    frozen = gc.get_freeze_count()
+    heap = BatchHeap(0.0, clock=_Clock())
+    _left, left_ref = _cycle()
+    del _left
+    heap.after_batch()
+    assert gc.get_freeze_count() == frozen and heap.found == 0
+    gc.collect()
+    assert left_ref() is None
